@@ -1,0 +1,104 @@
+"""The commands that work from every node, in German and English, with or without a slash.
+
+They are fixed words, not content: a person in distress must find "Notfall" working the same way
+in every municipality's Lotse.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+
+class Command(Enum):
+    START = "start"
+    HELP = "help"
+    BACK = "back"
+    RESTART = "restart"
+    EMERGENCY = "emergency"
+    LANGUAGE = "language"
+    STOP = "stop"
+    FORGET = "forget"
+
+
+COMMAND_WORDS: dict[str, Command] = {
+    "start": Command.START,
+    "hilfe": Command.HELP,
+    "help": Command.HELP,
+    "zurück": Command.BACK,
+    "back": Command.BACK,
+    "undo": Command.BACK,
+    "neustart": Command.RESTART,
+    "restart": Command.RESTART,
+    "notfall": Command.EMERGENCY,
+    "notruf": Command.EMERGENCY,
+    "emergency": Command.EMERGENCY,
+    "sos": Command.EMERGENCY,
+    "sprache": Command.LANGUAGE,
+    "language": Command.LANGUAGE,
+    "lang": Command.LANGUAGE,
+    "stopp": Command.STOP,
+    "stop": Command.STOP,
+    "ende": Command.STOP,
+    "vergessen": Command.FORGET,
+    "forget": Command.FORGET,
+}
+
+LANGUAGE_WORDS: dict[str, str] = {
+    "deutsch": "de",
+    "german": "de",
+    "englisch": "en",
+    "english": "en",
+}
+
+DONE_WORDS = frozenset({"fertig", "done", "weiter", "continue", "next", "ok"})
+SKIP_WORDS = frozenset({"überspringen", "skip", "-", "keine angabe", "pass"})
+
+_PUNCT = re.compile(r"[^\w\s/+-]", re.UNICODE)
+_SPACE = re.compile(r"\s+")
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+
+
+def normalize(text: str) -> str:
+    """Lower case, umlauts folded (zurück = zurueck), punctuation dropped, spaces collapsed."""
+    folded = text.casefold().translate(_UMLAUTS)
+    return _SPACE.sub(" ", _PUNCT.sub(" ", folded)).strip()
+
+
+_NORMALIZED_COMMANDS = {normalize(w): c for w, c in COMMAND_WORDS.items()}
+_NORMALIZED_LANGUAGES = {normalize(w): lang for w, lang in LANGUAGE_WORDS.items()}
+_NORMALIZED_DONE = {normalize(w) for w in DONE_WORDS}
+_NORMALIZED_SKIP = {normalize(w) for w in SKIP_WORDS} | {"-"}
+RESERVED = frozenset(_NORMALIZED_COMMANDS) | frozenset(_NORMALIZED_LANGUAGES)
+"""Words a choice may not use as label or synonym: they are commands everywhere."""
+
+
+def parse_command(text: str) -> tuple[Command, str | None] | None:
+    """(command, argument) when the whole message is a command, else None.
+
+    `"/language en"`, `"english"` and `"Sprache"` are all language commands; the argument is the
+    language code asked for, if any.
+    """
+    words = normalize(text.strip().lstrip("/")).split(" ")
+    if not words or not words[0] or len(words) > 2:
+        return None
+    head = words[0].lstrip("/")
+    if head in _NORMALIZED_LANGUAGES and len(words) == 1:
+        return Command.LANGUAGE, _NORMALIZED_LANGUAGES[head]
+    command = _NORMALIZED_COMMANDS.get(head)
+    if command is None:
+        return None
+    if len(words) == 2:
+        if command is not Command.LANGUAGE:
+            return None
+        arg = words[1]
+        return Command.LANGUAGE, _NORMALIZED_LANGUAGES.get(arg, arg)
+    return command, None
+
+
+def is_done(text: str) -> bool:
+    return normalize(text) in _NORMALIZED_DONE
+
+
+def is_skip(text: str) -> bool:
+    return normalize(text) in _NORMALIZED_SKIP or text.strip() == "-"

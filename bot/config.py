@@ -1,0 +1,29 @@
+"""Where Lotse keeps its data and how long it keeps a conversation, from options or environment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_DB = "state.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    idle: dt.timedelta
+    synchronous: str
+
+    @classmethod
+    def from_env(cls, data_dir: Path | None = None,
+                 environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        folder = data_dir or Path(env.get("LOTSE_DATA_DIR") or "data")
+        hours = float(env.get("LOTSE_IDLE_HOURS") or 24)
+        return cls(folder, dt.timedelta(hours=hours), env.get("LOTSE_DB_SYNC") or "NORMAL")
+
+    @property
+    def state_db(self) -> Path:
+        return self.data_dir / STATE_DB

@@ -1,0 +1,115 @@
+"""The terminal channel: `lotse chat`. Numbered choices, works with piped input too.
+
+It only translates: lines typed become `Said` events, outputs become text. The conversation is
+keyed by the local user name, so a chat closed with Ctrl-C continues in the next `lotse chat`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+from typing import TextIO
+
+from bot.conversation import Document, Ended, Output, Resume, Said, Start
+from bot.keys import ConversationKey
+from bot.plaintext import document_text, render
+from bot.service import ConversationService
+
+_PAUSED = {
+    "de": "Das Gespräch ist gespeichert. Mit „lotse chat“ geht es hier weiter.",
+    "en": "The conversation is saved. Run “lotse chat” to continue here.",
+}
+_SAVED = {"de": "Dokument gespeichert: {path}", "en": "Document saved: {path}"}
+
+
+def console_key() -> ConversationKey:
+    return ConversationKey("console", getpass.getuser())
+
+
+class Console:
+    def __init__(self, service: ConversationService, key: ConversationKey, out_dir: Path,
+                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+        self.service = service
+        self.key = key
+        self.out_dir = out_dir
+        self.stdin = stdin
+        self.stdout = stdout
+        self.interactive = stdin.isatty() and stdout.isatty()
+        self.lang = service.bundle.default_language
+        self.width = min(shutil.get_terminal_size((88, 24)).columns, 100) - 2
+
+    async def run(self, lang: str | None, flow: str | None) -> int:
+        if lang:
+            self.lang = lang
+        if flow is None and await self.service.has_conversation(self.key):
+            first = await self.service.handle(self.key, Resume(lang))
+        else:
+            first = await self.service.handle(self.key, Start(lang, flow))
+        if self.show(first):
+            return 0
+        while True:
+            try:
+                line = self.read()
+            except (EOFError, KeyboardInterrupt):
+                line = None
+            if line is None:
+                self.write("\n" + _PAUSED.get(self.lang, _PAUSED["en"]))
+                return 0
+            if not line.strip():
+                continue
+            if self.show(await self.service.handle(self.key, Said(line))):
+                return 0
+
+    def read(self) -> str | None:
+        if self.interactive:
+            return input("> ")
+        line = self.stdin.readline()
+        if not line:
+            return None
+        line = line.rstrip("\r\n")
+        self.write(f"> {line}")
+        return line
+
+    def show(self, outputs: tuple[Output, ...]) -> bool:
+        """Print the outputs; True when the conversation ended."""
+        for output in outputs:
+            if isinstance(output, Document):
+                self.lang = output.lang
+                self.write(_SAVED.get(self.lang, _SAVED["en"]).format(path=self.save(output)))
+                continue
+            if isinstance(output, Ended):
+                return True
+            text = render(output)
+            if text:
+                self.write(self.wrap(text))
+        self.write("")
+        return False
+
+    def save(self, document: Document) -> Path:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        stamp = document.created.astimezone().strftime("%Y%m%d-%H%M%S")
+        path = self.out_dir / f"{document.file}-{stamp}.txt"
+        path.write_text(document_text(document), encoding="utf-8")
+        return path
+
+    def wrap(self, text: str) -> str:
+        lines = []
+        for line in text.splitlines():
+            indent = len(line) - len(line.lstrip())
+            if line.lstrip().startswith(("- ", "• ", "[")):
+                indent += 2
+            lines.append(textwrap.fill(line, self.width, subsequent_indent=" " * indent,
+                                       break_on_hyphens=False) if line else "")
+        return "\n".join(lines)
+
+    def write(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

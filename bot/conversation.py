@@ -1,0 +1,231 @@
+"""What the engine reads and writes: conversation state, inbound events, platform-neutral outputs.
+
+All frozen: the engine returns a new state instead of changing one, so a failed turn never leaves
+half an update behind, and a channel can never reach into the engine's data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SlotValue = str | tuple[str, ...] | None
+"""A choice id, free text or ISO date; a tuple for multiple answers and ticks; None = skipped."""
+
+
+# --- state -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    flow: str
+    node: str
+
+
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Undo:
+    """How to take back one answer: where we were, and the slot's value before it."""
+
+    frames: tuple[Frame, ...]
+    slot: str
+    previous: Any = _MISSING  # a SlotValue, or _MISSING when the slot was empty
+
+    @property
+    def had_value(self) -> bool:
+        return self.previous is not _MISSING
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    lang: str
+    frames: tuple[Frame, ...]
+    slots: Mapping[str, SlotValue] = field(default_factory=dict)
+    history: tuple[Undo, ...] = ()
+
+    @property
+    def here(self) -> Frame:
+        return self.frames[-1]
+
+
+HISTORY_LIMIT = 40
+
+
+def state_to_json(state: State) -> str:
+    """Compact JSON: a stored conversation should stay well under 2 KB."""
+    data: dict[str, Any] = {
+        "l": state.lang,
+        "f": [[f.flow, f.node] for f in state.frames],
+    }
+    if state.slots:
+        data["s"] = {k: list(v) if isinstance(v, tuple) else v for k, v in state.slots.items()}
+    if state.history:
+        data["h"] = [_undo_to_json(u) for u in state.history]
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _undo_to_json(undo: Undo) -> list[Any]:
+    entry: list[Any] = [[[f.flow, f.node] for f in undo.frames], undo.slot]
+    if undo.had_value:
+        previous = undo.previous
+        entry.append(list(previous) if isinstance(previous, tuple) else previous)
+    return entry
+
+
+def _slot(value: Any) -> SlotValue:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return None if value is None else str(value)
+
+
+def state_from_json(text: str) -> State:
+    """Raises ValueError (or KeyError/TypeError) for anything that is not a stored state."""
+    data = json.loads(text)
+    frames = tuple(Frame(str(f), str(n)) for f, n in data["f"])
+    if not frames:
+        raise ValueError("a state needs a frame")
+    slots = {str(k): _slot(v) for k, v in data.get("s", {}).items()}
+    history = []
+    for entry in data.get("h", []):
+        undo_frames = tuple(Frame(str(f), str(n)) for f, n in entry[0])
+        if len(entry) > 2:
+            history.append(Undo(undo_frames, str(entry[1]), _slot(entry[2])))
+        else:
+            history.append(Undo(undo_frames, str(entry[1])))
+    return State(str(data["l"]), frames, slots, tuple(history))
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Begin a conversation anew, in `lang` (or the default) with `flow` (or the default)."""
+
+    lang: str | None = None
+    flow: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Show where the conversation stands, e.g. when a terminal chat is opened again."""
+
+    lang: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """The user wrote something. `lang` is the platform's language hint for new conversations."""
+
+    text: str
+    lang: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Picked:
+    """The user pressed a button: choice `choice` of node `node` in flow `flow`."""
+
+    flow: str
+    node: str
+    choice: str
+    lang: str | None = None
+
+
+Event = Start | Resume | Said | Picked
+
+
+# --- outputs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    number: int
+    id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question waiting for an answer. No options: a free answer (`kind` text or date)."""
+
+    text: str
+    flow: str
+    node: str
+    options: tuple[Option, ...] = ()
+    multiple: bool = False
+    kind: str = "choice"  # "choice", "text" or "date"
+    hint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactCard:
+    id: str
+    name: str
+    phone: str | None = None
+    web: str | None = None
+    email: str | None = None
+    hours: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CardLabels:
+    phone: str
+    web: str
+    email: str
+    hours: str
+
+
+@dataclass(frozen=True, slots=True)
+class Contacts:
+    cards: tuple[ContactCard, ...]
+    labels: CardLabels
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    number: int
+    id: str
+    text: str
+    done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistView:
+    title: str
+    flow: str
+    node: str
+    items: tuple[Tick, ...]
+    progress: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A document for the user to keep. Channels deliver it; Lotse keeps no copy."""
+
+    title: str
+    file: str
+    fields: tuple[tuple[str, str], ...]
+    created: dt.datetime
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """The conversation is over; `erased`: the user asked to forget everything."""
+
+    erased: bool = False
+
+
+Output = Say | Question | Contacts | ChecklistView | Document | Ended

@@ -1,0 +1,461 @@
+"""The conversation engine: `step(bundle, state, event, now) -> Turn(state, outputs)`.
+
+Pure and synchronous, like h11's state machine: no I/O, no clock (time comes in as `now`), no
+platform types. Everything that decides what Lotse says next lives here, so every channel
+behaves the same and the engine can be walked through every path of every flow in a test.
+A state of None means "no conversation": a new one starts, or the old one was ended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from bot.answers import DateError, match_choice, match_choices, parse_date, parse_numbers
+from bot.commands import Command, is_done, is_skip, parse_command
+from bot.conversation import (
+    HISTORY_LIMIT,
+    CardLabels,
+    ChecklistView,
+    ContactCard,
+    Contacts,
+    Document,
+    Ended,
+    Event,
+    Frame,
+    Option,
+    Output,
+    Picked,
+    Question,
+    Resume,
+    Said,
+    Say,
+    SlotValue,
+    Start,
+    State,
+    Tick,
+    Undo,
+)
+from bot.flowmodel import (
+    WAITING,
+    AllOf,
+    AnyOf,
+    Ask,
+    Bundle,
+    Call,
+    Checklist,
+    Condition,
+    ContactList,
+    DocumentStep,
+    End,
+    Input,
+    Link,
+    Not,
+    SlotAnswered,
+    SlotIs,
+    Step,
+    Text,
+)
+from bot.texts import fill
+
+MAX_AUTOMATIC_STEPS = 200
+"""More automatic steps than this in one turn means a runaway flow: stop it."""
+MAX_CALL_DEPTH = 8
+MAX_TEXT = 4000
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    state: State | None
+    outputs: tuple[Output, ...]
+
+
+class _Runaway(Exception):
+    """A flow ran too many automatic steps or called too deep: stopped, never looped."""
+
+
+def step(bundle: Bundle, state: State | None, event: Event, now: dt.datetime) -> Turn:
+    turn = _Turn(bundle, now)
+    try:
+        new_state = turn.handle(state, event)
+    except _Runaway:
+        lang = turn.lang or bundle.default_language
+        return Turn(None, (Say(bundle.text("internal_error", lang)), Ended()))
+    return Turn(new_state, tuple(turn.out))
+
+
+class _Turn:
+    """One turn's work: collects outputs while computing the next state."""
+
+    def __init__(self, bundle: Bundle, now: dt.datetime) -> None:
+        self.bundle = bundle
+        self.now = now
+        self.out: list[Output] = []
+        self.lang = ""
+
+    # --- texts ---------------------------------------------------------------------------
+
+    def system(self, key: str, **params: str) -> str:
+        text = self.bundle.text(key, self.lang)
+        return fill(text, lambda name: params.get(name, "")) if params else fill(text, str)
+
+    def render(self, text: Text, state: State | None) -> str:
+        slots = state.slots if state else {}
+        return fill(text[self.lang], lambda name: self.show(name, slots.get(name)))
+
+    def show(self, slot: str, value: SlotValue) -> str:
+        """An answer as words: a choice's label, a date in the local style, or the text."""
+        if value is None:
+            return "–"
+        labels = self.bundle.choice_labels.get(slot, {})
+        values = value if isinstance(value, tuple) else (value,)
+        shown = []
+        for v in values:
+            if v in labels:
+                shown.append(labels[v][self.lang])
+            elif slot in self.bundle.date_slots and _ISO_DATE.match(v):
+                shown.append(self.date(dt.date.fromisoformat(v)))
+            else:
+                shown.append(v)
+        return ", ".join(shown)
+
+    def date(self, day: dt.date) -> str:
+        if self.lang == "en":
+            return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+        return day.strftime("%d.%m.%Y")
+
+    def say(self, text: str) -> None:
+        if text:
+            self.out.append(Say(text))
+
+    # --- the turn ------------------------------------------------------------------------
+
+    def handle(self, state: State | None, event: Event) -> State | None:
+        hint = getattr(event, "lang", None)
+        if state is not None and not self.valid(state):
+            self.lang = state.lang if state.lang in self.bundle.languages else self.pick_lang(hint)
+            self.say(self.system("flow_changed"))
+            flow = state.frames[0].flow
+            return self.begin(flow if flow in self.bundle.flows else None)
+        self.lang = state.lang if state else self.pick_lang(hint)
+        if isinstance(event, Start):
+            if event.lang in self.bundle.languages:
+                self.lang = event.lang
+            return self.begin(event.flow)
+        if isinstance(event, Resume):
+            if state is None:
+                return self.begin(None)
+            self.say(self.system("resume"))
+            return self.prompt(state, full=True)
+        if isinstance(event, Picked):
+            return self.picked(state, event)
+        command = parse_command(event.text)
+        if command is not None:
+            return self.command(state, *command)
+        if state is None:
+            return self.begin(None)
+        return self.answer(state, event.text)
+
+    def pick_lang(self, hint: str | None) -> str:
+        if hint:
+            short = hint.lower()[:2]
+            if short in self.bundle.languages:
+                return short
+        return self.bundle.default_language
+
+    def valid(self, state: State) -> bool:
+        """A stored state fits the flows loaded now (content may have changed meanwhile)."""
+        if state.lang not in self.bundle.languages:
+            return False
+        for index, frame in enumerate(state.frames):
+            flow = self.bundle.flows.get(frame.flow)
+            node = flow.nodes.get(frame.node) if flow else None
+            last = index == len(state.frames) - 1
+            if node is None or (last and not isinstance(node, WAITING)) or (
+                    not last and not isinstance(node, Call)):
+                return False
+        return True
+
+    def begin(self, flow_id: str | None) -> State | None:
+        flow = self.bundle.flows[flow_id or self.bundle.default_flow]
+        return self.advance(State(self.lang, (Frame(flow.id, flow.start),)))
+
+    def node(self, frame: Frame) -> Step:
+        return self.bundle.flows[frame.flow].nodes[frame.node]
+
+    # --- moving through the flow ---------------------------------------------------------
+
+    def advance(self, state: State) -> State | None:
+        """Run automatic nodes until one waits for the user, or the conversation ends."""
+        for _ in range(MAX_AUTOMATIC_STEPS):
+            here = self.node(state.here)
+            if isinstance(here, WAITING):
+                return self.prompt(state, full=True)
+            if here.say is not None:
+                self.say(self.render(here.say, state))
+            if isinstance(here, ContactList):
+                self.out.append(self.contacts(here.contacts))
+            elif isinstance(here, DocumentStep):
+                state = self.document(here, state)
+            elif isinstance(here, Call):
+                if len(state.frames) >= MAX_CALL_DEPTH:
+                    raise _Runaway
+                called = self.bundle.flows[here.flow]
+                state = replace(state, frames=(*state.frames, Frame(called.id, called.start)))
+                continue
+            elif isinstance(here, End):
+                if len(state.frames) == 1:
+                    self.out.append(Ended())
+                    return None
+                state = replace(state, frames=state.frames[:-1])
+                here = self.node(state.here)
+            state = self.go(state, here.next)
+        raise _Runaway
+
+    def go(self, state: State, links: tuple[Link, ...]) -> State:
+        for link in links:
+            if link.condition is None or holds(link.condition, state):
+                return replace(state, frames=(*state.frames[:-1],
+                                              Frame(state.here.flow, link.target)))
+        raise _Runaway  # the checker demands an else link; this is a content bug
+
+    def prompt(self, state: State, full: bool) -> State:
+        """Show the waiting node: its message too when `full`, only the question when not."""
+        here = self.node(state.here)
+        if full and here.say is not None:
+            self.say(self.render(here.say, state))
+        flow, node = state.here.flow, state.here.node
+        if isinstance(here, Ask):
+            options = tuple(Option(i + 1, c.id, self.render(c.label, state))
+                            for i, c in enumerate(here.choices))
+            hint = self.system("choose_multiple_hint" if here.multiple else "choose_hint")
+            self.out.append(Question(self.render(here.question, state), flow, node, options,
+                                     here.multiple, "choice", hint))
+        elif isinstance(here, Input):
+            hint = self.system("skip_hint") if here.optional else ""
+            self.out.append(Question(self.render(here.question, state), flow, node, (),
+                                     False, here.kind, hint))
+        elif isinstance(here, Checklist):
+            ticked = state.slots.get(here.slot) or ()
+            items = tuple(Tick(i + 1, item.id, self.render(item.text, state), item.id in ticked)
+                          for i, item in enumerate(here.items))
+            progress = self.system("checklist_progress", done=str(sum(t.done for t in items)),
+                                   total=str(len(items)))
+            self.out.append(ChecklistView(self.render(here.title, state), flow, node, items,
+                                          progress, self.system("checklist_hint")))
+        return state
+
+    def contacts(self, ids: tuple[str, ...]) -> Contacts:
+        cards = []
+        for cid in ids:
+            c = self.bundle.contacts[cid]
+            cards.append(ContactCard(c.id, c.name[self.lang], c.phone, c.web, c.email,
+                                     c.hours[self.lang] if c.hours else None,
+                                     c.note[self.lang] if c.note else None))
+        labels = CardLabels(self.system("card.phone"), self.system("card.web"),
+                            self.system("card.email"), self.system("card.hours"))
+        return Contacts(tuple(cards), labels)
+
+    def document(self, here: DocumentStep, state: State) -> State:
+        fields = tuple((self.render(f.label, state), self.show(f.slot, state.slots[f.slot]))
+                       for f in here.fields if state.slots.get(f.slot) is not None)
+        title = self.render(here.title, state)
+        self.out.append(Document(title, here.file, fields, self.now, self.lang))
+        self.say(self.system("document_ready", title=title))
+        if not here.erase:
+            return state
+        erased = {f.slot for f in here.fields}
+        slots = {k: v for k, v in state.slots.items() if k not in erased}
+        # The undo history may hold earlier versions of the typed answers: drop it all.
+        return replace(state, slots=slots, history=())
+
+    # --- answers -------------------------------------------------------------------------
+
+    def answer(self, state: State, text: str) -> State | None:
+        here = self.node(state.here)
+        if len(text) > MAX_TEXT:
+            self.say(self.system("too_long"))
+            return self.prompt(state, full=False)
+        if isinstance(here, Ask):
+            return self.choose(state, here, text)
+        if isinstance(here, Input):
+            return self.fill_in(state, here, text)
+        assert isinstance(here, Checklist)
+        return self.tick(state, here, text)
+
+    def choose(self, state: State, here: Ask, text: str) -> State | None:
+        chosen: SlotValue
+        if here.multiple:
+            chosen = match_choices(here, text)
+        else:
+            chosen = match_choice(here, text)
+        if not chosen:
+            return self.not_understood(state)
+        return self.chosen(state, here, chosen)
+
+    def chosen(self, state: State, here: Ask, chosen: str | tuple[str, ...]) -> State | None:
+        first = chosen[0] if isinstance(chosen, tuple) else chosen
+        choice = here.choice(first)
+        assert choice is not None
+        state = self.remember(state, here.slot, chosen)
+        return self.advance(self.go(state, choice.next or here.next))
+
+    def fill_in(self, state: State, here: Input, text: str) -> State | None:
+        value: str | None
+        if here.optional and is_skip(text):
+            value = None
+        elif here.kind == "date":
+            try:
+                value = parse_date(text, self.now.date()).isoformat()
+            except DateError as err:
+                self.say(self.system("future_date" if err.reason == "future" else
+                                     "invalid_date"))
+                return self.prompt(state, full=False)
+        else:
+            value = text.strip()
+            if not value:
+                self.say(self.system("empty_answer"))
+                return self.prompt(state, full=False)
+        state = self.remember(state, here.slot, value)
+        return self.advance(self.go(state, here.next))
+
+    def tick(self, state: State, here: Checklist, text: str) -> State | None:
+        ticked = tuple(state.slots.get(here.slot) or ())
+        if is_done(text):
+            state = self.remember(state, here.slot, ticked)
+            return self.advance(self.go(state, here.next))
+        numbers = parse_numbers(text, len(here.items))
+        if numbers is None:
+            return self.not_understood(state)
+        toggled = set(ticked) ^ {here.items[n].id for n in set(numbers)}
+        order = [i.id for i in here.items]
+        state = self.remember(state, here.slot, tuple(sorted(toggled, key=order.index)))
+        return self.prompt(state, full=False)
+
+    def not_understood(self, state: State) -> State:
+        self.say(self.system("not_understood"))
+        return self.prompt(state, full=False)
+
+    def remember(self, state: State, slot: str, value: SlotValue) -> State:
+        """Set a slot, keeping what `back` needs to take it back."""
+        undo = (Undo(state.frames, slot, state.slots[slot]) if slot in state.slots
+                else Undo(state.frames, slot))
+        history = (*state.history, undo)[-HISTORY_LIMIT:]
+        return replace(state, slots={**state.slots, slot: value}, history=history)
+
+    def picked(self, state: State | None, event: Picked) -> State | None:
+        if state is None:
+            return self.begin(None)
+        here = self.node(state.here)
+        if (isinstance(here, Ask) and (event.flow, event.node) == (state.here.flow,
+                                                                   state.here.node)
+                and here.choice(event.choice) is not None):
+            return self.chosen(state, here, (event.choice,) if here.multiple else event.choice)
+        self.say(self.system("stale_button"))
+        return self.prompt(state, full=False)
+
+    # --- commands ------------------------------------------------------------------------
+
+    def command(self, state: State | None, command: Command, arg: str | None) -> State | None:
+        handlers: dict[Command, Callable[[State | None, str | None], State | None]] = {
+            Command.START: self.cmd_start,
+            Command.HELP: self.cmd_help,
+            Command.BACK: self.cmd_back,
+            Command.RESTART: self.cmd_restart,
+            Command.EMERGENCY: self.cmd_emergency,
+            Command.LANGUAGE: self.cmd_language,
+            Command.STOP: self.cmd_stop,
+            Command.FORGET: self.cmd_forget,
+        }
+        return handlers[command](state, arg)
+
+    def cmd_start(self, state: State | None, _: str | None) -> State | None:
+        if state is None:
+            return self.begin(None)
+        self.say(self.system("resume"))
+        return self.prompt(state, full=True)
+
+    def cmd_help(self, state: State | None, _: str | None) -> State | None:
+        self.say(self.system("help"))
+        return self.prompt(state, full=False) if state else self.begin(None)
+
+    def cmd_back(self, state: State | None, _: str | None) -> State | None:
+        if state is None:
+            return self.begin(None)
+        if not state.history:
+            self.say(self.system("back_nothing"))
+            return self.prompt(state, full=False)
+        undo = state.history[-1]
+        slots = dict(state.slots)
+        if undo.had_value:
+            slots[undo.slot] = undo.previous
+        else:
+            slots.pop(undo.slot, None)
+        restored = State(state.lang, undo.frames, slots, state.history[:-1])
+        if not self.valid(restored):
+            self.say(self.system("back_nothing"))
+            return self.prompt(state, full=False)
+        self.say(self.system("back_done"))
+        return self.prompt(restored, full=True)
+
+    def cmd_restart(self, state: State | None, _: str | None) -> State | None:
+        self.say(self.system("restarted"))
+        return self.begin(state.frames[0].flow if state else None)
+
+    def cmd_emergency(self, state: State | None, _: str | None) -> State | None:
+        self.say(self.system("emergency"))
+        ids = tuple(c.id for c in self.bundle.contacts.values() if "emergency" in c.topics)
+        self.out.append(self.contacts(ids))
+        if state is None:
+            return self.begin(None)
+        self.say(self.system("continue_after_emergency"))
+        return self.prompt(state, full=False)
+
+    def cmd_language(self, state: State | None, arg: str | None) -> State | None:
+        languages = self.bundle.languages
+        if arg is None:
+            lang = languages[(languages.index(self.lang) + 1) % len(languages)]
+        elif arg in languages:
+            lang = arg
+        else:
+            names = " / ".join(f"{self.bundle.text('language_name', code)} ({code})"
+                               for code in languages)
+            self.say(names)
+            return self.prompt(state, full=False) if state else self.begin(None)
+        self.lang = lang
+        self.say(self.system("language_switched"))
+        if state is None:
+            return self.begin(None)
+        return self.prompt(replace(state, lang=lang), full=True)
+
+    def cmd_stop(self, state: State | None, _: str | None) -> State | None:
+        self.say(self.system("stopped"))
+        self.out.append(Ended())
+        return None
+
+    def cmd_forget(self, state: State | None, _: str | None) -> State | None:
+        self.say(self.system("forgotten"))
+        self.out.append(Ended(erased=True))
+        return None
+
+
+def holds(condition: Condition, state: State) -> bool:
+    if isinstance(condition, SlotIs):
+        value = state.slots.get(condition.slot)
+        if value is None:
+            return False
+        values = value if isinstance(value, tuple) else (value,)
+        return any(v in condition.values for v in values)
+    if isinstance(condition, SlotAnswered):
+        return (state.slots.get(condition.slot) is not None) == condition.answered
+    if isinstance(condition, AllOf):
+        return all(holds(c, state) for c in condition.conditions)
+    if isinstance(condition, AnyOf):
+        return any(holds(c, state) for c in condition.conditions)
+    assert isinstance(condition, Not)
+    return not holds(condition.condition, state)

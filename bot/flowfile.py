@@ -1,0 +1,515 @@
+"""One flow file read into a `Flow`, with one message per rule broken.
+
+Only the shape of a single file is checked here; what needs all flows and the content together
+(jump targets, reachability, slots, texts in every language) is `bot.checks`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.flowmodel import (
+    AllOf,
+    AnyOf,
+    Ask,
+    Branch,
+    Call,
+    Checklist,
+    ChecklistItem,
+    Choice,
+    Condition,
+    ContactList,
+    DocumentField,
+    DocumentStep,
+    End,
+    Flow,
+    Input,
+    Link,
+    Message,
+    Not,
+    SlotAnswered,
+    SlotIs,
+    Step,
+    Text,
+)
+from bot.problems import Problem, did_you_mean
+from bot.yamlsource import Y
+
+ID = re.compile(r"[a-z][a-z0-9_]*\Z")
+CHOICE_ID = re.compile(r"[a-z0-9][a-z0-9_]*\Z")
+FILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
+
+FLOW_KEYS = ("flow", "version", "title", "start", "nodes")
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "ask": ("choices", "multiple", "slot"),
+    "input": ("type", "optional", "slot"),
+    "contacts": (),
+    "checklist": ("items", "slot"),
+    "document": ("file", "fields", "erase"),
+    "call": (),
+    "end": (),
+}
+NODE_KEYS = ("say", "next", *ACTIONS, *{k for keys in ACTIONS.values() for k in keys})
+CHOICE_KEYS = ("id", "label", "synonyms", "next")
+INPUT_TYPES = ("text", "date")
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """Where something in a flow points to something else, kept for the cross-file checks."""
+
+    kind: str  # "target", "flow", "slot", "value", "contact", "topic"
+    name: str
+    line: int
+    col: int
+    context: str = ""  # the node, or for values the slot
+
+
+@dataclass
+class FlowFile:
+    """A flow as read, plus every reference the cross-file checks must resolve."""
+
+    flow: Flow
+    file: str
+    node_pos: dict[str, tuple[int, int]] = field(default_factory=dict)
+    refs: list[Ref] = field(default_factory=list)
+    texts: list[tuple[Text, int, int, str]] = field(default_factory=list)
+    """Every text with its position and content key ('' when inline), for placeholder checks."""
+    synonyms: list[tuple[str, str, str, int, int]] = field(default_factory=list)
+    """(node, choice, word, line, col) for every choice label and synonym, to find clashes."""
+
+
+TextResolver = Callable[[Y, str, str], Text | None]
+"""(node, file, what) -> the text in every language, or None after adding a problem."""
+
+
+class FlowReader:
+    def __init__(self, file: str, resolve: TextResolver, problems: list[Problem]) -> None:
+        self.file = file
+        self.resolve = resolve
+        self.problems = problems
+        self.result: FlowFile | None = None
+        self._refs: list[Ref] = []
+        self._texts: list[tuple[Text, int, int, str]] = []
+        self._synonyms: list[tuple[str, str, str, int, int]] = []
+
+    def error(self, line: int, col: int, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(self.file, line, col, message, hint))
+
+    def at(self, node: Y, message: str, hint: str = "") -> None:
+        self.error(node.line, node.col, message, hint)
+
+    def unknown_keys(self, node: Y, allowed: tuple[str, ...], where: str) -> bool:
+        ok = True
+        for key, _ in node.items():
+            if key not in allowed:
+                line, col = node.key_pos(key)
+                hint = did_you_mean(key, allowed) or f"allowed here: {', '.join(allowed)}"
+                self.error(line, col, f"unknown key '{key}' in {where}", hint)
+                ok = False
+        return ok
+
+    def text(self, node: Y, what: str) -> Text | None:
+        text = self.resolve(node, self.file, what)
+        if text is not None:
+            self._texts.append((text, node.line, node.col, node.value if node.is_str else ""))
+        return text
+
+    # --- the file --------------------------------------------------------------------------
+
+    def read(self, root: Y) -> FlowFile | None:
+        if not root.is_map:
+            self.at(root, "a flow file must be a mapping", "start with 'flow: <id>'")
+            return None
+        self.unknown_keys(root, FLOW_KEYS, "the flow")
+        missing = [k for k in FLOW_KEYS if root.get(k) is None]
+        for key in missing:
+            self.at(root, f"the flow lacks '{key}'", f"add '{key}:' at the top of the file")
+        if missing:
+            return None
+        flow_id = root.value["flow"]
+        if not (flow_id.is_str and ID.match(flow_id.value)):
+            self.at(flow_id, f"flow id {flow_id.value!r} is not valid",
+                    "use lower case letters, digits and _, starting with a letter")
+            return None
+        version = root.value["version"]
+        if not isinstance(version.value, int) or isinstance(version.value, bool) \
+                or version.value < 1:
+            self.at(version, "'version' must be a whole number from 1 up", "write 'version: 1'")
+        title = self.text(root.value["title"], "the flow title")
+        start = root.value["start"]
+        if not start.is_str:
+            self.at(start, "'start' must be a node id")
+        nodes = root.value["nodes"]
+        if not nodes.is_map or not nodes.value:
+            self.at(nodes, "'nodes' must map node ids to nodes", "see docs/flows.md")
+            return None
+        steps: dict[str, Step] = {}
+        node_pos: dict[str, tuple[int, int]] = {}
+        for node_id, body in nodes.items():
+            line, col = nodes.key_pos(node_id)
+            node_pos[node_id] = (line, col)
+            if not ID.match(node_id):
+                self.error(line, col, f"node id '{node_id}' is not valid",
+                           "use lower case letters, digits and _, starting with a letter")
+                continue
+            step = self.node(node_id, body, line)
+            if step is not None:
+                steps[node_id] = step
+        if start.is_str:
+            self._refs.append(Ref("target", start.value, start.line, start.col, "start"))
+        if title is None or not start.is_str or len(steps) != len(nodes.value) or not isinstance(
+                version.value, int):
+            return None
+        flow = Flow(id=flow_id.value, version=version.value, title=title, start=start.value,
+                    nodes=steps, file=self.file)
+        return FlowFile(flow, self.file, node_pos, self._refs, self._texts, self._synonyms)
+
+    # --- nodes ---------------------------------------------------------------------------
+
+    def node(self, node_id: str, body: Y, line: int) -> Step | None:
+        where = f"node '{node_id}'"
+        if not body.is_map:
+            self.at(body, f"{where} must be a mapping", "give it 'say:', 'ask:', 'next:' ...")
+            return None
+        errors = len(self.problems)
+        self.unknown_keys(body, NODE_KEYS, where)
+        actions = [k for k in ACTIONS if body.get(k) is not None]
+        if len(actions) > 1:
+            second = body.key_pos(actions[1])
+            self.error(*second, f"{where} has both '{actions[0]}' and '{actions[1]}'",
+                       "a node does one thing: split it into two nodes linked by 'next'")
+            return None
+        action = actions[0] if actions else None
+        for key, _ in body.items():
+            owner = next((a for a, keys in ACTIONS.items() if key in keys), None)
+            if owner is not None and owner != action and not (
+                    key == "slot" and action in ("ask", "input", "checklist")):
+                self.error(*body.key_pos(key), f"'{key}' in {where} belongs with '{owner}'",
+                           f"add '{owner}:' or remove '{key}'")
+        say = self.text(body.value["say"], f"'say' of {where}") if "say" in body.value else None
+        has_next = "next" in body.value
+        links = self.links(body.value["next"], node_id) if has_next else ()
+        if action == "end":
+            end = body.value["end"]
+            if end.value is not True:
+                self.at(end, f"'end' in {where} must be 'true'", "write 'end: true'")
+            if has_next:
+                self.error(*body.key_pos("next"), f"{where} ends the flow but has 'next'",
+                           "remove 'next', or remove 'end'")
+            return End(id=node_id, say=say, line=line) if len(self.problems) == errors else None
+        if not has_next and action != "ask":
+            self.at(body, f"{where} has no 'next'",
+                    "add 'next: <node id>', or 'end: true' to end the flow here")
+        if action is None and not has_next and say is None:
+            return None
+        step: Step | None
+        if action is None:
+            plain = all(link.condition is None for link in links)
+            cls: type[Message] | type[Branch] = Message if say is not None or plain else Branch
+            step = cls(id=node_id, say=say, next=links, line=line)
+        else:
+            step = getattr(self, f"_{action}")(node_id, body, say, links, line)
+        return step if len(self.problems) == errors else None
+
+    def _ask(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
+             line: int) -> Ask | None:
+        where = f"node '{node_id}'"
+        question = self.text(body.value["ask"], f"the question of {where}")
+        slot = self.slot(body, node_id)
+        multiple = self.flag(body, "multiple")
+        raw = body.get("choices")
+        if raw is None or not raw.is_list or not raw.value:
+            self.at(raw or body, f"{where} asks a question but has no 'choices'",
+                    "add 'choices:' with a list of '- id: ... label: ...'")
+            return None
+        choices: list[Choice] = []
+        seen: dict[str, int] = {}
+        for item in raw.value:
+            choice = self.choice(item, node_id, seen)
+            if choice is not None:
+                if not choice.next and not links:
+                    self.at(item, f"choice '{choice.id}' of {where} leads nowhere",
+                            "give the choice or the node a 'next'")
+                choices.append(choice)
+        if question is None or len(choices) != len(raw.value):
+            return None
+        return Ask(id=node_id, say=say, next=links, line=line, question=question, slot=slot,
+                   choices=tuple(choices), multiple=multiple)
+
+    def choice(self, item: Y, node_id: str, seen: dict[str, int]) -> Choice | None:
+        where = f"a choice of node '{node_id}'"
+        if not item.is_map:
+            self.at(item, f"{where} must be a mapping", "write '- id: ...' and 'label: ...'")
+            return None
+        self.unknown_keys(item, CHOICE_KEYS, where)
+        cid = item.get("id")
+        if cid is None:
+            self.at(item, f"{where} has no 'id'", "add 'id: <word>'")
+            return None
+        if isinstance(cid.value, bool):
+            self.at(cid, f"choice id reads as {str(cid.value).lower()} in YAML",
+                    "put it in quotes: id: \"yes\"")
+            return None
+        if not (cid.is_str and CHOICE_ID.match(cid.value)):
+            self.at(cid, f"choice id {cid.value!r} is not valid",
+                    "use lower case letters, digits and _")
+            return None
+        if cid.value in seen:
+            self.at(cid, f"choice id '{cid.value}' is used twice in node '{node_id}' (first on "
+                         f"line {seen[cid.value]})", "rename one of them")
+            return None
+        seen[cid.value] = cid.line
+        label_node = item.get("label")
+        if label_node is None:
+            self.at(item, f"choice '{cid.value}' has no 'label'", "add 'label: <text>'")
+            return None
+        label = self.text(label_node, f"the label of choice '{cid.value}'")
+        if label is not None:
+            for words in label.values():
+                self._synonyms.append((node_id, cid.value, words, label_node.line,
+                                       label_node.col))
+        synonyms: dict[str, tuple[str, ...]] = {}
+        raw = item.get("synonyms")
+        if raw is not None:
+            if not raw.is_map:
+                self.at(raw, "'synonyms' must give a list per language",
+                        "write synonyms: {de: [wort], en: [word]}")
+            else:
+                for lang, words in raw.items():
+                    if not words.is_list or not all(w.is_str for w in words.value):
+                        self.at(words, f"synonyms for '{lang}' must be a list of words",
+                                f"write {lang}: [word, other word]")
+                        continue
+                    synonyms[lang] = tuple(w.value for w in words.value)
+                    self._refs.append(Ref("language", lang, *raw.key_pos(lang)))
+                    for word in words.value:
+                        self._synonyms.append((node_id, cid.value, word.value, word.line,
+                                               word.col))
+        links = self.links(item.value["next"], node_id) if "next" in item.value else ()
+        if label is None:
+            return None
+        return Choice(id=cid.value, label=label, synonyms=synonyms, next=links)
+
+    def _input(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
+               line: int) -> Input | None:
+        question = self.text(body.value["input"], f"the question of node '{node_id}'")
+        kind = body.get("type")
+        if kind is not None and kind.value not in INPUT_TYPES:
+            self.at(kind, f"unknown input type {kind.value!r}",
+                    did_you_mean(str(kind.value), INPUT_TYPES) or "use 'text' or 'date'")
+            return None
+        if question is None:
+            return None
+        return Input(id=node_id, say=say, next=links, line=line, question=question,
+                     slot=self.slot(body, node_id), kind=kind.value if kind else "text",
+                     optional=self.flag(body, "optional"))
+
+    def _contacts(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
+                  line: int) -> ContactList | None:
+        spec = body.value["contacts"]
+        if not spec.is_map or not spec.value:
+            self.at(spec, f"'contacts' of node '{node_id}' must name topics or ids",
+                    "write contacts: {topics: [counselling]} or {ids: [hateaid]}")
+            return None
+        self.unknown_keys(spec, ("topics", "ids"), f"'contacts' of node '{node_id}'")
+        names: list[str] = []
+        for key, kind in (("topics", "topic"), ("ids", "contact")):
+            raw = spec.get(key)
+            if raw is None:
+                continue
+            if not raw.is_list or not all(v.is_str for v in raw.value):
+                self.at(raw, f"'{key}' must be a list", f"write {key}: [a, b]")
+                return None
+            for value in raw.value:
+                self._refs.append(Ref(kind, value.value, value.line, value.col, node_id))
+                names.append(f"{kind}:{value.value}")
+        # Topics are turned into contact ids once the directory is known (bot.checks).
+        return ContactList(id=node_id, say=say, next=links, line=line, contacts=tuple(names))
+
+    def _checklist(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
+                   line: int) -> Checklist | None:
+        title = self.text(body.value["checklist"], f"the title of checklist '{node_id}'")
+        raw = body.get("items")
+        if raw is None or not raw.is_list or not raw.value:
+            self.at(raw or body, f"checklist '{node_id}' has no 'items'",
+                    "add 'items:' with '- id: ... text: ...'")
+            return None
+        items: list[ChecklistItem] = []
+        seen: set[str] = set()
+        for item in raw.value:
+            if not item.is_map:
+                self.at(item, "a checklist item must be a mapping", "write '- id: ... text: ...'")
+                continue
+            self.unknown_keys(item, ("id", "text"), f"an item of checklist '{node_id}'")
+            iid, text_node = item.get("id"), item.get("text")
+            if iid is None or text_node is None or not iid.is_str \
+                    or not CHOICE_ID.match(iid.value):
+                self.at(item, "a checklist item needs a valid 'id' and a 'text'",
+                        "write '- id: safety' and 'text: <text>'")
+                continue
+            if iid.value in seen:
+                self.at(iid, f"item id '{iid.value}' is used twice", "rename one of them")
+                continue
+            seen.add(iid.value)
+            text = self.text(text_node, f"item '{iid.value}'")
+            if text is not None:
+                items.append(ChecklistItem(iid.value, text))
+        if title is None or len(items) != len(raw.value):
+            return None
+        return Checklist(id=node_id, say=say, next=links, line=line, title=title,
+                         slot=self.slot(body, node_id), items=tuple(items))
+
+    def _document(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
+                  line: int) -> DocumentStep | None:
+        title = self.text(body.value["document"], f"the title of document '{node_id}'")
+        file = body.get("file")
+        if file is not None and not (file.is_str and FILE_NAME.match(file.value)):
+            self.at(file, f"file name {file.value!r} is not valid",
+                    "use lower case letters, digits, _ and -, without an ending")
+            return None
+        raw = body.get("fields")
+        if raw is None or not raw.is_list or not raw.value:
+            self.at(raw or body, f"document '{node_id}' has no 'fields'",
+                    "add 'fields:' with '- label: ... slot: ...'")
+            return None
+        fields: list[DocumentField] = []
+        for item in raw.value:
+            if not item.is_map or item.get("label") is None or item.get("slot") is None:
+                self.at(item, "a document field needs 'label' and 'slot'",
+                        "write '- label: <text>' and 'slot: <slot>'")
+                continue
+            self.unknown_keys(item, ("label", "slot"), f"a field of document '{node_id}'")
+            slot = item.value["slot"]
+            self._refs.append(Ref("slot", str(slot.value), slot.line, slot.col, node_id))
+            label = self.text(item.value["label"], "a document field label")
+            if label is not None:
+                fields.append(DocumentField(label, str(slot.value)))
+        if title is None or len(fields) != len(raw.value):
+            return None
+        return DocumentStep(id=node_id, say=say, next=links, line=line, title=title,
+                            file=file.value if file else node_id, fields=tuple(fields),
+                            erase=self.flag(body, "erase"))
+
+    def _call(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
+              line: int) -> Call | None:
+        target = body.value["call"]
+        if not target.is_str:
+            self.at(target, "'call' must name a flow id", "write 'call: <flow id>'")
+            return None
+        self._refs.append(Ref("flow", target.value, target.line, target.col, node_id))
+        return Call(id=node_id, say=say, next=links, line=line, flow=target.value)
+
+    # --- small parts ---------------------------------------------------------------------
+
+    def slot(self, body: Y, node_id: str) -> str:
+        raw = body.get("slot")
+        if raw is None:
+            return node_id
+        if not (raw.is_str and ID.match(raw.value)):
+            self.at(raw, f"slot name {raw.value!r} is not valid",
+                    "use lower case letters, digits and _, starting with a letter")
+            return node_id
+        return str(raw.value)
+
+    def flag(self, body: Y, key: str) -> bool:
+        raw = body.get(key)
+        if raw is None:
+            return False
+        if not isinstance(raw.value, bool):
+            self.at(raw, f"'{key}' must be true or false", f"write '{key}: true'")
+            return False
+        return raw.value
+
+    def links(self, raw: Y, node_id: str) -> tuple[Link, ...]:
+        if raw.is_str:
+            self._refs.append(Ref("target", raw.value, raw.line, raw.col, node_id))
+            return (Link(raw.value),)
+        if not raw.is_list or not raw.value:
+            self.at(raw, f"'next' of node '{node_id}' must be a node id or a list of links",
+                    "write 'next: <node id>' or a list of '- if: ... then: ...' and '- else: ...'")
+            return ()
+        links: list[Link] = []
+        for index, item in enumerate(raw.value):
+            last = index == len(raw.value) - 1
+            if not item.is_map:
+                self.at(item, "a link must be '- if: ... then: ...' or '- else: ...'")
+                continue
+            if item.get("else") is not None:
+                self.unknown_keys(item, ("else",), "an else link")
+                if not last:
+                    self.at(item, "'else' must be the last link", "move it to the end")
+                target = item.value["else"]
+                if target.is_str:
+                    self._refs.append(Ref("target", target.value, target.line, target.col,
+                                          node_id))
+                    links.append(Link(target.value))
+                else:
+                    self.at(target, "'else' must name a node id")
+                continue
+            self.unknown_keys(item, ("if", "then"), "a link")
+            cond, then = item.get("if"), item.get("then")
+            if cond is None or then is None or not then.is_str:
+                self.at(item, "a link needs 'if' and 'then: <node id>'",
+                        "write '- if: {slot: s, is: v}' and 'then: <node id>'")
+                continue
+            condition = self.condition(cond, node_id)
+            self._refs.append(Ref("target", then.value, then.line, then.col, node_id))
+            if condition is not None:
+                links.append(Link(then.value, condition))
+            if last:
+                self.at(item, f"the links of node '{node_id}' end without 'else'",
+                        "add '- else: <node id>' for when no condition holds")
+        return tuple(links)
+
+    def condition(self, raw: Y, node_id: str) -> Condition | None:
+        if not raw.is_map:
+            self.at(raw, "a condition must be a mapping",
+                    "write {slot: s, is: v}, {all: [...]}, {any: [...]} or {not: ...}")
+            return None
+        keys = set(raw.value)
+        for combinator in ("all", "any"):
+            if combinator in keys:
+                self.unknown_keys(raw, (combinator,), f"an '{combinator}' condition")
+                parts = raw.value[combinator]
+                if not parts.is_list or not parts.value:
+                    self.at(parts, f"'{combinator}' needs a list of conditions")
+                    return None
+                inner = [self.condition(p, node_id) for p in parts.value]
+                if any(c is None for c in inner):
+                    return None
+                conds = tuple(c for c in inner if c is not None)
+                return AllOf(conds) if combinator == "all" else AnyOf(conds)
+        if "not" in keys:
+            self.unknown_keys(raw, ("not",), "a 'not' condition")
+            inner_cond = self.condition(raw.value["not"], node_id)
+            return Not(inner_cond) if inner_cond is not None else None
+        self.unknown_keys(raw, ("slot", "is", "in", "answered"), "a condition")
+        slot = raw.get("slot")
+        tests = [k for k in ("is", "in", "answered") if k in keys]
+        if slot is None or not slot.is_str or len(tests) != 1:
+            self.at(raw, "a condition needs 'slot' and one of 'is', 'in', 'answered'",
+                    "write {slot: channel, is: letter}")
+            return None
+        self._refs.append(Ref("slot", slot.value, slot.line, slot.col, node_id))
+        value = raw.value[tests[0]]
+        if tests[0] == "answered":
+            if not isinstance(value.value, bool):
+                self.at(value, "'answered' must be true or false")
+                return None
+            return SlotAnswered(slot.value, value.value)
+        values = value.value if tests[0] == "in" else [value]
+        if tests[0] == "in" and not value.is_list:
+            self.at(value, "'in' needs a list of values", "write in: [letter, email]")
+            return None
+        names: list[str] = []
+        for v in values:
+            if isinstance(v.value, bool):
+                self.at(v, f"the value reads as {str(v.value).lower()} in YAML",
+                        "put it in quotes: \"yes\"")
+                return None
+            names.append(str(v.value))
+            self._refs.append(Ref("value", str(v.value), v.line, v.col, slot.value))
+        return SlotIs(slot.value, frozenset(names))

@@ -1,0 +1,218 @@
+"""The checked, immutable form of flows, texts and contacts that the engine runs on.
+
+Nothing here is read from disk or validated: `bot.loader` builds these objects only from content
+that passed every check, so the engine may trust them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from types import MappingProxyType
+
+Text = Mapping[str, str]
+"""One text in every language: language code -> text."""
+
+
+def frozen_map(data: Mapping[str, object] | None = None) -> Mapping[str, object]:
+    return MappingProxyType(dict(data or {}))
+
+
+# --- conditions --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SlotIs:
+    """The slot's value (or one of a multiple answer's values) is among `values`."""
+
+    slot: str
+    values: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SlotAnswered:
+    """The slot holds an answer (`answered=True`) or holds none or a skip (`False`)."""
+
+    slot: str
+    answered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    condition: Condition
+
+
+Condition = SlotIs | SlotAnswered | AllOf | AnyOf | Not
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Go to `target` when `condition` holds; no condition means always (a plain or else link)."""
+
+    target: str
+    condition: Condition | None = None
+
+
+# --- steps -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    """What every node has: its id, an optional message shown first, and where it leads."""
+
+    id: str
+    say: Text | None = None
+    next: tuple[Link, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message(Step):
+    """Shows `say` and goes on."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Branch(Step):
+    """Shows nothing; follows the first link whose condition holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    id: str
+    label: Text
+    synonyms: Mapping[str, tuple[str, ...]]
+    next: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ask(Step):
+    """A question with fixed answers; waits for the user."""
+
+    question: Text
+    slot: str
+    choices: tuple[Choice, ...]
+    multiple: bool = False
+
+    def choice(self, choice_id: str) -> Choice | None:
+        return next((c for c in self.choices if c.id == choice_id), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Input(Step):
+    """A free-text or date answer kept in a slot; waits for the user."""
+
+    question: Text
+    slot: str
+    kind: str = "text"  # "text" or "date"
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactList(Step):
+    """Shows the contact cards of the listed contacts, in directory order."""
+
+    contacts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistItem:
+    id: str
+    text: Text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checklist(Step):
+    """Tickable items; waits until the user says they are done. Ticks live in `slot`."""
+
+    title: Text
+    slot: str
+    items: tuple[ChecklistItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentField:
+    label: Text
+    slot: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentStep(Step):
+    """Hands over a document built from slots; `erase` forgets those slots afterwards."""
+
+    title: Text
+    file: str
+    fields: tuple[DocumentField, ...]
+    erase: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Call(Step):
+    """Runs another flow and comes back to `next` when it ends."""
+
+    flow: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class End(Step):
+    """Ends this flow: returns to the caller, or ends the conversation."""
+
+
+WAITING = (Ask, Input, Checklist)
+
+
+# --- flows, contacts, bundle ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Flow:
+    id: str
+    version: int
+    title: Text
+    start: str
+    nodes: Mapping[str, Step]
+    file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    id: str
+    name: Text
+    topics: tuple[str, ...]
+    region: str
+    source: str
+    checked: date
+    phone: str | None = None
+    web: str | None = None
+    email: str | None = None
+    hours: Text | None = None
+    note: Text | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """Everything a conversation needs: flows, texts, contacts, languages."""
+
+    flows: Mapping[str, Flow]
+    system: Mapping[str, Text]
+    contacts: Mapping[str, Contact]
+    topics: Mapping[str, Text]
+    languages: tuple[str, ...]
+    default_language: str
+    default_flow: str
+    choice_labels: Mapping[str, Mapping[str, Text]] = field(default_factory=dict)
+    """slot -> choice id -> label, so that texts and documents can show an answer's words."""
+    date_slots: frozenset[str] = frozenset()
+
+    def text(self, key: str, lang: str) -> str:
+        return self.system[key][lang]

@@ -1,0 +1,54 @@
+"""Conversation keys: (platform, user) pairs, stored only as a keyed hash.
+
+The state database must not tell who talked to Lotse. HMAC-SHA256 with a secret kept beside
+the database (or given as LOTSE_SECRET) makes the stored key useless without that secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+SECRET_FILE = "secret.key"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    platform: str
+    user: str
+
+
+class KeyHasher:
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the secret must be at least 16 bytes")
+        self._secret = secret
+
+    def __call__(self, key: ConversationKey) -> str:
+        message = f"{key.platform}\x00{key.user}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def event(self, event_id: str) -> str:
+        """A short keyed digest of a platform event id, for de-duplication only."""
+        return hmac.new(self._secret, b"event\x00" + event_id.encode(),
+                        hashlib.sha256).hexdigest()[:16]
+
+
+def load_secret(data_dir: Path, environ: dict[str, str] | None = None) -> bytes:
+    """LOTSE_SECRET if set, else the data folder's secret file, created on first run (0600)."""
+    env = os.environ if environ is None else environ
+    if env.get("LOTSE_SECRET"):
+        return env["LOTSE_SECRET"].encode()
+    path = data_dir / SECRET_FILE
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret.hex())
+    return secret

@@ -1,0 +1,443 @@
+"""Load and check flows and content together; a bundle is only built when nothing is wrong.
+
+This is `lotse check`: every problem in every file at once, each with file, line, column and a
+hint. The same function feeds `lotse chat`, so a flow that fails the check never runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bot.commands import RESERVED, normalize
+from bot.content import Content, display, read_content, yaml_files
+from bot.flowfile import FlowFile, FlowReader, Ref
+from bot.flowmodel import (
+    WAITING,
+    Ask,
+    Bundle,
+    Call,
+    Checklist,
+    ContactList,
+    End,
+    Flow,
+    Input,
+    Step,
+    Text,
+)
+from bot.problems import ContentError, Problem, Severity, did_you_mean
+from bot.resources import shipped_content, shipped_flows
+from bot.texts import placeholders
+from bot.yamlsource import Y, load_yaml
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Which files make up a Lotse: flow files, and content folders layered in order."""
+
+    flow_files: tuple[Path, ...]
+    content_dirs: tuple[Path, ...]
+
+    @classmethod
+    def shipped(cls) -> Sources:
+        return cls(tuple(yaml_files(shipped_flows())), (shipped_content(),))
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[Path], content: Iterable[Path] = ()) -> Sources:
+        """Files are flows; a folder with flows/ or content/ is a whole Lotse; others hold flows.
+
+        Content folders given explicitly are layered over the shipped content.
+        """
+        flows: list[Path] = []
+        dirs: list[Path] = []
+        for path in paths:
+            if path.is_dir() and ((path / "flows").is_dir() or (path / "content").is_dir()):
+                if (path / "flows").is_dir():
+                    flows.extend(yaml_files(path / "flows"))
+                if (path / "content").is_dir():
+                    dirs.append(path / "content")
+            elif path.is_dir():
+                flows.extend(yaml_files(path))
+            else:
+                flows.append(path)
+        extra = list(content)
+        if not dirs:
+            dirs = [shipped_content()]
+        return cls(tuple(flows), (*dirs, *extra))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    bundle: Bundle | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity is Severity.WARNING)
+
+
+def load_bundle(sources: Sources | None = None, today: dt.date | None = None) -> Bundle:
+    """The checked bundle, or ContentError carrying every error."""
+    result = check(sources, today)
+    if result.bundle is None:
+        raise ContentError(result.errors)
+    return result.bundle
+
+
+def check(sources: Sources | None = None, today: dt.date | None = None) -> CheckResult:
+    sources = sources or Sources.shipped()
+    problems: list[Problem] = []
+    content = read_content(list(sources.content_dirs), problems, today or dt.date.today())
+    used_keys: set[str] = set()
+    files: list[FlowFile] = []
+    seen_flows: dict[str, str] = {}
+    if not sources.flow_files:
+        problems.append(Problem("flows", 1, 1, "no flow files found",
+                                "put at least one flow in flows/*.yaml"))
+    for path in sources.flow_files:
+        name = display(path)
+        root = load_yaml(path, name, problems)
+        if root is None:
+            continue
+        reader = FlowReader(name, _text_resolver(content, problems, used_keys), problems)
+        flow_file = reader.read(root)
+        if flow_file is None:
+            continue
+        flow_id = flow_file.flow.id
+        if flow_id in seen_flows:
+            problems.append(Problem(name, root.line, root.col, f"flow id '{flow_id}' is used "
+                                    f"twice (also {seen_flows[flow_id]})", "rename one flow"))
+            continue
+        seen_flows[flow_id] = name
+        files.append(flow_file)
+    bundle = _cross_check(content, files, problems)
+    _warn_unused(content, used_keys, problems)
+    if any(p.severity is Severity.ERROR for p in problems):
+        bundle = None
+    ordered = tuple(sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.message)))
+    return CheckResult(bundle, ordered)
+
+
+def _text_resolver(content: Content, problems: list[Problem], used: set[str]):  # type: ignore[no-untyped-def]
+    languages = content.languages
+
+    def resolve(node: Y, file: str, what: str) -> Text | None:
+        if node.is_str:
+            key = node.value
+            missing = [lang for lang in languages if key not in content.texts.get(lang, {})]
+            if len(missing) == len(languages):
+                keys = set().union(*(content.texts[lang] for lang in languages))
+                hint = did_you_mean(key, keys) or (
+                    f"add '{key}' to content/<lang>/, or write the text inline as "
+                    "{de: ..., en: ...}")
+                problems.append(Problem(file, node.line, node.col,
+                                        f"unknown text key '{key}' for {what}", hint))
+                return None
+            if missing:  # reported once, at the content file, by read_content
+                return None
+            used.add(key)
+            return {lang: content.texts[lang][key].text for lang in languages}
+        if node.is_map:
+            result: dict[str, str] = {}
+            for lang, value in node.items():
+                line, col = node.key_pos(lang)
+                if lang not in languages:
+                    problems.append(Problem(file, line, col, f"unknown language '{lang}' in "
+                                            f"{what}", did_you_mean(lang, languages)
+                                            or f"languages are {', '.join(languages)}"))
+                elif not (value.is_str or isinstance(value.value, (int, float))):
+                    problems.append(Problem(file, value.line, value.col,
+                                            f"the '{lang}' text of {what} must be text"))
+                else:
+                    result[lang] = str(value.value).strip()
+            for lang in languages:
+                if lang not in result and lang not in node.value:
+                    problems.append(Problem(file, node.line, node.col,
+                                            f"{what} has no '{lang}' text", f"add '{lang}: ...'"))
+            return result if set(result) == set(languages) else None
+        problems.append(Problem(file, node.line, node.col, f"{what} must be a text key or "
+                                "{de: ..., en: ...}", "write a content key such as "
+                                "'incident.question', or the text per language"))
+        return None
+
+    return resolve
+
+
+# --- checks across all flows and the content ---------------------------------------------
+
+
+def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem]
+                 ) -> Bundle | None:
+    flows = {f.flow.id: f for f in files}
+    slot_values = _slot_values(files)
+    for flow_file in files:
+        _check_refs(flow_file, flows, content, slot_values, problems)
+        _check_graph(flow_file, flows, problems)
+        _check_words(flow_file, problems)
+        _check_placeholders(flow_file, content, slot_values, problems)
+    _check_call_cycles(files, problems)
+    if not content.languages or not files:
+        return None
+    try:
+        system = content.system()
+    except KeyError:
+        return None
+    resolved = {fid: _resolve_contacts(f, content, problems) for fid, f in flows.items()}
+    labels: dict[str, dict[str, Text]] = defaultdict(dict)
+    for f in files:
+        for step in f.flow.nodes.values():
+            if isinstance(step, Ask):
+                for choice in step.choices:
+                    labels[step.slot][choice.id] = choice.label
+            elif isinstance(step, Checklist):
+                for item in step.items:
+                    labels[step.slot][item.id] = item.text
+    default_lang = "de" if "de" in content.languages else content.languages[0]
+    default_flow = "employee" if "employee" in flows else sorted(flows)[0]
+    return Bundle(flows=resolved, system=system, contacts=dict(content.contacts),
+                  topics=dict(content.topics), languages=content.languages,
+                  default_language=default_lang, default_flow=default_flow,
+                  choice_labels=dict(labels),
+                  date_slots=frozenset(s for s, v in slot_values.items() if v is None and any(
+                      isinstance(n, Input) and n.slot == s and n.kind == "date"
+                      for f in files for n in f.flow.nodes.values())))
+
+
+def _slot_values(files: list[FlowFile]) -> dict[str, set[str] | None]:
+    """Every slot any flow fills, with its possible values (None: free text or a date)."""
+    values: dict[str, set[str] | None] = {}
+    for f in files:
+        for step in f.flow.nodes.values():
+            if isinstance(step, Ask):
+                known = values.setdefault(step.slot, set())
+                if known is not None:
+                    known.update(c.id for c in step.choices)
+            elif isinstance(step, Checklist):
+                known = values.setdefault(step.slot, set())
+                if known is not None:
+                    known.update(i.id for i in step.items)
+            elif isinstance(step, Input):
+                values[step.slot] = None
+    return values
+
+
+def _check_refs(f: FlowFile, flows: Mapping[str, FlowFile], content: Content,
+                slot_values: Mapping[str, set[str] | None], problems: list[Problem]) -> None:
+    nodes = f.flow.nodes
+
+    def add(ref: Ref, message: str, hint: str) -> None:
+        problems.append(Problem(f.file, ref.line, ref.col, message, hint))
+
+    for ref in f.refs:
+        if ref.kind == "target" and ref.name not in nodes and ref.name not in f.node_pos:
+            where = "'start'" if ref.context == "start" else f"node '{ref.context}'"
+            add(ref, f"{where} leads to '{ref.name}', which is not a node of this flow",
+                did_you_mean(ref.name, f.node_pos) or "add that node, or fix the id")
+        elif ref.kind == "flow" and ref.name not in flows:
+            add(ref, f"node '{ref.context}' calls flow '{ref.name}', which does not exist",
+                did_you_mean(ref.name, flows) or "add that flow in flows/, or fix the id")
+        elif ref.kind == "slot" and ref.name not in slot_values:
+            add(ref, f"slot '{ref.name}' is not filled by any question",
+                did_you_mean(ref.name, slot_values) or "give a question 'slot: " + ref.name + "'")
+        elif ref.kind == "value" and ref.context in slot_values:
+            known = slot_values[ref.context]
+            if known is None:
+                add(ref, f"slot '{ref.context}' holds free text, so it cannot be compared with "
+                    f"'{ref.name}'", "use {slot: " + ref.context + ", answered: true}")
+            elif ref.name not in known:
+                add(ref, f"slot '{ref.context}' never has the value '{ref.name}'",
+                    did_you_mean(ref.name, known) or f"its values are {', '.join(sorted(known))}")
+        elif ref.kind == "topic" and ref.name not in content.topics:
+            add(ref, f"unknown contact topic '{ref.name}'",
+                did_you_mean(ref.name, content.topics) or "declare it in content/contacts.yaml")
+        elif ref.kind == "contact" and ref.name not in content.contacts:
+            add(ref, f"unknown contact '{ref.name}'",
+                did_you_mean(ref.name, content.contacts) or "add it to content/contacts.yaml")
+        elif ref.kind == "language" and ref.name not in content.languages:
+            add(ref, f"unknown language '{ref.name}'",
+                f"languages are {', '.join(content.languages)}")
+
+
+def successors(step: Step) -> list[str]:
+    targets = [link.target for link in step.next]
+    if isinstance(step, Ask):
+        for choice in step.choices:
+            targets.extend(link.target for link in choice.next)
+    return targets
+
+
+def _check_graph(f: FlowFile, flows: Mapping[str, FlowFile], problems: list[Problem]) -> None:
+    nodes = f.flow.nodes
+    if f.flow.start not in nodes:
+        return
+    reached = {f.flow.start}
+    queue = deque([f.flow.start])
+    while queue:
+        for target in successors(nodes[queue.popleft()]):
+            if target in nodes and target not in reached:
+                reached.add(target)
+                queue.append(target)
+    for node_id in nodes:
+        if node_id not in reached:
+            line, col = f.node_pos[node_id]
+            problems.append(Problem(f.file, line, col, f"node '{node_id}' cannot be reached "
+                                    f"from the start '{f.flow.start}'",
+                                    "lead to it with 'next' from another node, or delete it"))
+    incoming: dict[str, list[str]] = defaultdict(list)
+    for node_id, step in nodes.items():
+        for target in successors(step):
+            incoming[target].append(node_id)
+    can_end = {n for n, s in nodes.items() if isinstance(s, End)}
+    queue = deque(can_end)
+    while queue:
+        for source in incoming[queue.popleft()]:
+            if source not in can_end:
+                can_end.add(source)
+                queue.append(source)
+    for node_id in nodes:
+        if node_id in reached and node_id not in can_end:
+            line, col = f.node_pos[node_id]
+            problems.append(Problem(f.file, line, col, f"from node '{node_id}' no end can be "
+                                    "reached", "make some path lead to a node with 'end: true'"))
+    _check_automatic_loops(f, flows, problems)
+
+
+def _waits(step: Step, flows: Mapping[str, FlowFile]) -> bool:
+    if isinstance(step, WAITING):
+        return True
+    if isinstance(step, Call) and step.flow in flows:
+        return any(isinstance(s, WAITING) for s in flows[step.flow].flow.nodes.values())
+    return False
+
+
+def _check_automatic_loops(f: FlowFile, flows: Mapping[str, FlowFile],
+                           problems: list[Problem]) -> None:
+    """A loop of nodes that never wait for the user would run for ever."""
+    nodes = f.flow.nodes
+    auto = {n for n, s in nodes.items() if not _waits(s, flows)}
+    state: dict[str, int] = {}
+    for root in auto:
+        if state.get(root):
+            continue
+        stack: list[tuple[str, list[str]]] = [(root, [t for t in successors(nodes[root])
+                                                      if t in auto])]
+        path = [root]
+        state[root] = 1
+        while stack:
+            node_id, todo = stack[-1]
+            if not todo:
+                stack.pop()
+                path.pop()
+                state[node_id] = 2
+                continue
+            nxt = todo.pop()
+            if state.get(nxt) == 1:
+                loop = path[path.index(nxt):] + [nxt]
+                line, col = f.node_pos[nxt]
+                problems.append(Problem(f.file, line, col, "these nodes loop without asking "
+                                        f"anything: {' → '.join(loop)}",
+                                        "put a question into the loop, or end it"))
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append((nxt, [t for t in successors(nodes[nxt]) if t in auto]))
+
+
+def _check_call_cycles(files: list[FlowFile], problems: list[Problem]) -> None:
+    calls = {f.flow.id: [(s.flow, s.id) for s in f.flow.nodes.values() if isinstance(s, Call)]
+             for f in files}
+
+    def path_to(current: str, goal: str, path: list[str], seen: set[str]) -> list[str] | None:
+        if current == goal:
+            return path
+        for target, _ in calls.get(current, []):
+            if target not in seen:
+                seen.add(target)
+                found = path_to(target, goal, [*path, target], seen)
+                if found:
+                    return found
+        return None
+
+    for f in files:
+        for target, node_id in calls[f.flow.id]:
+            circle = path_to(target, f.flow.id, [f.flow.id, target], {target})
+            if circle:
+                line, col = f.node_pos[node_id]
+                problems.append(Problem(f.file, line, col, "flows call each other in a circle: "
+                                        + " → ".join(circle),
+                                        "a called flow must not call its caller"))
+
+
+def _check_words(f: FlowFile, problems: list[Problem]) -> None:
+    owner: dict[tuple[str, str], str] = {}
+    for node_id, choice_id, word, line, col in f.synonyms:
+        norm = normalize(word)
+        if norm in RESERVED:
+            problems.append(Problem(f.file, line, col, f"'{word}' is a command word and cannot "
+                                    f"answer a question (node '{node_id}')",
+                                    "use another word; commands work everywhere"))
+            continue
+        first = owner.setdefault((node_id, norm), choice_id)
+        if first != choice_id:
+            problems.append(Problem(f.file, line, col, f"'{word}' would answer both '{first}' "
+                                    f"and '{choice_id}' in node '{node_id}'",
+                                    "give each choice its own words"))
+
+
+def _check_placeholders(f: FlowFile, content: Content,
+                        slot_values: Mapping[str, set[str] | None],
+                        problems: list[Problem]) -> None:
+    for text, line, col, key in f.texts:
+        for lang, value in text.items():
+            for name in placeholders(value):
+                if name in slot_values:
+                    continue
+                where = (f.file, line, col)
+                if key:
+                    source = content.texts[lang][key]
+                    where = (source.file, source.line, source.col)
+                problems.append(Problem(*where, f"placeholder '{{{name}}}' names no slot",
+                                        did_you_mean(name, slot_values)
+                                        or "use a slot a question fills, or write {{ }}"))
+
+
+def _resolve_contacts(f: FlowFile, content: Content, problems: list[Problem]) -> Flow:
+    nodes: dict[str, Step] = {}
+    for node_id, step in f.flow.nodes.items():
+        if isinstance(step, ContactList):
+            ids: list[str] = []
+            for name in step.contacts:
+                kind, _, value = name.partition(":")
+                if kind == "contact":
+                    ids.append(value)
+                else:
+                    ids.extend(c.id for c in content.contacts.values() if value in c.topics)
+            unique = tuple(dict.fromkeys(i for i in ids if i in content.contacts))
+            if not unique:
+                line, col = f.node_pos[node_id]
+                problems.append(Problem(f.file, line, col, f"node '{node_id}' would show no "
+                                        "contact", "add contacts with these topics"))
+            step = replace(step, contacts=unique)
+        nodes[node_id] = step
+    return replace(f.flow, nodes=nodes)
+
+
+def _warn_unused(content: Content, used: set[str], problems: list[Problem]) -> None:
+    if not content.languages:
+        return
+    lang = content.languages[0]
+    for key, source in content.texts[lang].items():
+        if key not in used and not key.startswith("system."):
+            problems.append(Problem(source.file, source.line, source.col,
+                                    f"text '{key}' is not used by any flow",
+                                    "use it, or delete it", Severity.WARNING))
+
+
+__all__ = ["CheckResult", "Sources", "check", "load_bundle"]

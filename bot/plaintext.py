@@ -1,0 +1,47 @@
+"""Outputs as plain text, for channels that show text only (the console; Matrix's fallback body)."""
+
+from __future__ import annotations
+
+from bot.conversation import ChecklistView, Contacts, Document, Output, Question, Say
+
+
+def render(output: Output) -> str:
+    """The output as text; empty for outputs a channel handles itself (documents, the end)."""
+    if isinstance(output, Say):
+        return output.text
+    if isinstance(output, Question):
+        lines = [output.text]
+        lines.extend(f"  {o.number}) {o.label}" for o in output.options)
+        if output.hint:
+            lines.append(f"({output.hint})")
+        return "\n".join(lines)
+    if isinstance(output, Contacts):
+        return "\n\n".join(card_text(output, i) for i in range(len(output.cards)))
+    if isinstance(output, ChecklistView):
+        lines = [output.title]
+        lines.extend(f"  [{'x' if t.done else ' '}] {t.number}. {t.text}" for t in output.items)
+        lines.append(f"{output.progress} — {output.hint}")
+        return "\n".join(lines)
+    return ""
+
+
+def card_text(contacts: Contacts, index: int) -> str:
+    card, labels = contacts.cards[index], contacts.labels
+    lines = [f"• {card.name}"]
+    for label, value in ((labels.phone, card.phone), (labels.web, card.web),
+                         (labels.email, card.email), (labels.hours, card.hours)):
+        if value:
+            lines.append(f"  {label}: {value}")
+    if card.note:
+        lines.append(f"  {card.note}")
+    return "\n".join(lines)
+
+
+def document_text(document: Document) -> str:
+    """A document as a plain-text file: title, creation time, then each answer under its label."""
+    stamp = document.created.astimezone().strftime("%d.%m.%Y %H:%M" if document.lang == "de"
+                                                   else "%Y-%m-%d %H:%M")
+    lines = [document.title, "=" * len(document.title), "", stamp, ""]
+    for label, value in document.fields:
+        lines.extend([label, "-" * len(label), value, ""])
+    return "\n".join(lines)

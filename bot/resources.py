@@ -1,0 +1,24 @@
+"""Where the shipped flows and content are, both in a source checkout and in an installed wheel.
+
+The wheel carries them inside the package as `bot/_shipped/` (see pyproject.toml); a checkout
+or an editable install finds them at the top of the repository.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _root() -> Path:
+    packaged = _PACKAGE / "_shipped"
+    return packaged if (packaged / "flows").is_dir() else _PACKAGE.parent
+
+
+def shipped_flows() -> Path:
+    return _root() / "flows"
+
+
+def shipped_content() -> Path:
+    return _root() / "content"

@@ -1,0 +1,93 @@
+"""Conversation state: one row per conversation, keyed by a keyed hash, in its own SQLite file.
+
+The row holds only what the engine needs to go on (position, answers, undo steps) plus the hashed
+ids of recent platform events for de-duplication. Each call is one short statement on a WAL
+database, so the async service may call it on the event loop (measured in bench/engine.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from storage.migrations import Migration, apply
+
+
+def _create_conversations(db: sqlite_utils.Database) -> None:
+    db["conversations"].create(
+        {"key": str, "state": str, "seen": str, "updated_at": int},
+        pk="key",
+        not_null={"key", "updated_at"},
+    )
+    db["conversations"].create_index(["updated_at"])
+
+
+MIGRATIONS: list[Migration] = [
+    (1, "conversations", _create_conversations),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredConversation:
+    state: str | None
+    """The engine state as JSON; None once the conversation ended (only `seen` is kept)."""
+    seen: str
+    updated_at: int
+
+
+class StateStore:
+    """The conversation-state database. `path=None` keeps it in memory (tests)."""
+
+    def __init__(self, path: Path | None, synchronous: str = "NORMAL") -> None:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"unknown synchronous mode {synchronous!r}")
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit: every statement is its own transaction unless atomic() opens one.
+        conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
+                               check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        if path is not None:
+            self.db.enable_wal()
+        self.path = path
+        self.db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        apply(self.db, MIGRATIONS)
+        self._conn = self.db.conn
+
+    def load(self, key: str) -> StoredConversation | None:
+        row = self._conn.execute(
+            "SELECT state, seen, updated_at FROM conversations WHERE key = ?", (key,)
+        ).fetchone()
+        return StoredConversation(row[0], row[1] or "", row[2]) if row else None
+
+    def save(self, key: str, state: str | None, seen: str, updated_at: int) -> None:
+        """Write one conversation; committed (and on disk in the WAL) when this returns."""
+        self._conn.execute(
+            "INSERT INTO conversations (key, state, seen, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET state = excluded.state, seen = excluded.seen, "
+            "updated_at = excluded.updated_at",
+            (key, state, seen, updated_at),
+        )
+
+    def delete(self, key: str) -> None:
+        self._conn.execute("DELETE FROM conversations WHERE key = ?", (key,))
+
+    def purge_idle(self, before: int) -> int:
+        """Erase conversations last touched before `before` (epoch seconds); returns how many."""
+        cursor = self._conn.execute("DELETE FROM conversations WHERE updated_at < ?", (before,))
+        return cursor.rowcount
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM conversations").fetchone()[0])
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the database file, e.g. before a privacy scan or backup."""
+        if self.path is not None:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        self.checkpoint()
+        self._conn.close()
