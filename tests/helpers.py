@@ -1,0 +1,71 @@
+"""Test helpers: bundles built from inline YAML over the shipped content, and a talker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+from bot.conversation import Event, Output, Question, Said, Say, Start, State
+from bot.engine import step
+from bot.flowmodel import Bundle
+from bot.loader import CheckResult, Sources, check
+from bot.resources import shipped_content
+
+NOW = dt.datetime(2026, 11, 25, 10, 30, tzinfo=dt.UTC)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_flows(folder: Path, *flows: str) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, text in enumerate(flows):
+        path = folder / f"flow{index}.yaml"
+        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def check_flows(tmp_path: Path, *flows: str) -> CheckResult:
+    return check(Sources(tuple(write_flows(tmp_path / "flows", *flows)), (shipped_content(),)))
+
+
+def bundle_of(tmp_path: Path, *flows: str) -> Bundle:
+    result = check_flows(tmp_path, *flows)
+    assert result.bundle is not None, "\n".join(str(p) for p in result.errors)
+    return result.bundle
+
+
+class Talk:
+    """A conversation with the bare engine: send text, read what came back."""
+
+    def __init__(self, bundle: Bundle, lang: str = "de", flow: str | None = None,
+                 now: dt.datetime = NOW) -> None:
+        self.bundle = bundle
+        self.now = now
+        self.state: State | None = None
+        self.outputs: tuple[Output, ...] = ()
+        self.send_event(Start(lang, flow))
+
+    def send_event(self, event: Event) -> tuple[Output, ...]:
+        turn = step(self.bundle, self.state, event, self.now)
+        self.state, self.outputs = turn.state, turn.outputs
+        return self.outputs
+
+    def send(self, text: str) -> tuple[Output, ...]:
+        return self.send_event(Said(text))
+
+    @property
+    def question(self) -> Question:
+        questions = [o for o in self.outputs if isinstance(o, Question)]
+        assert questions, f"no question in {self.outputs}"
+        return questions[-1]
+
+    @property
+    def node(self) -> str:
+        assert self.state is not None
+        return self.state.here.node
+
+    @property
+    def said(self) -> str:
+        return "\n".join(o.text for o in self.outputs if isinstance(o, Say))
