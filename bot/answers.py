@@ -16,15 +16,6 @@ _NUMBER = re.compile(r"\(?(\d{1,3})[.)]?\Z")
 _SPLIT = re.compile(r"\s*(?:,|;|\+|&|\bund\b|\band\b|\s)\s*")
 
 
-def _phrases(ask: Ask, choice_index: int) -> set[str]:
-    choice = ask.choices[choice_index]
-    words = {normalize(choice.id.replace("_", " "))}
-    words.update(normalize(label) for label in choice.label.values())
-    for synonyms in choice.synonyms.values():
-        words.update(normalize(s) for s in synonyms)
-    return {w for w in words if w}
-
-
 def _number(text: str, count: int) -> int | None:
     match = _NUMBER.match(text.strip())
     if match:
@@ -42,14 +33,22 @@ def match_choice(ask: Ask, text: str) -> str | None:
     said = normalize(text)
     if not said:
         return None
-    phrases = [_phrases(ask, i) for i in range(len(ask.choices))]
+    phrases = [c.phrases for c in ask.choices]
     exact = [i for i, p in enumerate(phrases) if said in p]
     if len(exact) == 1:
         return ask.choices[exact[0]].id
     padded = f" {said} "
-    contained = [i for i, p in enumerate(phrases) if any(f" {w} " in padded for w in p)]
-    if len(contained) == 1:
-        return ask.choices[contained[0]].id
+    found = {i: [w for w in p if f" {w} " in padded] for i, p in enumerate(phrases)}
+    found = {i: words for i, words in found.items() if words}
+    if len(found) == 1:
+        return ask.choices[next(iter(found))].id
+    if len(found) > 1:
+        # "nicht in gefahr" beats "gefahr": a longer phrase that holds the other choices' words.
+        longest = {i: max(words, key=len) for i, words in found.items()}
+        best = max(longest, key=lambda i: len(longest[i]))
+        if all(f" {w} " in f" {longest[best]} " for i, words in found.items() if i != best
+               for w in words):
+            return ask.choices[best].id
     return None
 
 
@@ -62,8 +61,8 @@ def match_choices(ask: Ask, text: str) -> tuple[str, ...] | None:
         picked = [ask.choices[_number(p, len(ask.choices)) or 0].id for p in parts]
     else:
         said = f" {normalize(text)} "
-        for i, choice in enumerate(ask.choices):
-            if any(f" {w} " in said for w in _phrases(ask, i)):
+        for choice in ask.choices:
+            if any(f" {w} " in said for w in choice.phrases):
                 picked.append(choice.id)
         if not picked and single:
             picked = [single]

@@ -57,7 +57,8 @@ class Console:
             except (EOFError, KeyboardInterrupt):
                 line = None
             if line is None:
-                self.write("\n" + _PAUSED.get(self.lang, _PAUSED["en"]))
+                lang = self.service.language(self.key) or self.lang
+                self.write("\n" + _PAUSED.get(lang, _PAUSED["en"]))
                 return 0
             if not line.strip():
                 continue
@@ -85,8 +86,7 @@ class Console:
                 return True
             text = render(output)
             if text:
-                self.write(self.wrap(text))
-        self.write("")
+                self.write(self.wrap(text) + "\n")
         return False
 
     def save(self, document: Document) -> Path:

@@ -6,6 +6,7 @@ where the problem is, and what to write instead.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -145,16 +146,27 @@ def _read_texts(file: Path, texts: dict[str, TextSource], problems: list[Problem
             full = f"{prefix}{key}"
             if not re.fullmatch(r"[A-Za-z0-9_-]+", key):
                 problems.append(Problem(name, line, col, f"text key '{key}' has characters "
-                                        "other than letters, digits, _ and -",
-                                        "rename the key"))
+                                        "other than a-z, A-Z, digits, _ and -",
+                                        "rename the key: write ä as ae, ß as ss, no spaces "
+                                        "or dots"))
                 continue
             if value.is_map:
                 walk(value, f"{full}.")
                 continue
-            if isinstance(value.value, bool) or value.value is None or value.is_list:
+            if value.value is None or (value.is_str and not value.value.strip()):
+                problems.append(Problem(name, value.line, value.col, f"text '{full}' is empty",
+                                        "write the text after the colon"))
+                continue
+            if value.is_list:
                 problems.append(Problem(name, value.line, value.col, f"text '{full}' must be "
-                                        "text", "write the text after the colon, in quotes if "
-                                        "it starts with a special character"))
+                                        "text, not a YAML list", "for a list in the text, write "
+                                        "'|-' after the colon and the lines beginning with '- ' "
+                                        "below it"))
+                continue
+            if isinstance(value.value, bool):
+                problems.append(Problem(name, value.line, value.col, f"text '{full}' reads as "
+                                        f"{str(value.value).lower()} in YAML",
+                                        "put the text in quotes"))
                 continue
             if full in texts and not overriding:
                 first = texts[full]
@@ -180,12 +192,12 @@ def _check_languages_agree(content: Content, problems: list[Problem]) -> None:
         for key, source in texts.items():
             found = set(placeholders(source.text))
             for other_lang in content.languages:
-                other = content.texts[other_lang].get(key)
-                if other is None or other_lang == lang:
+                counterpart = content.texts[other_lang].get(key)
+                if counterpart is None or other_lang == lang:
                     continue
-                missing = found - set(placeholders(other.text))
+                missing = found - set(placeholders(counterpart.text))
                 for name in sorted(missing):
-                    problems.append(Problem(other.file, other.line, other.col,
+                    problems.append(Problem(counterpart.file, counterpart.line, counterpart.col,
                                             f"text '{key}' lacks '{{{name}}}' that the "
                                             f"'{lang}' text shows",
                                             "use the same placeholders in every language"))
@@ -280,7 +292,7 @@ def content_languages(content: Content) -> tuple[str, ...]:
 def literal_text(node: Y, languages: tuple[str, ...], file: str, problems: list[Problem],
                  what: str) -> Text | None:
     """A directory text: a plain string for every language, or a mapping per language."""
-    if node.is_str or isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+    if node.is_str or (isinstance(node.value, (int, float)) and not isinstance(node.value, bool)):
         return {lang: str(node.value) for lang in languages}
     if node.is_map:
         result: dict[str, str] = {}
@@ -312,16 +324,18 @@ def _contact(entry: Y, content: Content, file: str, problems: list[Problem],
                                 "start it with '- id: ...'"))
         return None
     ok = True
+    given_id = entry.get("id")
+    who = f"contact '{given_id.value}'" if given_id is not None and given_id.is_str else "contact"
     for key, _ in entry.items():
         if key not in CONTACT_KEYS:
             line, col = entry.key_pos(key)
-            problems.append(Problem(file, line, col, f"unknown key '{key}' in contact",
+            problems.append(Problem(file, line, col, f"unknown key '{key}' in {who}",
                                     did_you_mean(key, CONTACT_KEYS)
                                     or f"allowed: {', '.join(CONTACT_KEYS)}"))
             ok = False
     for key in ("id", "name", "topics", "region", "source", "checked"):
         if entry.get(key) is None:
-            problems.append(Problem(file, entry.line, entry.col, f"contact lacks '{key}'",
+            problems.append(Problem(file, entry.line, entry.col, f"{who} lacks '{key}'",
                                     f"add '{key}: ...'"))
             ok = False
     if not ok:
@@ -361,6 +375,9 @@ def _contact(entry: Y, content: Content, file: str, problems: list[Problem],
                                 f"use one of {', '.join(REGIONS)}"))
     checked = entry.value["checked"]
     checked_date: dt.date | None = None
+    if isinstance(checked.value, str):  # "2026-11-25" in quotes is still meant as a date
+        with contextlib.suppress(ValueError):
+            checked = Y(dt.date.fromisoformat(checked.value), checked.line, checked.col)
     if isinstance(checked.value, dt.date):
         checked_date = checked.value
         if today - checked_date > STALE_AFTER:
@@ -383,20 +400,21 @@ def _contact(entry: Y, content: Content, file: str, problems: list[Problem],
                                     "put it in quotes"))
             strings[key] = None
     web = strings["web"]
-    if web is not None and not web.startswith(("https://", "http://")):
+    if web is not None and not web.startswith("https://"):
         node = entry.value["web"]
         problems.append(Problem(file, node.line, node.col, f"{what}: web address must start "
-                                "with https://", f"write https://{web}"))
+                                "with https://", f"write https://{web.removeprefix('http://')}"))
     email = strings["email"]
     if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", email):
         node = entry.value["email"]
         problems.append(Problem(file, node.line, node.col, f"{what}: {email!r} is not an "
-                                "e-mail address"))
+                                "e-mail address", "write it as name@example.de"))
     phone = strings["phone"]
     if phone is not None and not re.fullmatch(r"\+?[0-9][0-9 /()-]*", phone):
         node = entry.value["phone"]
         problems.append(Problem(file, node.line, node.col, f"{what}: {phone!r} is not a "
-                                "phone number", "write digits, spaces and - only"))
+                                "phone number", "write only the number: digits, spaces and "
+                                "+ - / ( ); opening hours go under 'hours'"))
     hours = entry.get("hours")
     note = entry.get("note")
     hours_text = literal_text(hours, langs, file, problems, f"{what} hours") if hours else None

@@ -56,12 +56,21 @@ class State:
 HISTORY_LIMIT = 40
 
 
+def _frames_text(frames: tuple[Frame, ...]) -> str:
+    return "/".join(f"{f.flow}:{f.node}" for f in frames)
+
+
+def _frames(text: str) -> tuple[Frame, ...]:
+    frames = []
+    for part in text.split("/"):
+        flow, node = part.split(":")
+        frames.append(Frame(flow, node))
+    return tuple(frames)
+
+
 def state_to_json(state: State) -> str:
     """Compact JSON: a stored conversation should stay well under 2 KB."""
-    data: dict[str, Any] = {
-        "l": state.lang,
-        "f": [[f.flow, f.node] for f in state.frames],
-    }
+    data: dict[str, Any] = {"l": state.lang, "f": _frames_text(state.frames)}
     if state.slots:
         data["s"] = {k: list(v) if isinstance(v, tuple) else v for k, v in state.slots.items()}
     if state.history:
@@ -70,7 +79,7 @@ def state_to_json(state: State) -> str:
 
 
 def _undo_to_json(undo: Undo) -> list[Any]:
-    entry: list[Any] = [[[f.flow, f.node] for f in undo.frames], undo.slot]
+    entry: list[Any] = [_frames_text(undo.frames), undo.slot]
     if undo.had_value:
         previous = undo.previous
         entry.append(list(previous) if isinstance(previous, tuple) else previous)
@@ -86,13 +95,11 @@ def _slot(value: Any) -> SlotValue:
 def state_from_json(text: str) -> State:
     """Raises ValueError (or KeyError/TypeError) for anything that is not a stored state."""
     data = json.loads(text)
-    frames = tuple(Frame(str(f), str(n)) for f, n in data["f"])
-    if not frames:
-        raise ValueError("a state needs a frame")
+    frames = _frames(data["f"])
     slots = {str(k): _slot(v) for k, v in data.get("s", {}).items()}
     history = []
     for entry in data.get("h", []):
-        undo_frames = tuple(Frame(str(f), str(n)) for f, n in entry[0])
+        undo_frames = _frames(entry[0])
         if len(entry) > 2:
             history.append(Undo(undo_frames, str(entry[1]), _slot(entry[2])))
         else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from bot.answers import DateError, match_choice, match_choices, parse_date, parse_numbers
 from bot.commands import Command, is_done, is_skip, parse_command
@@ -30,7 +30,6 @@ from bot.conversation import (
     Picked,
     Question,
     Resume,
-    Said,
     Say,
     SlotValue,
     Start,
@@ -206,13 +205,14 @@ class _Turn:
                 if len(state.frames) >= MAX_CALL_DEPTH:
                     raise _Runaway
                 called = self.bundle.flows[here.flow]
-                state = replace(state, frames=(*state.frames, Frame(called.id, called.start)))
+                state = State(state.lang, (*state.frames, Frame(called.id, called.start)),
+                              state.slots, state.history)
                 continue
             elif isinstance(here, End):
                 if len(state.frames) == 1:
                     self.out.append(Ended())
                     return None
-                state = replace(state, frames=state.frames[:-1])
+                state = State(state.lang, state.frames[:-1], state.slots, state.history)
                 here = self.node(state.here)
             state = self.go(state, here.next)
         raise _Runaway
@@ -220,8 +220,8 @@ class _Turn:
     def go(self, state: State, links: tuple[Link, ...]) -> State:
         for link in links:
             if link.condition is None or holds(link.condition, state):
-                return replace(state, frames=(*state.frames[:-1],
-                                              Frame(state.here.flow, link.target)))
+                frames = (*state.frames[:-1], Frame(state.here.flow, link.target))
+                return State(state.lang, frames, state.slots, state.history)
         raise _Runaway  # the checker demands an else link; this is a content bug
 
     def prompt(self, state: State, full: bool) -> State:
@@ -269,10 +269,10 @@ class _Turn:
         self.say(self.system("document_ready", title=title))
         if not here.erase:
             return state
-        erased = {f.slot for f in here.fields}
+        erased = {f.slot for f in here.fields} & self.bundle.free_text_slots
         slots = {k: v for k, v in state.slots.items() if k not in erased}
         # The undo history may hold earlier versions of the typed answers: drop it all.
-        return replace(state, slots=slots, history=())
+        return State(state.lang, state.frames, slots, ())
 
     # --- answers -------------------------------------------------------------------------
 
@@ -290,10 +290,7 @@ class _Turn:
 
     def choose(self, state: State, here: Ask, text: str) -> State | None:
         chosen: SlotValue
-        if here.multiple:
-            chosen = match_choices(here, text)
-        else:
-            chosen = match_choice(here, text)
+        chosen = match_choices(here, text) if here.multiple else match_choice(here, text)
         if not chosen:
             return self.not_understood(state)
         return self.chosen(state, here, chosen)
@@ -346,7 +343,7 @@ class _Turn:
         undo = (Undo(state.frames, slot, state.slots[slot]) if slot in state.slots
                 else Undo(state.frames, slot))
         history = (*state.history, undo)[-HISTORY_LIMIT:]
-        return replace(state, slots={**state.slots, slot: value}, history=history)
+        return State(state.lang, state.frames, {**state.slots, slot: value}, history)
 
     def picked(self, state: State | None, event: Picked) -> State | None:
         if state is None:
@@ -431,7 +428,7 @@ class _Turn:
         self.say(self.system("language_switched"))
         if state is None:
             return self.begin(None)
-        return self.prompt(replace(state, lang=lang), full=True)
+        return self.prompt(State(lang, state.frames, state.slots, state.history), full=True)
 
     def cmd_stop(self, state: State | None, _: str | None) -> State | None:
         self.say(self.system("stopped"))

@@ -51,7 +51,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "call": (),
     "end": (),
 }
-NODE_KEYS = ("say", "next", *ACTIONS, *{k for keys in ACTIONS.values() for k in keys})
+NODE_KEYS = ("say", "next", *ACTIONS, *dict.fromkeys(k for keys in ACTIONS.values() for k in keys))
 CHOICE_KEYS = ("id", "label", "synonyms", "next")
 INPUT_TYPES = ("text", "date")
 
@@ -113,8 +113,13 @@ class FlowReader:
 
     def text(self, node: Y, what: str) -> Text | None:
         text = self.resolve(node, self.file, what)
-        if text is not None:
-            self._texts.append((text, node.line, node.col, node.value if node.is_str else ""))
+        if text is not None and node.is_map:
+            # Inline: each language at its own place, so a message can point at that text.
+            for lang, value in text.items():
+                at = node.value[lang]
+                self._texts.append(({lang: value}, at.line, at.col, ""))
+        elif text is not None:
+            self._texts.append((text, node.line, node.col, node.value))
         return text
 
     # --- the file --------------------------------------------------------------------------
@@ -155,6 +160,11 @@ class FlowReader:
                 self.error(line, col, f"node id '{node_id}' is not valid",
                            "use lower case letters, digits and _, starting with a letter")
                 continue
+            if not body.is_map:
+                hint = (f"'{node_id}' is a key inside a node: indent it like the keys above it"
+                        if node_id in NODE_KEYS else "give it 'say:', 'ask:', 'next:' ...")
+                self.error(line, col, f"node '{node_id}' must be a mapping", hint)
+                continue
             step = self.node(node_id, body, line)
             if step is not None:
                 steps[node_id] = step
@@ -171,9 +181,6 @@ class FlowReader:
 
     def node(self, node_id: str, body: Y, line: int) -> Step | None:
         where = f"node '{node_id}'"
-        if not body.is_map:
-            self.at(body, f"{where} must be a mapping", "give it 'say:', 'ask:', 'next:' ...")
-            return None
         errors = len(self.problems)
         self.unknown_keys(body, NODE_KEYS, where)
         actions = [k for k in ACTIONS if body.get(k) is not None]
@@ -278,14 +285,14 @@ class FlowReader:
                 self.at(raw, "'synonyms' must give a list per language",
                         "write synonyms: {de: [wort], en: [word]}")
             else:
-                for lang, words in raw.items():
-                    if not words.is_list or not all(w.is_str for w in words.value):
-                        self.at(words, f"synonyms for '{lang}' must be a list of words",
+                for lang, listed in raw.items():
+                    if not listed.is_list or not all(w.is_str for w in listed.value):
+                        self.at(listed, f"synonyms for '{lang}' must be a list of words",
                                 f"write {lang}: [word, other word]")
                         continue
-                    synonyms[lang] = tuple(w.value for w in words.value)
+                    synonyms[lang] = tuple(w.value for w in listed.value)
                     self._refs.append(Ref("language", lang, *raw.key_pos(lang)))
-                    for word in words.value:
+                    for word in listed.value:
                         self._synonyms.append((node_id, cid.value, word.value, word.line,
                                                word.col))
         links = self.links(item.value["next"], node_id) if "next" in item.value else ()

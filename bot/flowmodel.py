@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
 
+from bot.commands import normalize
+
 Text = Mapping[str, str]
 """One text in every language: language code -> text."""
 
@@ -93,6 +95,15 @@ class Choice:
     label: Text
     synonyms: Mapping[str, tuple[str, ...]]
     next: tuple[Link, ...] = ()
+    phrases: frozenset[str] = field(init=False, compare=False)
+    """Everything that answers with this choice, normalized once here instead of every turn."""
+
+    def __post_init__(self) -> None:
+        words = {normalize(self.id.replace("_", " "))}
+        words.update(normalize(label) for label in self.label.values())
+        for synonyms in self.synonyms.values():
+            words.update(normalize(s) for s in synonyms)
+        object.__setattr__(self, "phrases", frozenset(w for w in words if w))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -213,6 +224,8 @@ class Bundle:
     choice_labels: Mapping[str, Mapping[str, Text]] = field(default_factory=dict)
     """slot -> choice id -> label, so that texts and documents can show an answer's words."""
     date_slots: frozenset[str] = frozenset()
+    free_text_slots: frozenset[str] = frozenset()
+    """Slots holding what a person typed in their own words: never kept past a document."""
 
     def text(self, key: str, lang: str) -> str:
         return self.system[key][lang]

@@ -65,16 +65,18 @@ def edges(step: Step, lang: str) -> list[tuple[str, str]]:
 
     def add(links: tuple[Link, ...], prefix: str = "") -> None:
         for link in links:
-            label = describe(link.condition) if link.condition else ""
-            if prefix and label:
-                label = f"{prefix}: {label}"
-            result.append((link.target, label or prefix))
+            if link.condition is not None:
+                label = describe(link.condition)
+            else:
+                label = "else" if len(links) > 1 else ""
+            result.append((link.target, f"{prefix}: {label}" if prefix and label else
+                           prefix or label))
 
     if isinstance(step, Ask):
         for choice in step.choices:
             add(choice.next or step.next, _short(choice.label[lang]))
     else:
-        add(step.next, "else" if isinstance(step, Branch) and len(step.next) > 1 else "")
+        add(step.next)
     return result
 
 

@@ -6,6 +6,7 @@ the database (or given as LOTSE_SECRET) makes the stored key useless without tha
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -27,15 +28,19 @@ class KeyHasher:
         if len(secret) < 16:
             raise ValueError("the secret must be at least 16 bytes")
         self._secret = secret
+        self._event_key = hashlib.sha256(b"event\x00" + secret).digest()
 
     def __call__(self, key: ConversationKey) -> str:
+        return self._hash(key)
+
+    @functools.lru_cache(maxsize=10_000)  # noqa: B019 - one hasher per process, bounded
+    def _hash(self, key: ConversationKey) -> str:
         message = f"{key.platform}\x00{key.user}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def event(self, event_id: str) -> str:
         """A short keyed digest of a platform event id, for de-duplication only."""
-        return hmac.new(self._secret, b"event\x00" + event_id.encode(),
-                        hashlib.sha256).hexdigest()[:16]
+        return hashlib.blake2b(event_id.encode(), digest_size=8, key=self._event_key).hexdigest()
 
 
 def load_secret(data_dir: Path, environ: dict[str, str] | None = None) -> bytes:

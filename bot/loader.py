@@ -40,6 +40,8 @@ class Sources:
 
     flow_files: tuple[Path, ...]
     content_dirs: tuple[Path, ...]
+    complete: bool = True
+    """All flows of a Lotse, so that texts no flow uses are worth a warning."""
 
     @classmethod
     def shipped(cls) -> Sources:
@@ -53,8 +55,10 @@ class Sources:
         """
         flows: list[Path] = []
         dirs: list[Path] = []
+        complete = False
         for path in paths:
             if path.is_dir() and ((path / "flows").is_dir() or (path / "content").is_dir()):
+                complete = True
                 if (path / "flows").is_dir():
                     flows.extend(yaml_files(path / "flows"))
                 if (path / "content").is_dir():
@@ -66,7 +70,7 @@ class Sources:
         extra = list(content)
         if not dirs:
             dirs = [shipped_content()]
-        return cls(tuple(flows), (*dirs, *extra))
+        return cls(tuple(flows), (*dirs, *extra), complete)
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,8 @@ def check(sources: Sources | None = None, today: dt.date | None = None) -> Check
         seen_flows[flow_id] = name
         files.append(flow_file)
     bundle = _cross_check(content, files, problems)
-    _warn_unused(content, used_keys, problems)
+    if sources.complete:
+        _warn_unused(content, used_keys, problems)
     if any(p.severity is Severity.ERROR for p in problems):
         bundle = None
     ordered = tuple(sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.message)))
@@ -179,7 +184,8 @@ def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem
     slot_values = _slot_values(files)
     for flow_file in files:
         _check_refs(flow_file, flows, content, slot_values, problems)
-        _check_graph(flow_file, flows, problems)
+        _check_graph(flow_file, problems)
+        _check_automatic_loops(flow_file, flows, problems)
         _check_words(flow_file, problems)
         _check_placeholders(flow_file, content, slot_values, problems)
     _check_call_cycles(files, problems)
@@ -199,15 +205,17 @@ def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem
             elif isinstance(step, Checklist):
                 for item in step.items:
                     labels[step.slot][item.id] = item.text
+    dates = {n.slot for f in files for n in f.flow.nodes.values()
+             if isinstance(n, Input) and n.kind == "date"}
     default_lang = "de" if "de" in content.languages else content.languages[0]
     default_flow = "employee" if "employee" in flows else sorted(flows)[0]
     return Bundle(flows=resolved, system=system, contacts=dict(content.contacts),
                   topics=dict(content.topics), languages=content.languages,
                   default_language=default_lang, default_flow=default_flow,
                   choice_labels=dict(labels),
-                  date_slots=frozenset(s for s, v in slot_values.items() if v is None and any(
-                      isinstance(n, Input) and n.slot == s and n.kind == "date"
-                      for f in files for n in f.flow.nodes.values())))
+                  date_slots=frozenset(dates),
+                  free_text_slots=frozenset(s for s, v in slot_values.items()
+                                            if v is None and s not in dates))
 
 
 def _slot_values(files: list[FlowFile]) -> dict[str, set[str] | None]:
@@ -273,7 +281,7 @@ def successors(step: Step) -> list[str]:
     return targets
 
 
-def _check_graph(f: FlowFile, flows: Mapping[str, FlowFile], problems: list[Problem]) -> None:
+def _check_graph(f: FlowFile, problems: list[Problem]) -> None:
     nodes = f.flow.nodes
     if f.flow.start not in nodes:
         return
@@ -294,7 +302,9 @@ def _check_graph(f: FlowFile, flows: Mapping[str, FlowFile], problems: list[Prob
     for node_id, step in nodes.items():
         for target in successors(step):
             incoming[target].append(node_id)
-    can_end = {n for n, s in nodes.items() if isinstance(s, End)}
+    # A node leading to a missing node (reported already) might well end: no echo of that error.
+    can_end = {n for n, s in nodes.items()
+               if isinstance(s, End) or any(t not in nodes for t in successors(s))}
     queue = deque(can_end)
     while queue:
         for source in incoming[queue.popleft()]:
@@ -306,7 +316,6 @@ def _check_graph(f: FlowFile, flows: Mapping[str, FlowFile], problems: list[Prob
             line, col = f.node_pos[node_id]
             problems.append(Problem(f.file, line, col, f"from node '{node_id}' no end can be "
                                     "reached", "make some path lead to a node with 'end: true'"))
-    _check_automatic_loops(f, flows, problems)
 
 
 def _waits(step: Step, flows: Mapping[str, FlowFile]) -> bool:
@@ -321,7 +330,8 @@ def _check_automatic_loops(f: FlowFile, flows: Mapping[str, FlowFile],
                            problems: list[Problem]) -> None:
     """A loop of nodes that never wait for the user would run for ever."""
     nodes = f.flow.nodes
-    auto = {n for n, s in nodes.items() if not _waits(s, flows)}
+    # A dict, not a set: the search starts at the first such node in the file, every time.
+    auto = dict.fromkeys(n for n, s in nodes.items() if not _waits(s, flows))
     state: dict[str, int] = {}
     for root in auto:
         if state.get(root):
@@ -339,7 +349,7 @@ def _check_automatic_loops(f: FlowFile, flows: Mapping[str, FlowFile],
                 continue
             nxt = todo.pop()
             if state.get(nxt) == 1:
-                loop = path[path.index(nxt):] + [nxt]
+                loop = [*path[path.index(nxt):], nxt]
                 line, col = f.node_pos[nxt]
                 problems.append(Problem(f.file, line, col, "these nodes loop without asking "
                                         f"anything: {' → '.join(loop)}",
@@ -413,14 +423,17 @@ def _resolve_contacts(f: FlowFile, content: Content, problems: list[Problem]) ->
     for node_id, step in f.flow.nodes.items():
         if isinstance(step, ContactList):
             ids: list[str] = []
+            unknown = False  # an unknown topic or id is reported already, by _check_refs
             for name in step.contacts:
                 kind, _, value = name.partition(":")
                 if kind == "contact":
                     ids.append(value)
+                    unknown = unknown or value not in content.contacts
                 else:
                     ids.extend(c.id for c in content.contacts.values() if value in c.topics)
+                    unknown = unknown or value not in content.topics
             unique = tuple(dict.fromkeys(i for i in ids if i in content.contacts))
-            if not unique:
+            if not unique and not unknown:
                 line, col = f.node_pos[node_id]
                 problems.append(Problem(f.file, line, col, f"node '{node_id}' would show no "
                                         "contact", "add contacts with these topics"))

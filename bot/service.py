@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.conversation import Ended, Event, Output, State, state_from_json, state_to_json
 from bot.engine import step
@@ -28,76 +29,187 @@ def utc_now() -> dt.datetime:
 
 
 class _KeyedLocks:
-    """One asyncio.Lock per key, dropped again when nobody holds or waits for it."""
+    """A FIFO mutex per conversation key: free when uncontended, dropped when released.
+
+    Cheaper than an asyncio.Lock per key with a context manager: most turns meet no other turn
+    of the same conversation and take no await at all.
+    """
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
 
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
+    async def acquire(self, key: str) -> None:
+        queue = self._waiting.get(key)
+        if queue is None:
+            self._waiting[key] = deque()
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.append(future)
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release(key)  # we were handed the lock as we were cancelled: pass it on
             else:
-                self._locks[key] = (lock, users - 1)
+                queue.remove(future)
+            raise
+
+    def release(self, key: str) -> None:
+        queue = self._waiting[key]
+        while queue:
+            future = queue.popleft()
+            if not future.done():
+                future.set_result(None)
+                return
+        del self._waiting[key]
 
     def __len__(self) -> int:
-        return len(self._locks)
+        return len(self._waiting)
+
+
+class _GroupCommit:
+    """Turns that finish together share one COMMIT, and so one disk sync.
+
+    A turn's reply is released only after its write is committed, so what a user was told is
+    always on disk. At most `limit` turns wait for one commit, which bounds the latency.
+    """
+
+    def __init__(self, store: StateStore, on_failure: Callable[[], None],
+                 limit: int = 16) -> None:
+        self._store = store
+        self._on_failure = on_failure
+        self._limit = limit
+        self._waiting: list[asyncio.Future[None]] = []
+        self._scheduled: asyncio.Handle | None = None
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._waiting.append(future)
+        if len(self._waiting) >= self._limit:
+            self.flush()
+        elif self._scheduled is None:
+            self._scheduled = loop.call_soon(self.flush)
+        await future
+
+    def flush(self) -> None:
+        if self._scheduled is not None:
+            self._scheduled.cancel()
+            self._scheduled = None
+        waiting, self._waiting = self._waiting, []
+        try:
+            self._store.commit()
+        except Exception as err:  # disk full, I/O error: every waiting turn fails, none lies
+            self._store.rollback()
+            self._on_failure()
+            for future in waiting:
+                if not future.done():
+                    future.set_exception(err)
+            return
+        for future in waiting:
+            if not future.done():
+                future.set_result(None)
+
+
+@dataclass(slots=True)
+class _Known:
+    """A conversation as last saved, kept in memory so a turn needs one SQL statement, not two."""
+
+    state: State | None
+    seen: list[str]
+    updated_at: int
 
 
 class ConversationService:
     def __init__(self, bundle: Bundle, store: StateStore, hasher: KeyHasher,
                  clock: Callable[[], dt.datetime] = utc_now,
-                 idle: dt.timedelta = dt.timedelta(hours=24)) -> None:
+                 idle: dt.timedelta = dt.timedelta(hours=24),
+                 cache_size: int = 10_000) -> None:
         self.bundle = bundle
         self.store = store
         self.hasher = hasher
         self.clock = clock
         self.idle = idle
         self.locks = _KeyedLocks()
+        self._cache_size = cache_size
+        self._known: OrderedDict[str, _Known] = OrderedDict()
+        self._commits = _GroupCommit(store, self._known.clear)
 
     async def handle(self, key: ConversationKey, event: Event,
                      event_id: str | None = None) -> tuple[Output, ...]:
         """Run one turn; returns what to send. A duplicate event id returns nothing."""
         hashed = self.hasher(key)
-        async with self.locks.hold(hashed):
-            now = self.clock()
-            stored = self.store.load(hashed)
-            state: State | None = None
-            seen: list[str] = []
-            if stored is not None and now.timestamp() - stored.updated_at <= self.idle.total_seconds():
-                seen = json.loads(stored.seen) if stored.seen else []
-                state = _decode(stored.state)
-            digest = self.hasher.event(event_id) if event_id else None
-            if digest is not None:
-                if digest in seen:
-                    return ()
-                seen = [*seen, digest][-SEEN_LIMIT:]
-            turn = step(self.bundle, state, event, now)
-            erased = any(isinstance(o, Ended) and o.erased for o in turn.outputs)
-            if erased or (turn.state is None and not seen):
-                self.store.delete(hashed)
-            else:
-                encoded = state_to_json(turn.state) if turn.state is not None else None
-                self.store.save(hashed, encoded, json.dumps(seen, separators=(",", ":")),
-                                int(now.timestamp()))
-            return turn.outputs
+        await self.locks.acquire(hashed)
+        try:
+            return await self._turn(hashed, event, event_id)
+        finally:
+            self.locks.release(hashed)
+
+    async def _turn(self, hashed: str, event: Event, event_id: str | None
+                    ) -> tuple[Output, ...]:
+        now = self.clock()
+        known = self._load(hashed)
+        state: State | None = None
+        seen: list[str] = []
+        if known is not None and self._fresh(known.updated_at, now):
+            state, seen = known.state, known.seen
+        digest = self.hasher.event(event_id) if event_id else None
+        if digest is not None:
+            if digest in seen:
+                return ()
+            seen = [*seen, digest][-SEEN_LIMIT:]
+        turn = step(self.bundle, state, event, now)
+        erased = any(isinstance(o, Ended) and o.erased for o in turn.outputs)
+        if erased or (turn.state is None and not seen):
+            self.store.delete(hashed)
+            self._known.pop(hashed, None)
+            await self._commits.wait()
+        else:
+            encoded = state_to_json(turn.state) if turn.state is not None else None
+            stamp = int(now.timestamp())
+            self.store.save(hashed, encoded, json.dumps(seen, separators=(",", ":")), stamp)
+            self._known.pop(hashed, None)
+            await self._commits.wait()
+            self._remember(hashed, _Known(turn.state, seen, stamp))
+        return turn.outputs
+
+    def _load(self, hashed: str) -> _Known | None:
+        known = self._known.get(hashed)
+        if known is not None:
+            self._known.move_to_end(hashed)
+            return known
+        stored = self.store.load(hashed)
+        if stored is None:
+            return None
+        known = _Known(_decode(stored.state), json.loads(stored.seen) if stored.seen else [],
+                       stored.updated_at)
+        self._remember(hashed, known)
+        return known
+
+    def _remember(self, hashed: str, known: _Known) -> None:
+        self._known[hashed] = known
+        self._known.move_to_end(hashed)
+        if len(self._known) > self._cache_size:
+            self._known.popitem(last=False)
 
     async def has_conversation(self, key: ConversationKey) -> bool:
         """True when a conversation is waiting to be resumed (not ended, not expired)."""
-        stored = self.store.load(self.hasher(key))
-        if stored is None or stored.state is None:
+        known = self._load(self.hasher(key))
+        if known is None or known.state is None:
             return False
-        return self.clock().timestamp() - stored.updated_at <= self.idle.total_seconds()
+        return self._fresh(known.updated_at, self.clock())
+
+    def language(self, key: ConversationKey) -> str | None:
+        """The language of a running conversation, for a channel's own words around it."""
+        known = self._load(self.hasher(key))
+        return known.state.lang if known and known.state else None
+
+    def _fresh(self, updated_at: int, now: dt.datetime) -> bool:
+        return now.timestamp() - updated_at <= self.idle.total_seconds()
 
     def purge_idle(self) -> int:
         """Erase every conversation idle for longer than the configured time."""
+        self._known.clear()
         return self.store.purge_idle(int((self.clock() - self.idle).timestamp()))
 
 

@@ -16,6 +16,8 @@ def placeholders(text: str) -> list[str]:
 
 def fill(text: str, value_of: Callable[[str], str]) -> str:
     """Replace each `{name}` by `value_of(name)`; `{{` and `}}` become single braces."""
+    if "{" not in text and "}" not in text:
+        return text
 
     def replace(match: re.Match[str]) -> str:
         token = match.group(0)

@@ -108,14 +108,15 @@ class _Converter:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problem(key_node, "a key must be a plain word, not a list or mapping")
                 continue
-            key = self.loader.construct_object(key_node)
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self.problem(key_node, "merge keys (<<) are not allowed", "write the keys out")
                 continue
+            key = self.loader.construct_object(key_node)
             if isinstance(key, bool):
-                self.problem(key_node, f"the key {key_node.value!r} reads as {key} in YAML",
+                self.problem(key_node, f"the key {key_node.value!r} reads as "
+                             f"{str(key).lower()} in YAML",
                              f"put it in quotes: \"{key_node.value}\"")
-                continue
+                key = key_node.value  # what was meant, so that no further errors follow
             key = str(key)
             if key in keys:
                 first = keys[key][0]
@@ -156,13 +157,17 @@ def load_yaml(path: Path, display: str, problems: list[Problem]) -> Y | None:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
-        problems.append(Problem(display, line, 1, "file is not UTF-8 text",
+        before = raw[raw.rfind(b"\n", 0, err.start) + 1: err.start].decode("utf-8-sig", "replace")
+        problems.append(Problem(display, line, len(before) + 1,
+                                f"file is not UTF-8 text (byte 0x{raw[err.start]:02x})",
                                 "save it as UTF-8"))
         return None
     return parse_yaml(text, display, problems)
 
 
 def parse_yaml(text: str, display: str, problems: list[Problem]) -> Y | None:
+    if ("&" in text or "*" in text) and _refuse_anchors(text, display, problems):
+        return None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -171,10 +176,7 @@ def parse_yaml(text: str, display: str, problems: list[Problem]) -> Y | None:
             return None
         return _Converter(loader, display, problems).convert(node)
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = err.problem or err.context or "invalid YAML"
-        problems.append(Problem(display, line, col, f"YAML syntax: {what}", _yaml_hint(what)))
+        problems.append(_syntax_problem(err, text, display))
         return None
     except (yaml.YAMLError, ValueError, RecursionError) as err:
         problems.append(Problem(display, 1, 1, f"YAML cannot be read: {err}"))
@@ -183,11 +185,81 @@ def parse_yaml(text: str, display: str, problems: list[Problem]) -> Y | None:
         loader.dispose()
 
 
-def _yaml_hint(what: str) -> str:
-    if "\\t" in what or "tab" in what:
+MAX_ALIAS_PROBLEMS = 10
+
+_UNCLOSED = {
+    "while scanning a quoted scalar": ("the quoted text that starts here is never closed",
+                                       "end it with the same quote mark"),
+    "while parsing a flow mapping": ("the '{' here is never closed",
+                                     "add the missing '}', and check the commas inside"),
+    "while parsing a flow sequence": ("the '[' here is never closed",
+                                      "add the missing ']', and check the commas inside"),
+}
+
+
+def _refuse_anchors(text: str, display: str, problems: list[Problem]) -> bool:
+    """Name the aliases (*name) and unused anchors (&name); True when the file has any.
+
+    Runs on the parser's events, before anything is composed, so a YAML bomb never grows; it
+    stops after the first few aliases, so that a file full of them is refused fast.
+    """
+    anchors: dict[str, tuple[int, int]] = {}
+    aliases: list[tuple[str, int, int]] = []
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent):
+                aliases.append((str(event.anchor), *_position(event.start_mark)))
+                if len(aliases) > MAX_ALIAS_PROBLEMS:
+                    break
+            elif isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+                anchors.setdefault(event.anchor, _position(event.start_mark))
+    except yaml.YAMLError:
+        return False  # parse_yaml reports the syntax error
+    message = "anchors and aliases (& and *) are not allowed"
+    for name, line, col in aliases[:MAX_ALIAS_PROBLEMS]:
+        where = f" on line {anchors[name][0]}" if name in anchors else ""
+        problems.append(Problem(display, line, col,
+                                f"{message}: '*{name}' repeats '&{name}'{where}",
+                                "write the value out here, and remove the '&' name"))
+    if len(aliases) > MAX_ALIAS_PROBLEMS:
+        _, line, col = aliases[MAX_ALIAS_PROBLEMS]
+        problems.append(Problem(display, line, col, f"{message}: more aliases from here on",
+                                "write every value out"))
+        return True
+    used = {name for name, _, _ in aliases}
+    for name, (line, col) in anchors.items():
+        if name not in used:
+            problems.append(Problem(display, line, col, f"{message}: '&{name}'",
+                                    f"remove '&{name}'"))
+    return bool(aliases or anchors)
+
+
+def _position(mark: Any) -> tuple[int, int]:
+    """1-based line and column of a PyYAML mark (None: the top of the file)."""
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+
+
+def _syntax_problem(err: yaml.MarkedYAMLError, text: str, display: str) -> Problem:
+    mark = err.problem_mark or err.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    what = err.problem or err.context or "invalid YAML"
+    opened = err.context_mark
+    unclosed = _UNCLOSED.get(err.context or "")
+    if unclosed and opened is not None and (mark is None or mark.line > opened.line):
+        # The parser notices an unclosed quote or bracket only lines later: point at the opening.
+        message, hint = unclosed
+        return Problem(display, opened.line + 1, opened.column + 1, f"YAML syntax: {message}",
+                       hint)
+    lines = text.splitlines()
+    at = lines[line - 1][col - 1:col] if line <= len(lines) else ""
+    return Problem(display, line, col, f"YAML syntax: {what}", _yaml_hint(what, at))
+
+
+def _yaml_hint(what: str, at: str) -> str:
+    if at == "\t" or "\\t" in what or "tab" in what:
         return "indent with spaces, not tabs"
     if "mapping values are not allowed" in what:
-        return "put text that contains ': ' in quotes"
+        return "put text that contains ': ' in quotes, or indent this line like the one above"
     if "but found another document" in what:
         return "one file holds one document: remove the extra '---'"
     return "check indentation, quotes and colons around this place"

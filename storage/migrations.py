@@ -1,4 +1,4 @@
-"""Numbered schema migrations, each applied once and in its own transaction (as sqlite-utils does)."""
+"""Numbered schema migrations, each applied once, each in its own transaction."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """Conversation state: one row per conversation, keyed by a keyed hash, in its own SQLite file.
 
 The row holds only what the engine needs to go on (position, answers, undo steps) plus the hashed
-ids of recent platform events for de-duplication. Each call is one short statement on a WAL
-database, so the async service may call it on the event loop (measured in bench/engine.py).
+ids of recent platform events for de-duplication. Writes go into an open transaction that the
+service commits for all turns that finished together (group commit): one disk sync for many
+turns. Each call is one short statement, so the async service calls it on the event loop
+(measured in bench/engine.py).
 """
 
 from __future__ import annotations
@@ -17,17 +19,20 @@ from storage.migrations import Migration, apply
 
 
 def _create_conversations(db: sqlite_utils.Database) -> None:
-    db["conversations"].create(
+    table = db.table("conversations")
+    table.create(
         {"key": str, "state": str, "seen": str, "updated_at": int},
         pk="key",
         not_null={"key", "updated_at"},
     )
-    db["conversations"].create_index(["updated_at"])
+    table.create_index(["updated_at"])
 
 
 MIGRATIONS: list[Migration] = [
     (1, "conversations", _create_conversations),
 ]
+
+SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,23 +44,28 @@ class StoredConversation:
 
 
 class StateStore:
-    """The conversation-state database. `path=None` keeps it in memory (tests)."""
+    """The conversation-state database. `path=None` keeps it in memory (tests).
+
+    `synchronous` is SQLite's: NORMAL (the default) makes every committed turn survive a crash
+    of the process; FULL also survives a power cut, at the cost of a disk sync per commit.
+    """
 
     def __init__(self, path: Path | None, synchronous: str = "NORMAL") -> None:
-        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            raise ValueError(f"unknown synchronous mode {synchronous!r}")
+        mode = synchronous.upper()
+        if mode not in SYNC_MODES:
+            raise ValueError(f"unknown synchronous mode {synchronous!r}; use NORMAL or FULL")
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit: every statement is its own transaction unless atomic() opens one.
+        # Autocommit: every statement is its own transaction unless one is opened explicitly.
         conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
                                check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
         if path is not None:
             self.db.enable_wal()
         self.path = path
-        self.db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        self.db.execute(f"PRAGMA synchronous = {mode}")
         apply(self.db, MIGRATIONS)
-        self._conn = self.db.conn
+        self._conn = conn
 
     def load(self, key: str) -> StoredConversation | None:
         row = self._conn.execute(
@@ -63,8 +73,22 @@ class StateStore:
         ).fetchone()
         return StoredConversation(row[0], row[1] or "", row[2]) if row else None
 
+    def _begin(self) -> None:
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN")
+
+    def commit(self) -> None:
+        """Make every write since the last commit durable, all with one WAL write."""
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
     def save(self, key: str, state: str | None, seen: str, updated_at: int) -> None:
-        """Write one conversation; committed (and on disk in the WAL) when this returns."""
+        """Write one conversation; durable after the next `commit()`."""
+        self._begin()
         self._conn.execute(
             "INSERT INTO conversations (key, state, seen, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(key) DO UPDATE SET state = excluded.state, seen = excluded.seen, "
@@ -73,11 +97,14 @@ class StateStore:
         )
 
     def delete(self, key: str) -> None:
+        self._begin()
         self._conn.execute("DELETE FROM conversations WHERE key = ?", (key,))
 
     def purge_idle(self, before: int) -> int:
         """Erase conversations last touched before `before` (epoch seconds); returns how many."""
+        self._begin()
         cursor = self._conn.execute("DELETE FROM conversations WHERE updated_at < ?", (before,))
+        self.commit()
         return cursor.rowcount
 
     def count(self) -> int:
@@ -89,5 +116,7 @@ class StateStore:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
+        """Close; a write whose turn never finished (no commit) is rolled back, not half kept."""
+        self.rollback()
         self.checkpoint()
         self._conn.close()

@@ -69,3 +69,29 @@ class Talk:
     @property
     def said(self) -> str:
         return "\n".join(o.text for o in self.outputs if isinstance(o, Say))
+
+
+def random_script(bundle: Bundle, seed: int, lang: str = "de",
+                  max_turns: int = 60) -> list[str]:
+    """A plausible conversation through the default flow: what a person might type, in order."""
+    import random
+
+    from bot.flowmodel import Ask, Checklist, Input
+
+    rng = random.Random(seed)
+    turn = step(bundle, None, Start(lang), NOW)
+    state = turn.state
+    script: list[str] = []
+    while state is not None and len(script) < max_turns:
+        here = bundle.flows[state.here.flow].nodes[state.here.node]
+        if isinstance(here, Ask):
+            choice = rng.randrange(len(here.choices))
+            text = rng.choice([str(choice + 1), here.choices[choice].label[lang]])
+        elif isinstance(here, Input):
+            text = "gestern" if here.kind == "date" else f"Antwort {seed}"
+        else:
+            assert isinstance(here, Checklist)
+            text = rng.choice(["1", "fertig"])
+        script.append(text)
+        state = step(bundle, state, Said(text), NOW).state
+    return script

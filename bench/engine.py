@@ -1,0 +1,129 @@
+"""Conversation throughput and latency: 1,000 conversations through the real service and SQLite.
+
+Every turn loads the conversation, runs the engine, and is committed to SQLite before its reply
+is released (group commit: turns that finish together share one disk sync).
+
+1. Throughput: 1,000 conversations all talking as fast as they can (closed loop): turns/s.
+2. Latency: turns arriving at a steady rate (open loop, default half the measured throughput)
+   spread over the 1,000 conversations; the time from the moment a turn is handed to the
+   service until its reply is released, p50/p99.
+3. Bytes stored per conversation.
+
+Targets on a 2-core machine: >= 10,000 turns/s, p99 <= 2 ms, <= 2 KB per stored conversation.
+Run: python bench/engine.py [--turns N] [--rate TURNS_PER_S] [--sync FULL|NORMAL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.conversation import Event, Said, Start  # noqa: E402
+from bot.flowmodel import Bundle  # noqa: E402
+from bot.keys import ConversationKey, KeyHasher  # noqa: E402
+from bot.loader import load_bundle  # noqa: E402
+from bot.service import ConversationService  # noqa: E402
+from storage import StateStore  # noqa: E402
+from tests.helpers import random_script  # noqa: E402
+
+
+class Talkers:
+    """Each conversation's next event: its script from the start, over and over."""
+
+    def __init__(self, bundle: Bundle, conversations: int) -> None:
+        self.scripts = [random_script(bundle, seed) for seed in range(conversations)]
+        self.position = [0] * conversations
+        self.keys = [ConversationKey("bench", f"user-{i}") for i in range(conversations)]
+
+    def next_event(self, index: int) -> Event:
+        script, position = self.scripts[index], self.position[index]
+        self.position[index] = position + 1 if position < len(script) else 0
+        return Start() if position == 0 else Said(script[position - 1])
+
+
+def percentile(values: list[float], share: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(len(values) * share))] * 1000
+
+
+async def throughput(service: ConversationService, talkers: Talkers, turns: int) -> float:
+    each = turns // len(talkers.keys)
+    counter = iter(range(10**9))
+
+    async def talk(index: int) -> None:
+        for _ in range(each):
+            await service.handle(talkers.keys[index], talkers.next_event(index),
+                                 f"t{next(counter)}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(talk(i) for i in range(len(talkers.keys))))
+    return each * len(talkers.keys) / (time.perf_counter() - started)
+
+
+async def latency(service: ConversationService, talkers: Talkers, turns: int,
+                  rate: float) -> list[float]:
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+
+    async def one(index: int, event: Event, n: int) -> None:
+        arrived = time.perf_counter()  # the message reaches the service now
+        await service.handle(talkers.keys[index], event, f"l{n}")
+        latencies.append(time.perf_counter() - arrived)
+
+    tasks = []
+    start = loop.time()
+    for n in range(turns):
+        due = start + n / rate
+        if due > loop.time():
+            await asyncio.sleep(due - loop.time())
+        index = n % len(talkers.keys)
+        tasks.append(asyncio.create_task(one(index, talkers.next_event(index), n)))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+async def run(conversations: int, turns: int, rate: float | None, synchronous: str) -> None:
+    bundle = load_bundle()
+    talkers = Talkers(bundle, conversations)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "state.db"
+        store = StateStore(path, synchronous)
+        service = ConversationService(bundle, store, KeyHasher(b"bench-secret-0123456789abcdef"))
+        per_second = await throughput(service, talkers, turns)
+        offered = rate or per_second / 2
+        latencies = await latency(service, talkers, min(turns, int(offered * 5)), offered)
+        rows = store.db.execute(
+            "SELECT length(key) + length(coalesce(state, '')) + length(seen) + 8 "
+            "FROM conversations").fetchall()
+        sizes = [r[0] for r in rows]
+        store.close()
+        file_bytes = path.stat().st_size
+    print(f"conversations        {conversations:,}")
+    print(f"sqlite synchronous   {synchronous} (committed before each reply)")
+    print(f"throughput           {per_second:,.0f} turns/s ({turns:,} turns, closed loop)")
+    print(f"latency at {offered:,.0f}/s   p50 {statistics.median(latencies) * 1000:.3f} ms, "
+          f"p99 {percentile(latencies, 0.99):.3f} ms, max {max(latencies) * 1000:.3f} ms "
+          f"({len(latencies):,} turns, open loop)")
+    print(f"stored per conv.     mean {statistics.mean(sizes):,.0f} B, max {max(sizes):,} B "
+          f"(row payload); {file_bytes / max(len(sizes), 1):,.0f} B (database file / rows)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversations", type=int, default=1000)
+    parser.add_argument("--turns", type=int, default=50_000)
+    parser.add_argument("--rate", type=float, help="turns/s offered in the latency run")
+    parser.add_argument("--sync", default="NORMAL", help="SQLite synchronous: NORMAL or FULL")
+    args = parser.parse_args()
+    asyncio.run(run(args.conversations, args.turns, args.rate, args.sync))
+
+
+if __name__ == "__main__":
+    main()

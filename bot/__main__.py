@@ -1,0 +1,5 @@
+"""`python -m bot` is `lotse`."""
+
+from bot.cli import main
+
+main()

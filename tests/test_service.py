@@ -1,0 +1,163 @@
+"""The conversation service: concurrency, duplicates, restarts, expiry, privacy of the keys."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+from bot.conversation import Ended, Question, Resume, Said, Start, State, state_from_json
+from bot.engine import step
+from bot.flowmodel import Bundle
+from bot.keys import ConversationKey, KeyHasher, load_secret
+from bot.service import ConversationService
+from storage import StateStore
+
+from .helpers import NOW, random_script
+
+SECRET = b"0123456789abcdef0123456789abcdef"
+
+
+class Clock:
+    def __init__(self, now: dt.datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def service(bundle: Bundle, path: Path | None = None, clock: Clock | None = None
+            ) -> ConversationService:
+    return ConversationService(bundle, StateStore(path), KeyHasher(SECRET), clock or Clock())
+
+
+def expected_end_state(bundle: Bundle, script: list[str]) -> State | None:
+    state = step(bundle, None, Start(), NOW).state
+    for text in script:
+        state = step(bundle, state, Said(text), NOW).state
+    return state
+
+
+def stored_state(svc: ConversationService, key: ConversationKey) -> State | None:
+    row = svc.store.load(svc.hasher(key))
+    return state_from_json(row.state) if row and row.state else None
+
+
+async def test_a_thousand_interleaved_conversations_with_duplicates(shipped: Bundle) -> None:
+    svc = service(shipped)
+    scripts = {i: random_script(shipped, i)[:12] for i in range(1000)}
+    keys = {i: ConversationKey("test", f"user-{i}") for i in scripts}
+
+    async def talk(i: int) -> int:
+        duplicates = 0
+        await svc.handle(keys[i], Start(), f"{i}-start")
+        for n, text in enumerate(scripts[i]):
+            event_id = f"{i}-{n}"
+            first, second = await asyncio.gather(svc.handle(keys[i], Said(text), event_id),
+                                                 svc.handle(keys[i], Said(text), event_id))
+            assert first and second == ()
+            duplicates += 1
+            await asyncio.sleep(0)  # let the other conversations interleave
+        return duplicates
+
+    counts = await asyncio.gather(*(talk(i) for i in scripts))
+    assert sum(counts) == sum(len(s) for s in scripts.values())
+    for i, script in scripts.items():
+        assert stored_state(svc, keys[i]) == expected_end_state(shipped, script)
+    assert len(svc.locks) == 0  # no lock left behind
+
+
+async def test_two_messages_at_once_are_handled_in_order(shipped: Bundle) -> None:
+    svc = service(shipped)
+    key = ConversationKey("test", "anna")
+    await svc.handle(key, Start())
+    script = random_script(shipped, 7)[:6]
+    results = await asyncio.gather(*(svc.handle(key, Said(t)) for t in script))
+    assert all(results)
+    assert stored_state(svc, key) == expected_end_state(shipped, script)
+
+
+async def test_a_restart_in_the_middle_loses_nothing(shipped: Bundle, tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    scripts = {i: random_script(shipped, 100 + i)[:10] for i in range(50)}
+    keys = {i: ConversationKey("test", f"u{i}") for i in scripts}
+    first = service(shipped, path)
+    for i, script in scripts.items():
+        await first.handle(keys[i], Start())
+        for text in script[:5]:
+            await first.handle(keys[i], Said(text))
+    first.store.close()
+    second = service(shipped, path)
+    for i, script in scripts.items():
+        assert await second.has_conversation(keys[i]) == (
+            expected_end_state(shipped, script[:5]) is not None)
+        for text in script[5:]:
+            await second.handle(keys[i], Said(text))
+        assert stored_state(second, keys[i]) == expected_end_state(shipped, script)
+
+
+async def test_resume_after_restart_shows_where_we_were(shipped: Bundle, tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    key = ConversationKey("console", "anna")
+    first = service(shipped, path)
+    await first.handle(key, Start())
+    before = await first.handle(key, Said("nein"))
+    first.store.close()
+    outputs = await service(shipped, path).handle(key, Resume())
+    question = [o for o in outputs if isinstance(o, Question)][-1]
+    assert question == [o for o in before if isinstance(o, Question)][-1]
+
+
+async def test_idle_conversations_expire(shipped: Bundle) -> None:
+    clock = Clock()
+    svc = service(shipped, clock=clock)
+    key = ConversationKey("test", "bob")
+    await svc.handle(key, Start())
+    await svc.handle(key, Said("nein"))
+    clock.now = NOW + dt.timedelta(hours=23)
+    assert await svc.has_conversation(key)
+    clock.now = NOW + dt.timedelta(hours=48)
+    assert not await svc.has_conversation(key)
+    assert svc.purge_idle() == 1 and svc.store.count() == 0
+
+
+async def test_forget_erases_the_row_at_once(shipped: Bundle) -> None:
+    svc = service(shipped)
+    key = ConversationKey("test", "carla")
+    await svc.handle(key, Start())
+    await svc.handle(key, Said("nein"))
+    assert svc.store.count() == 1
+    outputs = await svc.handle(key, Said("vergessen"))
+    assert Ended(erased=True) in outputs and svc.store.count() == 0
+
+
+async def test_stored_keys_are_keyed_hashes_not_user_ids(shipped: Bundle,
+                                                         tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    svc = service(shipped, path)
+    key = ConversationKey("telegram", "user-4711-canary")
+    await svc.handle(key, Start(), "event-canary-99")
+    await svc.handle(key, Said("nein"), "event-canary-100")
+    svc.store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"4711" not in raw and b"canary" not in raw
+    rows = sqlite3.connect(path).execute("SELECT key FROM conversations").fetchall()
+    assert rows == [(KeyHasher(SECRET)(key),)]
+    assert KeyHasher(b"another secret, 32 bytes long!!!")(key) != rows[0][0]
+
+
+def test_secret_is_created_once_private_and_reused(tmp_path: Path) -> None:
+    first = load_secret(tmp_path, environ={})
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+    assert load_secret(tmp_path, environ={}) == first
+    assert load_secret(tmp_path, environ={"LOTSE_SECRET": "from-the-environment"}) == (
+        b"from-the-environment")
+
+
+async def test_an_unreadable_stored_state_starts_afresh(shipped: Bundle) -> None:
+    svc = service(shipped)
+    key = ConversationKey("test", "dora")
+    svc.store.save(svc.hasher(key), "{not json", "", int(NOW.timestamp()))
+    outputs = await svc.handle(key, Said("hallo"))
+    assert any(isinstance(o, Question) for o in outputs)
