@@ -1,4 +1,4 @@
-"""`lotse check` on a generated 10,000-node flow. Target: <= 1 s. Run: python bench/check_large.py"""
+"""`lotse check` on a generated 10,000-node flow (target <= 1 s): python bench/check_large.py"""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.loader import Sources, check  # noqa: E402
-from bot.resources import shipped_content  # noqa: E402
+from bot.loader import Sources, check
+from bot.resources import shipped_content
 
 
 def generate(nodes: int) -> str:

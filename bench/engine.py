@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import tempfile
@@ -25,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.conversation import Event, Said, Start  # noqa: E402
-from bot.flowmodel import Bundle  # noqa: E402
-from bot.keys import ConversationKey, KeyHasher  # noqa: E402
-from bot.loader import load_bundle  # noqa: E402
-from bot.service import ConversationService  # noqa: E402
-from storage import StateStore  # noqa: E402
-from tests.helpers import random_script  # noqa: E402
+from bot.conversation import Event, Said, Start
+from bot.flowmodel import Bundle
+from bot.keys import ConversationKey, KeyHasher
+from bot.loader import load_bundle
+from bot.service import ConversationService
+from storage import StateStore
+from tests.helpers import random_script
 
 
 class Talkers:
@@ -91,6 +92,7 @@ async def latency(service: ConversationService, talkers: Talkers, turns: int,
 async def run(conversations: int, turns: int, rate: float | None, synchronous: str) -> None:
     bundle = load_bundle()
     talkers = Talkers(bundle, conversations)
+    gc.freeze()  # as `lotse run` does: the loaded content is never garbage, stop scanning it
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "state.db"
         store = StateStore(path, synchronous)

@@ -7,6 +7,7 @@ rather than a hand-written argv parser).
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
     if flow_id is not None and flow_id not in bundle.flows:
         raise click.BadParameter(f"no flow '{flow_id}'; there are: "
                                  f"{', '.join(sorted(bundle.flows))}", param_hint="--flow")
+    gc.freeze()  # the loaded content lives as long as the process: keep the collector off it
     settings = Settings.from_env(data_dir)
     store = StateStore(settings.state_db, settings.synchronous)
     service = ConversationService(bundle, store, KeyHasher(load_secret(settings.data_dir)),
