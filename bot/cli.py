@@ -77,7 +77,7 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
     store = StateStore(settings.state_db, settings.synchronous)
     service = ConversationService(bundle, store, KeyHasher(load_secret(settings.data_dir)),
                                   idle=settings.idle)
-    service.purge_idle()
+    service.purge_expired()
     try:
         code = asyncio.run(Console(service, console_key(), out_dir).run(lang, flow_id))
     except KeyboardInterrupt:

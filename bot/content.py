@@ -54,6 +54,7 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
         "card.web": (),
         "card.email": (),
         "card.hours": (),
+        "card.checked": (),
     }.items()
 }
 """Lotse's own texts, under `system.` in every language, with the parameters each may use."""

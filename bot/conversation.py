@@ -183,6 +183,8 @@ class ContactCard:
     email: str | None = None
     hours: str | None = None
     note: str | None = None
+    checked: str | None = None
+    """When the details were last checked, as a date in the conversation's language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +193,7 @@ class CardLabels:
     web: str
     email: str
     hours: str
+    checked: str
 
 
 @dataclass(frozen=True, slots=True)

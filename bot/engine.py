@@ -37,6 +37,7 @@ from bot.conversation import (
     Tick,
     Undo,
 )
+from bot.deadlines import period_end
 from bot.flowmodel import (
     WAITING,
     AllOf,
@@ -47,6 +48,7 @@ from bot.flowmodel import (
     Checklist,
     Condition,
     ContactList,
+    Deadline,
     DocumentStep,
     End,
     Input,
@@ -201,6 +203,8 @@ class _Turn:
                 self.out.append(self.contacts(here.contacts))
             elif isinstance(here, DocumentStep):
                 state = self.document(here, state)
+            elif isinstance(here, Deadline):
+                state = self.deadline(here, state)
             elif isinstance(here, Call):
                 if len(state.frames) >= MAX_CALL_DEPTH:
                     raise _Runaway
@@ -256,10 +260,23 @@ class _Turn:
             c = self.bundle.contacts[cid]
             cards.append(ContactCard(c.id, c.name[self.lang], c.phone, c.web, c.email,
                                      c.hours[self.lang] if c.hours else None,
-                                     c.note[self.lang] if c.note else None))
+                                     c.note[self.lang] if c.note else None,
+                                     self.date(c.checked)))
         labels = CardLabels(self.system("card.phone"), self.system("card.web"),
-                            self.system("card.email"), self.system("card.hours"))
+                            self.system("card.email"), self.system("card.hours"),
+                            self.system("card.checked"))
         return Contacts(tuple(cards), labels)
+
+    def deadline(self, here: Deadline, state: State) -> State:
+        """Set the slot to the period's end, or clear it when the start date was skipped."""
+        start = state.slots.get(here.start)
+        slots = dict(state.slots)
+        if isinstance(start, str) and _ISO_DATE.match(start):
+            slots[here.slot] = period_end(dt.date.fromisoformat(start), here.months,
+                                          here.region).isoformat()
+        else:
+            slots.pop(here.slot, None)
+        return State(state.lang, state.frames, slots, state.history)
 
     def document(self, here: DocumentStep, state: State) -> State:
         fields = tuple((self.render(f.label, state), self.show(f.slot, state.slots[f.slot]))

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bot.deadlines import valid_region
 from bot.flowmodel import (
     AllOf,
     AnyOf,
@@ -21,6 +22,7 @@ from bot.flowmodel import (
     Choice,
     Condition,
     ContactList,
+    Deadline,
     DocumentField,
     DocumentStep,
     End,
@@ -41,7 +43,9 @@ ID = re.compile(r"[a-z][a-z0-9_]*\Z")
 CHOICE_ID = re.compile(r"[a-z0-9][a-z0-9_]*\Z")
 FILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 
-FLOW_KEYS = ("flow", "version", "title", "start", "nodes")
+FLOW_KEYS = ("flow", "version", "title", "start", "nodes", "keep_days")
+REQUIRED_FLOW_KEYS = ("flow", "version", "title", "start", "nodes")
+MAX_KEEP_DAYS = 366
 ACTIONS: dict[str, tuple[str, ...]] = {
     "ask": ("choices", "multiple", "slot"),
     "input": ("type", "optional", "slot"),
@@ -49,6 +53,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "checklist": ("items", "slot"),
     "document": ("file", "fields", "erase"),
     "call": (),
+    "deadline": ("slot",),
     "end": (),
 }
 NODE_KEYS = ("say", "next", *ACTIONS, *dict.fromkeys(k for keys in ACTIONS.values() for k in keys))
@@ -129,7 +134,7 @@ class FlowReader:
             self.at(root, "a flow file must be a mapping", "start with 'flow: <id>'")
             return None
         self.unknown_keys(root, FLOW_KEYS, "the flow")
-        missing = [k for k in FLOW_KEYS if root.get(k) is None]
+        missing = [k for k in REQUIRED_FLOW_KEYS if root.get(k) is None]
         for key in missing:
             self.at(root, f"the flow lacks '{key}'", f"add '{key}:' at the top of the file")
         if missing:
@@ -173,8 +178,17 @@ class FlowReader:
         if title is None or not start.is_str or len(steps) != len(nodes.value) or not isinstance(
                 version.value, int):
             return None
+        keep = root.get("keep_days")
+        keep_days: int | None = None
+        if keep is not None:
+            if isinstance(keep.value, bool) or not isinstance(keep.value, int) \
+                    or not 1 <= keep.value <= MAX_KEEP_DAYS:
+                self.at(keep, f"'keep_days' must be a whole number from 1 to {MAX_KEEP_DAYS}",
+                        "write 'keep_days: 30'")
+                return None
+            keep_days = keep.value
         flow = Flow(id=flow_id.value, version=version.value, title=title, start=start.value,
-                    nodes=steps, file=self.file)
+                    nodes=steps, file=self.file, keep_days=keep_days)
         return FlowFile(flow, self.file, node_pos, self._refs, self._texts, self._synonyms)
 
     # --- nodes ---------------------------------------------------------------------------
@@ -192,8 +206,7 @@ class FlowReader:
         action = actions[0] if actions else None
         for key, _ in body.items():
             owner = next((a for a, keys in ACTIONS.items() if key in keys), None)
-            if owner is not None and owner != action and not (
-                    key == "slot" and action in ("ask", "input", "checklist")):
+            if owner is not None and key not in ACTIONS.get(action or "", ()):
                 self.error(*body.key_pos(key), f"'{key}' in {where} belongs with '{owner}'",
                            f"add '{owner}:' or remove '{key}'")
         say = self.text(body.value["say"], f"'say' of {where}") if "say" in body.value else None
@@ -399,6 +412,34 @@ class FlowReader:
         return DocumentStep(id=node_id, say=say, next=links, line=line, title=title,
                             file=file.value if file else node_id, fields=tuple(fields),
                             erase=self.flag(body, "erase"))
+
+    def _deadline(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
+                  line: int) -> Deadline | None:
+        spec = body.value["deadline"]
+        where = f"'deadline' of node '{node_id}'"
+        if not spec.is_map:
+            self.at(spec, f"{where} must say from which date and how many months",
+                    "write deadline: {from: incident_date, months: 3}")
+            return None
+        self.unknown_keys(spec, ("from", "months", "holidays"), where)
+        start, months = spec.get("from"), spec.get("months")
+        if start is None or not start.is_str or months is None:
+            self.at(spec, f"{where} needs 'from: <date slot>' and 'months: <number>'",
+                    "write deadline: {from: incident_date, months: 3}")
+            return None
+        if isinstance(months.value, bool) or not isinstance(months.value, int) \
+                or not 1 <= months.value <= 120:
+            self.at(months, "'months' must be a whole number from 1 to 120")
+            return None
+        region = spec.get("holidays")
+        if region is not None and not (region.is_str and valid_region(region.value)):
+            self.at(region, f"unknown holiday region {region.value!r}",
+                    "write a country and state code such as DE-HE")
+            return None
+        self._refs.append(Ref("date_slot", start.value, start.line, start.col, node_id))
+        return Deadline(id=node_id, say=say, next=links, line=line, start=start.value,
+                        months=months.value, slot=self.slot(body, node_id),
+                        region=region.value if region else "DE-HE")
 
     def _call(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
               line: int) -> Call | None:

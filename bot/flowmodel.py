@@ -168,6 +168,16 @@ class DocumentStep(Step):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Deadline(Step):
+    """Computes the end of a legal period from a date slot into `slot` (see bot.deadlines)."""
+
+    start: str
+    months: int
+    slot: str
+    region: str = "DE-HE"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Call(Step):
     """Runs another flow and comes back to `next` when it ends."""
 
@@ -193,6 +203,8 @@ class Flow:
     start: str
     nodes: Mapping[str, Step]
     file: str = ""
+    keep_days: int | None = None
+    """How long an idle conversation in this flow is kept; None: the configured default."""
 
 
 @dataclass(frozen=True, slots=True)

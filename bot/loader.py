@@ -22,6 +22,7 @@ from bot.flowmodel import (
     Call,
     Checklist,
     ContactList,
+    Deadline,
     End,
     Flow,
     Input,
@@ -205,8 +206,7 @@ def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem
             elif isinstance(step, Checklist):
                 for item in step.items:
                     labels[step.slot][item.id] = item.text
-    dates = {n.slot for f in files for n in f.flow.nodes.values()
-             if isinstance(n, Input) and n.kind == "date"}
+    dates = _date_slots(files)
     default_lang = "de" if "de" in content.languages else content.languages[0]
     default_flow = "employee" if "employee" in flows else sorted(flows)[0]
     return Bundle(flows=resolved, system=system, contacts=dict(content.contacts),
@@ -231,7 +231,7 @@ def _slot_values(files: list[FlowFile]) -> dict[str, set[str] | None]:
                 known = values.setdefault(step.slot, set())
                 if known is not None:
                     known.update(i.id for i in step.items)
-            elif isinstance(step, Input):
+            elif isinstance(step, (Input, Deadline)):
                 values[step.slot] = None
     return values
 
@@ -239,6 +239,7 @@ def _slot_values(files: list[FlowFile]) -> dict[str, set[str] | None]:
 def _check_refs(f: FlowFile, flows: Mapping[str, FlowFile], content: Content,
                 slot_values: Mapping[str, set[str] | None], problems: list[Problem]) -> None:
     nodes = f.flow.nodes
+    dates = _date_slots(list(flows.values()))
 
     def add(ref: Ref, message: str, hint: str) -> None:
         problems.append(Problem(f.file, ref.line, ref.col, message, hint))
@@ -251,6 +252,9 @@ def _check_refs(f: FlowFile, flows: Mapping[str, FlowFile], content: Content,
         elif ref.kind == "flow" and ref.name not in flows:
             add(ref, f"node '{ref.context}' calls flow '{ref.name}', which does not exist",
                 did_you_mean(ref.name, flows) or "add that flow in flows/, or fix the id")
+        elif ref.kind == "date_slot" and ref.name not in dates:
+            add(ref, f"node '{ref.context}' counts from '{ref.name}', which is not a date slot",
+                did_you_mean(ref.name, dates) or "use the slot of an input with 'type: date'")
         elif ref.kind == "slot" and ref.name not in slot_values:
             add(ref, f"slot '{ref.name}' is not filled by any question",
                 did_you_mean(ref.name, slot_values) or "give a question 'slot: " + ref.name + "'")
@@ -271,6 +275,11 @@ def _check_refs(f: FlowFile, flows: Mapping[str, FlowFile], content: Content,
         elif ref.kind == "language" and ref.name not in content.languages:
             add(ref, f"unknown language '{ref.name}'",
                 f"languages are {', '.join(content.languages)}")
+
+
+def _date_slots(files: list[FlowFile]) -> set[str]:
+    return {n.slot for f in files for n in f.flow.nodes.values()
+            if (isinstance(n, Input) and n.kind == "date") or isinstance(n, Deadline)}
 
 
 def successors(step: Step) -> list[str]:

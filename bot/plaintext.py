@@ -34,6 +34,8 @@ def card_text(contacts: Contacts, index: int) -> str:
             lines.append(f"  {label}: {value}")
     if card.note:
         lines.append(f"  {card.note}")
+    if card.checked:
+        lines.append(f"  ({labels.checked} {card.checked})")
     return "\n".join(lines)
 
 

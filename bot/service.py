@@ -117,7 +117,7 @@ class _Known:
 
     state: State | None
     seen: list[str]
-    updated_at: int
+    expires_at: int
 
 
 class ConversationService:
@@ -151,7 +151,8 @@ class ConversationService:
         known = self._load(hashed)
         state: State | None = None
         seen: list[str] = []
-        if known is not None and self._fresh(known.updated_at, now):
+        stamp = int(now.timestamp())
+        if known is not None and known.expires_at >= stamp:
             state, seen = known.state, known.seen
         digest = self.hasher.event(event_id) if event_id else None
         if digest is not None:
@@ -166,11 +167,12 @@ class ConversationService:
             await self._commits.wait()
         else:
             encoded = state_to_json(turn.state) if turn.state is not None else None
-            stamp = int(now.timestamp())
-            self.store.save(hashed, encoded, json.dumps(seen, separators=(",", ":")), stamp)
+            expires = stamp + int(self.keep_for(turn.state).total_seconds())
+            self.store.save(hashed, encoded, json.dumps(seen, separators=(",", ":")), stamp,
+                            expires)
             self._known.pop(hashed, None)
             await self._commits.wait()
-            self._remember(hashed, _Known(turn.state, seen, stamp))
+            self._remember(hashed, _Known(turn.state, seen, expires))
         return turn.outputs
 
     def _load(self, hashed: str) -> _Known | None:
@@ -182,7 +184,7 @@ class ConversationService:
         if stored is None:
             return None
         known = _Known(_decode(stored.state), json.loads(stored.seen) if stored.seen else [],
-                       stored.updated_at)
+                       stored.expires_at)
         self._remember(hashed, known)
         return known
 
@@ -197,20 +199,25 @@ class ConversationService:
         known = self._load(self.hasher(key))
         if known is None or known.state is None:
             return False
-        return self._fresh(known.updated_at, self.clock())
+        return known.expires_at >= self.clock().timestamp()
 
     def language(self, key: ConversationKey) -> str | None:
         """The language of a running conversation, for a channel's own words around it."""
         known = self._load(self.hasher(key))
         return known.state.lang if known and known.state else None
 
-    def _fresh(self, updated_at: int, now: dt.datetime) -> bool:
-        return now.timestamp() - updated_at <= self.idle.total_seconds()
+    def keep_for(self, state: State | None) -> dt.timedelta:
+        """How long this conversation may stay idle: its flow's `keep_days`, or the default."""
+        if state is not None:
+            flow = self.bundle.flows.get(state.frames[0].flow)
+            if flow is not None and flow.keep_days:
+                return max(self.idle, dt.timedelta(days=flow.keep_days))
+        return self.idle
 
-    def purge_idle(self) -> int:
-        """Erase every conversation idle for longer than the configured time."""
+    def purge_expired(self) -> int:
+        """Erase every conversation that was idle for longer than it may be kept."""
         self._known.clear()
-        return self.store.purge_idle(int((self.clock() - self.idle).timestamp()))
+        return self.store.purge_expired(int(self.clock().timestamp()))
 
 
 def _decode(text: str | None) -> State | None:

@@ -29,8 +29,17 @@ def _create_conversations(db: sqlite_utils.Database) -> None:
     table.create_index(["updated_at"])
 
 
+def _add_expiry(db: sqlite_utils.Database) -> None:
+    """Each conversation carries its own expiry: a supervisor's checklist outlives a chat."""
+    table = db.table("conversations")
+    table.add_column("expires_at", int)
+    db.execute("UPDATE conversations SET expires_at = updated_at + 86400")
+    table.create_index(["expires_at"])
+
+
 MIGRATIONS: list[Migration] = [
     (1, "conversations", _create_conversations),
+    (2, "conversation expiry", _add_expiry),
 ]
 
 SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -73,7 +82,7 @@ class StoredConversation:
     state: str | None
     """The engine state as JSON; None once the conversation ended (only `seen` is kept)."""
     seen: str
-    updated_at: int
+    expires_at: int
 
 
 class StateStore:
@@ -108,7 +117,7 @@ class StateStore:
 
     def load(self, key: str) -> StoredConversation | None:
         row = self._conn.execute(
-            "SELECT state, seen, updated_at FROM conversations WHERE key = ?", (key,)
+            "SELECT state, seen, expires_at FROM conversations WHERE key = ?", (key,)
         ).fetchone()
         return StoredConversation(row[0], row[1] or "", row[2]) if row else None
 
@@ -125,24 +134,26 @@ class StateStore:
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
 
-    def save(self, key: str, state: str | None, seen: str, updated_at: int) -> None:
+    def save(self, key: str, state: str | None, seen: str, updated_at: int,
+             expires_at: int) -> None:
         """Write one conversation; durable after the next `commit()`."""
         self._begin()
         self._conn.execute(
-            "INSERT INTO conversations (key, state, seen, updated_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET state = excluded.state, seen = excluded.seen, "
-            "updated_at = excluded.updated_at",
-            (key, state, seen, updated_at),
+            "INSERT INTO conversations (key, state, seen, updated_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET state = excluded.state, "
+            "seen = excluded.seen, updated_at = excluded.updated_at, "
+            "expires_at = excluded.expires_at",
+            (key, state, seen, updated_at, expires_at),
         )
 
     def delete(self, key: str) -> None:
         self._begin()
         self._conn.execute("DELETE FROM conversations WHERE key = ?", (key,))
 
-    def purge_idle(self, before: int) -> int:
-        """Erase conversations last touched before `before` (epoch seconds); returns how many."""
+    def purge_expired(self, now: int) -> int:
+        """Erase conversations whose expiry (epoch seconds) has passed; returns how many."""
         self._begin()
-        cursor = self._conn.execute("DELETE FROM conversations WHERE updated_at < ?", (before,))
+        cursor = self._conn.execute("DELETE FROM conversations WHERE expires_at < ?", (now,))
         self.commit()
         return cursor.rowcount
 

@@ -7,7 +7,16 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
-from bot.conversation import Ended, Question, Resume, Said, Start, State, state_from_json
+from bot.conversation import (
+    ChecklistView,
+    Ended,
+    Question,
+    Resume,
+    Said,
+    Start,
+    State,
+    state_from_json,
+)
 from bot.engine import step
 from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher, load_secret
@@ -119,7 +128,7 @@ async def test_idle_conversations_expire(shipped: Bundle) -> None:
     assert await svc.has_conversation(key)
     clock.now = NOW + dt.timedelta(hours=48)
     assert not await svc.has_conversation(key)
-    assert svc.purge_idle() == 1 and svc.store.count() == 0
+    assert svc.purge_expired() == 1 and svc.store.count() == 0
 
 
 async def test_forget_erases_the_row_at_once(shipped: Bundle) -> None:
@@ -158,6 +167,69 @@ def test_secret_is_created_once_private_and_reused(tmp_path: Path) -> None:
 async def test_an_unreadable_stored_state_starts_afresh(shipped: Bundle) -> None:
     svc = service(shipped)
     key = ConversationKey("test", "dora")
-    svc.store.save(svc.hasher(key), "{not json", "", int(NOW.timestamp()))
+    svc.store.save(svc.hasher(key), "{not json", "", int(NOW.timestamp()),
+                   int(NOW.timestamp()) + 3600)
     outputs = await svc.handle(key, Said("hallo"))
     assert any(isinstance(o, Question) for o in outputs)
+
+
+KEPT_CHECKLIST = """
+flow: checklist
+version: 1
+title: {de: Liste, en: List}
+keep_days: 30
+start: tick
+nodes:
+  tick:
+    checklist: {de: Liste, en: List}
+    items:
+      - id: a
+        text: {de: Erstens, en: First}
+      - id: b
+        text: {de: Zweitens, en: Second}
+    next: done
+  done:
+    end: true
+"""
+
+
+async def test_a_flow_may_keep_its_conversations_longer(tmp_path: Path) -> None:
+    from .helpers import bundle_of
+
+    bundle = bundle_of(tmp_path, KEPT_CHECKLIST)
+    clock = Clock()
+    path = tmp_path / "state.db"
+    svc = service(bundle, path, clock)
+    key = ConversationKey("test", "supervisor")
+    await svc.handle(key, Start(flow="checklist"))
+    await svc.handle(key, Said("2"))
+    svc.store.close()
+    clock.now = NOW + dt.timedelta(days=20)
+    later = service(bundle, path, clock)
+    assert later.purge_expired() == 0
+    outputs = await later.handle(key, Resume())
+    view = next(o for o in outputs if isinstance(o, ChecklistView))
+    assert [t.done for t in view.items] == [False, True]  # the tick survived restart and days
+    clock.now = NOW + dt.timedelta(days=51)
+    assert later.purge_expired() == 1
+
+
+def test_an_old_state_database_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE _migrations (number INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "applied_at INTEGER NOT NULL);"
+        "INSERT INTO _migrations VALUES (1, 'conversations', 0);"
+        "CREATE TABLE conversations (key TEXT PRIMARY KEY NOT NULL, state TEXT, seen TEXT, "
+        "updated_at INTEGER NOT NULL);"
+        "INSERT INTO conversations VALUES ('k', NULL, '[]', 1000);")
+    old.commit()
+    old.close()
+    store = StateStore(path)
+    loaded = store.load("k")
+    assert loaded is not None and loaded.expires_at == 1000 + 86400
+    numbers = [r[0] for r in store.db.execute("SELECT number FROM _migrations").fetchall()]
+    assert numbers == [1, 2]
+    store.close()
+    assert StateStore(path).load("k") is not None  # applying again changes nothing

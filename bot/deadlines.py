@@ -1,0 +1,50 @@
+"""Deadlines counted the way German law counts them, with Hessen's public holidays.
+
+The Strafantrag period of § 77b StGB (BRIEF [10]) starts at the end of the day on which the
+entitled person learns of the act and the perpetrator, and ends at the end of the day of the
+last month whose number matches that day (§ 188 Abs. 2 BGB); a month without that day ends on
+its last day. An end on a Saturday, Sunday or public holiday moves to the next working day.
+Holidays come from the maintained `holidays` package, not from a hand-written list.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import functools
+
+import holidays
+
+
+@functools.lru_cache(maxsize=64)
+def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[dt.date]:
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
+
+
+def is_working_day(day: dt.date, region: str = "DE-HE") -> bool:
+    country, _, subdivision = region.partition("-")
+    return day.weekday() < 5 and day not in _holidays(country, subdivision or None, day.year)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day number `months` later, or that month's last day when it is shorter."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def period_end(start: dt.date, months: int, region: str = "DE-HE") -> dt.date:
+    """The last day of a period of `months` months that begins at the end of `start`."""
+    end = add_months(start, months)
+    while not is_working_day(end, region):
+        end += dt.timedelta(days=1)
+    return end
+
+
+def valid_region(region: str) -> bool:
+    country, _, subdivision = region.partition("-")
+    try:
+        holidays.country_holidays(country, subdiv=subdivision or None, years=2026)
+    except (NotImplementedError, KeyError, ValueError):
+        return False
+    return True
