@@ -9,6 +9,7 @@ A state of None means "no conversation": a new one starts, or the old one was en
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,11 +104,16 @@ class _Turn:
 
     def system(self, key: str, **params: str) -> str:
         text = self.bundle.text(key, self.lang)
-        return fill(text, lambda name: params.get(name, "")) if params else fill(text, str)
+        if "{" not in text and "}" not in text:
+            return text
+        return fill(text, lambda name: params.get(name, ""))
 
     def render(self, text: Text, state: State | None) -> str:
+        chosen = text[self.lang]
+        if "{" not in chosen and "}" not in chosen:
+            return chosen
         slots = state.slots if state else {}
-        return fill(text[self.lang], lambda name: self.show(name, slots.get(name)))
+        return fill(chosen, lambda name: self.show(name, slots.get(name)))
 
     def show(self, slot: str, value: SlotValue) -> str:
         """An answer as words: a choice's label, a date in the local style, or the text."""
@@ -126,9 +132,7 @@ class _Turn:
         return ", ".join(shown)
 
     def date(self, day: dt.date) -> str:
-        if self.lang == "en":
-            return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
-        return day.strftime("%d.%m.%Y")
+        return format_date(day, self.lang)
 
     def say(self, text: str) -> None:
         if text:
@@ -235,8 +239,9 @@ class _Turn:
             self.say(self.render(here.say, state))
         flow, node = state.here.flow, state.here.node
         if isinstance(here, Ask):
-            options = tuple(Option(i + 1, c.id, self.render(c.label, state))
-                            for i, c in enumerate(here.choices))
+            options = _fixed_options(here, self.lang) or tuple(
+                Option(i + 1, c.id, self.render(c.label, state))
+                for i, c in enumerate(here.choices))
             hint = self.system("choose_multiple_hint" if here.multiple else "choose_hint")
             self.out.append(Question(self.render(here.question, state), flow, node, options,
                                      here.multiple, "choice", hint))
@@ -456,6 +461,21 @@ class _Turn:
         self.say(self.system("forgotten"))
         self.out.append(Ended(erased=True))
         return None
+
+
+@functools.lru_cache(maxsize=4096)
+def format_date(day: dt.date, lang: str) -> str:
+    if lang == "en":
+        return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+    return day.strftime("%d.%m.%Y")
+
+
+@functools.lru_cache(maxsize=4096)
+def _fixed_options(ask: Ask, lang: str) -> tuple[Option, ...] | None:
+    """The options of a question whose labels show no answer: the same on every turn."""
+    if any("{" in c.label[lang] for c in ask.choices):
+        return None
+    return tuple(Option(i + 1, c.id, c.label[lang]) for i, c in enumerate(ask.choices))
 
 
 def holds(condition: Condition, state: State) -> bool:

@@ -69,9 +69,12 @@ class Link:
 # --- steps -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Step:
-    """What every node has: its id, an optional message shown first, and where it leads."""
+    """What every node has: its id, an optional message shown first, and where it leads.
+
+    Compared and hashed by identity (eq=False), so the engine can cache what it renders per node.
+    """
 
     id: str
     say: Text | None = None
@@ -79,12 +82,12 @@ class Step:
     line: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Message(Step):
     """Shows `say` and goes on."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Branch(Step):
     """Shows nothing; follows the first link whose condition holds."""
 
@@ -106,7 +109,7 @@ class Choice:
         object.__setattr__(self, "phrases", frozenset(w for w in words if w))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Ask(Step):
     """A question with fixed answers; waits for the user."""
 
@@ -119,7 +122,7 @@ class Ask(Step):
         return next((c for c in self.choices if c.id == choice_id), None)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Input(Step):
     """A free-text or date answer kept in a slot; waits for the user."""
 
@@ -129,7 +132,7 @@ class Input(Step):
     optional: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class ContactList(Step):
     """Shows the contact cards of the listed contacts, in directory order."""
 
@@ -142,7 +145,7 @@ class ChecklistItem:
     text: Text
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Checklist(Step):
     """Tickable items; waits until the user says they are done. Ticks live in `slot`."""
 
@@ -157,7 +160,7 @@ class DocumentField:
     slot: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class DocumentStep(Step):
     """Hands over a document built from slots; `erase` forgets those slots afterwards."""
 
@@ -167,7 +170,7 @@ class DocumentStep(Step):
     erase: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Deadline(Step):
     """Computes the end of a legal period from a date slot into `slot` (see bot.deadlines)."""
 
@@ -177,14 +180,14 @@ class Deadline(Step):
     region: str = "DE-HE"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Call(Step):
     """Runs another flow and comes back to `next` when it ends."""
 
     flow: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class End(Step):
     """Ends this flow: returns to the caller, or ends the conversation."""
 
@@ -222,7 +225,7 @@ class Contact:
     note: Text | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Bundle:
     """Everything a conversation needs: flows, texts, contacts, languages."""
 
