@@ -49,6 +49,11 @@ def match_choice(ask: Ask, text: str) -> str | None:
         if all(f" {w} " in f" {longest[best]} " for i, words in found.items() if i != best
                for w in words):
             return ask.choices[best].id
+    # "ja" for "Ja, anonym melden": the first words of exactly one choice's label.
+    starts = [i for i, choice in enumerate(ask.choices)
+              if any(f"{p} ".startswith(f"{said} ") for p in choice.phrases)]
+    if len(starts) == 1:
+        return ask.choices[starts[0]].id
     return None
 
 

@@ -7,13 +7,15 @@ rather than a hand-written argv parser).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
+import re
 import sys
 from pathlib import Path
 
 import click
 
-from bot import __version__
+from bot import __version__, stats
 from bot.config import Settings
 from bot.console import Console, console_key
 from bot.flowmodel import Bundle
@@ -22,6 +24,7 @@ from bot.keys import KeyHasher, load_secret
 from bot.loader import CheckResult, Sources, check
 from bot.service import ConversationService
 from storage import StateStore
+from storage.report_store import ReportStore, StoredReport
 
 EXIT_CONTENT = 2
 
@@ -75,8 +78,9 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
     gc.freeze()  # the loaded content lives as long as the process: keep the collector off it
     settings = Settings.from_env(data_dir)
     store = StateStore(settings.state_db, settings.synchronous)
+    reports = ReportStore(settings.reports_db)
     service = ConversationService(bundle, store, KeyHasher(load_secret(settings.data_dir)),
-                                  idle=settings.idle)
+                                  idle=settings.idle, reports=reports)
     service.purge_expired()
     try:
         code = asyncio.run(Console(service, console_key(), out_dir).run(lang, flow_id))
@@ -84,7 +88,91 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
         code = 0
     finally:
         store.close()
+        reports.close()
     sys.exit(code)
+
+
+_FORMATS = {"table": stats.as_text, "csv": stats.as_csv, "json": stats.as_json}
+
+
+@main.command("stats")
+@click.option("--by", "by", default="kind", show_default=True,
+              help="One or two fields, comma-separated: kind, channel, motive, month, …")
+@click.option("--since", help="Only incidents from this month on (YYYY-MM).")
+@click.option("--format", "fmt", type=click.Choice(list(_FORMATS)), default="table",
+              show_default=True)
+@click.option("--chart", type=click.Path(path_type=Path),
+              help="Also draw incidents per month, stacked by the first --by field, as PNG.")
+@click.option("--threshold", type=click.IntRange(2, 100), envvar="LOTSE_STATS_THRESHOLD",
+              default=5, show_default=True, help="Counts below this are shown as '<N'.")
+@click.option("--lang", type=click.Choice(["de", "en"]), default="de", show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="LOTSE_DATA_DIR")
+def stats_command(by: str, since: str | None, fmt: str, chart: Path | None, threshold: int,
+                  lang: str, data_dir: Path | None) -> None:
+    """Anonymous reports counted, with small numbers suppressed (for the city's office)."""
+    if since is not None and not re.fullmatch(r"\d{4}-\d{2}", since):
+        raise click.BadParameter("write a month as YYYY-MM", param_hint="--since")
+    fields = [f.strip() for f in by.split(",") if f.strip()]
+    if not 1 <= len(fields) <= 2:
+        raise click.BadParameter("give one or two fields", param_hint="--by")
+    settings = Settings.from_env(data_dir)
+    reports = ReportStore(settings.reports_db)
+    try:
+        stored = reports.reports(since)
+    finally:
+        reports.close()
+    table = stats.crosstab(stored, fields, threshold)
+    click.echo(_FORMATS[fmt](table), nl=False)
+    if chart is not None:
+        _chart(stored, fields[0], threshold, lang, chart)
+
+
+def _chart(stored: list[StoredReport], field: str, threshold: int, lang: str,
+           path: Path) -> None:
+    try:
+        from bot.chart import draw
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise click.ClickException("charts need matplotlib: pip install 'lotse[charts]'") from None
+    result = check(Sources.shipped())
+    labels: dict[str, str] = {}
+    if result.bundle is not None:
+        for values in result.bundle.choice_labels.values():
+            labels.update({v: text[lang] for v, text in values.items()})
+    table = stats.crosstab(stored, ["month", field] if field != "month" else ["month"],
+                           threshold)
+    words = _CHART_WORDS[lang]
+    draw(table, path, words["title"], {**labels, stats.TOTAL: words["total"]},
+         words["note"].format(threshold=threshold))
+    click.echo(f"chart: {path}", err=True)
+
+
+_CHART_WORDS = {
+    "de": {"title": "Gemeldete Vorfälle je Monat", "total": "gesamt",
+           "note": "Anonyme Meldungen an Lotse. Werte unter {threshold} werden nicht gezeigt."},
+    "en": {"title": "Reported incidents per month", "total": "total",
+           "note": "Anonymous reports to Lotse. Values below {threshold} are not shown."},
+}
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="LOTSE_DATA_DIR")
+@click.option("--keep-years", type=click.IntRange(1, 50), envvar="LOTSE_KEEP_REPORTS_YEARS",
+              default=5, show_default=True, help="How long reports are kept.")
+def purge(data_dir: Path | None, keep_years: int) -> None:
+    """Delete reports older than the retention period and conversations that expired."""
+    settings = Settings.from_env(data_dir)
+    today = dt.date.today()
+    oldest = f"{today.year - keep_years:04d}-{today.month:02d}"
+    reports = ReportStore(settings.reports_db)
+    store = StateStore(settings.state_db, settings.synchronous)
+    try:
+        removed = reports.purge_before(oldest)
+        expired = store.purge_expired(int(dt.datetime.now(dt.UTC).timestamp()))
+    finally:
+        reports.close()
+        store.close()
+    click.echo(f"deleted {removed} report(s) from before {oldest} and {expired} expired "
+               "conversation(s)")
 
 
 @main.command("check")

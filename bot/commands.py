@@ -19,6 +19,7 @@ class Command(Enum):
     LANGUAGE = "language"
     STOP = "stop"
     FORGET = "forget"
+    STATS = "stats"
 
 
 COMMAND_WORDS: dict[str, Command] = {
@@ -42,6 +43,8 @@ COMMAND_WORDS: dict[str, Command] = {
     "ende": Command.STOP,
     "vergessen": Command.FORGET,
     "forget": Command.FORGET,
+    "statistik": Command.STATS,
+    "stats": Command.STATS,
 }
 
 LANGUAGE_WORDS: dict[str, str] = {

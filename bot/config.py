@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STATE_DB = "state.db"
+REPORTS_DB = "reports.db"
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,8 @@ class Settings:
     data_dir: Path
     idle: dt.timedelta
     synchronous: str
+    keep_reports_years: int = 5
+    threshold: int = 5
 
     @classmethod
     def from_env(cls, data_dir: Path | None = None,
@@ -22,8 +25,14 @@ class Settings:
         env = os.environ if environ is None else environ
         folder = data_dir or Path(env.get("LOTSE_DATA_DIR") or "data")
         hours = float(env.get("LOTSE_IDLE_HOURS") or 24)
-        return cls(folder, dt.timedelta(hours=hours), env.get("LOTSE_DB_SYNC") or "NORMAL")
+        return cls(folder, dt.timedelta(hours=hours), env.get("LOTSE_DB_SYNC") or "NORMAL",
+                   int(env.get("LOTSE_KEEP_REPORTS_YEARS") or 5),
+                   int(env.get("LOTSE_STATS_THRESHOLD") or 5))
 
     @property
     def state_db(self) -> Path:
         return self.data_dir / STATE_DB
+
+    @property
+    def reports_db(self) -> Path:
+        return self.data_dir / REPORTS_DB

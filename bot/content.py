@@ -55,6 +55,14 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
         "card.email": (),
         "card.hours": (),
         "card.checked": (),
+        "report_question": (),
+        "report_yes": (),
+        "report_no": (),
+        "report_saved": (),
+        "report_not_saved": (),
+        "report_incident_month": (),
+        "report_report_month": (),
+        "stats_refused": (),
     }.items()
 }
 """Lotse's own texts, under `system.` in every language, with the parameters each may use."""

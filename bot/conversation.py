@@ -238,4 +238,19 @@ class Ended:
     erased: bool = False
 
 
-Output = Say | Question | Contacts | ChecklistView | Document | Ended
+@dataclass(frozen=True, slots=True)
+class Report:
+    """An anonymous report the user confirmed: enumerated answers and months, nothing else.
+
+    For the service to store; channels never see it.
+    """
+
+    flow: str
+    flow_version: int
+    answers: tuple[tuple[str, str], ...]
+    """(field, value) pairs; a field answered with several choices appears once per choice."""
+    incident_month: str | None
+    report_month: str
+
+
+Output = Say | Question | Contacts | ChecklistView | Document | Ended | Report

@@ -30,6 +30,7 @@ from bot.conversation import (
     Output,
     Picked,
     Question,
+    Report,
     Resume,
     Say,
     SlotValue,
@@ -47,6 +48,7 @@ from bot.flowmodel import (
     Bundle,
     Call,
     Checklist,
+    Choice,
     Condition,
     ContactList,
     Deadline,
@@ -55,6 +57,7 @@ from bot.flowmodel import (
     Input,
     Link,
     Not,
+    ReportStep,
     SlotAnswered,
     SlotIs,
     Step,
@@ -249,6 +252,8 @@ class _Turn:
             hint = self.system("skip_hint") if here.optional else ""
             self.out.append(Question(self.render(here.question, state), flow, node, (),
                                      False, here.kind, hint))
+        elif isinstance(here, ReportStep):
+            self.out.append(self.report_preview(here, state))
         elif isinstance(here, Checklist):
             ticked = state.slots.get(here.slot) or ()
             items = tuple(Tick(i + 1, item.id, self.render(item.text, state), item.id in ticked)
@@ -307,6 +312,11 @@ class _Turn:
             return self.choose(state, here, text)
         if isinstance(here, Input):
             return self.fill_in(state, here, text)
+        if isinstance(here, ReportStep):
+            answer = match_choice(_yes_no(self.bundle), text)
+            if answer is None:
+                return self.not_understood(state)
+            return self.report(state, here, answer == "yes")
         assert isinstance(here, Checklist)
         return self.tick(state, here, text)
 
@@ -356,6 +366,49 @@ class _Turn:
         state = self.remember(state, here.slot, tuple(sorted(toggled, key=order.index)))
         return self.prompt(state, full=False)
 
+    def report_preview(self, here: ReportStep, state: State) -> Question:
+        """Exactly what would be stored, in words, and the question whether to store it."""
+        lines = [self.render(here.intro, state)]
+        for field in here.fields:
+            value = state.slots.get(field.slot)
+            if value is not None:
+                lines.append(f"- {self.render(field.label, state)}: {self.show(field.slot, value)}")
+        incident, reported = self.report_months(here, state)
+        if incident:
+            lines.append(f"- {self.system('report_incident_month')}: {incident}")
+        lines.append(f"- {self.system('report_report_month')}: {reported}")
+        lines.append(self.system("report_question"))
+        options = (Option(1, "yes", self.system("report_yes")),
+                   Option(2, "no", self.system("report_no")))
+        return Question("\n".join(lines), state.here.flow, state.here.node, options, False,
+                        "choice", self.system("choose_hint"))
+
+    def report_months(self, here: ReportStep, state: State) -> tuple[str | None, str]:
+        """The incident's month and the report's month, YYYY-MM: never a day, never a time."""
+        start = state.slots.get(here.month) if here.month else None
+        incident = start[:7] if isinstance(start, str) and _ISO_DATE.match(start) else None
+        return incident, self.now.strftime("%Y-%m")
+
+    def report(self, state: State, here: ReportStep, confirmed: bool) -> State | None:
+        if confirmed:
+            answers: list[tuple[str, str]] = []
+            for field in here.fields:
+                value = state.slots.get(field.slot)
+                values = value if isinstance(value, tuple) else (value,) if value else ()
+                answers.extend((field.slot, v) for v in values)
+            incident, reported = self.report_months(here, state)
+            flow = self.bundle.flows[state.here.flow]
+            self.out.append(Report(flow.id, flow.version, tuple(answers), incident, reported))
+            self.say(self.system("report_saved"))
+        else:
+            self.say(self.system("report_not_saved"))
+        # Forget the answers either way: afterwards the state cannot tell whether one was made.
+        erased = {f.slot for f in here.fields}
+        slots = {k: v for k, v in state.slots.items() if k not in erased}
+        history = tuple(u for u in state.history if u.slot not in erased)
+        state = State(state.lang, state.frames, slots, history)
+        return self.advance(self.go(state, here.next))
+
     def not_understood(self, state: State) -> State:
         self.say(self.system("not_understood"))
         return self.prompt(state, full=False)
@@ -375,6 +428,10 @@ class _Turn:
                                                                    state.here.node)
                 and here.choice(event.choice) is not None):
             return self.chosen(state, here, (event.choice,) if here.multiple else event.choice)
+        if (isinstance(here, ReportStep) and (event.flow, event.node) == (state.here.flow,
+                                                                          state.here.node)
+                and event.choice in ("yes", "no")):
+            return self.report(state, here, event.choice == "yes")
         self.say(self.system("stale_button"))
         return self.prompt(state, full=False)
 
@@ -390,6 +447,7 @@ class _Turn:
             Command.LANGUAGE: self.cmd_language,
             Command.STOP: self.cmd_stop,
             Command.FORGET: self.cmd_forget,
+            Command.STATS: self.cmd_stats,
         }
         return handlers[command](state, arg)
 
@@ -457,6 +515,11 @@ class _Turn:
         self.out.append(Ended())
         return None
 
+    def cmd_stats(self, state: State | None, _: str | None) -> State | None:
+        """Statistics are for admins, answered by the service; everyone else learns nothing."""
+        self.say(self.system("stats_refused"))
+        return self.prompt(state, full=False) if state else self.begin(None)
+
     def cmd_forget(self, state: State | None, _: str | None) -> State | None:
         self.say(self.system("forgotten"))
         self.out.append(Ended(erased=True))
@@ -468,6 +531,18 @@ def format_date(day: dt.date, lang: str) -> str:
     if lang == "en":
         return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
     return day.strftime("%d.%m.%Y")
+
+
+@functools.lru_cache(maxsize=16)
+def _yes_no(bundle: Bundle) -> Ask:
+    """The report's yes/no as a question, so that answers are understood like any other."""
+    def label(key: str) -> dict[str, str]:
+        return {lang: bundle.text(key, lang) for lang in bundle.languages}
+
+    return Ask(id="report", question=label("report_question"), slot="report", choices=(
+        Choice("yes", label("report_yes"), {"de": ("ja", "speichern"), "en": ("yes", "save")}),
+        Choice("no", label("report_no"), {"de": ("nein",), "en": ("no",)}),
+    ))
 
 
 @functools.lru_cache(maxsize=4096)

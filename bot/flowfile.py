@@ -31,6 +31,8 @@ from bot.flowmodel import (
     Link,
     Message,
     Not,
+    ReportField,
+    ReportStep,
     SlotAnswered,
     SlotIs,
     Step,
@@ -54,6 +56,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "document": ("file", "fields", "erase"),
     "call": (),
     "deadline": ("slot",),
+    "report": ("fields", "month"),
     "end": (),
 }
 NODE_KEYS = ("say", "next", *ACTIONS, *dict.fromkeys(k for keys in ACTIONS.values() for k in keys))
@@ -440,6 +443,37 @@ class FlowReader:
         return Deadline(id=node_id, say=say, next=links, line=line, start=start.value,
                         months=months.value, slot=self.slot(body, node_id),
                         region=region.value if region else "DE-HE")
+
+    def _report(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
+                line: int) -> ReportStep | None:
+        intro = self.text(body.value["report"], f"the text of report '{node_id}'")
+        raw = body.get("fields")
+        if raw is None or not raw.is_list or not raw.value:
+            self.at(raw or body, f"report '{node_id}' has no 'fields'",
+                    "add 'fields:' with '- label: ...' and 'slot: <a question's slot>'")
+            return None
+        fields: list[ReportField] = []
+        for item in raw.value:
+            if not item.is_map or item.get("label") is None or item.get("slot") is None:
+                self.at(item, "a report field needs 'label' and 'slot'",
+                        "write '- label: <text>' and 'slot: <slot>'")
+                continue
+            self.unknown_keys(item, ("label", "slot"), f"a field of report '{node_id}'")
+            slot = item.value["slot"]
+            self._refs.append(Ref("choice_slot", str(slot.value), slot.line, slot.col, node_id))
+            label = self.text(item.value["label"], "a report field label")
+            if label is not None:
+                fields.append(ReportField(label, str(slot.value)))
+        month = body.get("month")
+        if month is not None:
+            if not month.is_str:
+                self.at(month, "'month' must name a date slot", "write 'month: incident_date'")
+                return None
+            self._refs.append(Ref("date_slot", month.value, month.line, month.col, node_id))
+        if intro is None or len(fields) != len(raw.value):
+            return None
+        return ReportStep(id=node_id, say=say, next=links, line=line, intro=intro,
+                          fields=tuple(fields), month=month.value if month else None)
 
     def _call(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
               line: int) -> Call | None:

@@ -192,7 +192,26 @@ class End(Step):
     """Ends this flow: returns to the caller, or ends the conversation."""
 
 
-WAITING = (Ask, Input, Checklist)
+@dataclass(frozen=True, slots=True)
+class ReportField:
+    label: Text
+    slot: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class ReportStep(Step):
+    """Shows exactly what an anonymous report would store and waits for yes or no.
+
+    Either way the listed slots are forgotten afterwards, so that the conversation state looks
+    the same whether or not a report was made.
+    """
+
+    intro: Text
+    fields: tuple[ReportField, ...]
+    month: str | None = None
+
+
+WAITING = (Ask, Input, Checklist, ReportStep)
 
 
 # --- flows, contacts, bundle ------------------------------------------------------------

@@ -255,6 +255,10 @@ def _check_refs(f: FlowFile, flows: Mapping[str, FlowFile], content: Content,
         elif ref.kind == "date_slot" and ref.name not in dates:
             add(ref, f"node '{ref.context}' counts from '{ref.name}', which is not a date slot",
                 did_you_mean(ref.name, dates) or "use the slot of an input with 'type: date'")
+        elif ref.kind == "choice_slot" and not slot_values.get(ref.name):
+            add(ref, f"report '{ref.context}' may only store answers to questions with choices, "
+                f"and '{ref.name}' is not one", did_you_mean(ref.name, [
+                    s for s, v in slot_values.items() if v]) or "name the slot of a question")
         elif ref.kind == "slot" and ref.name not in slot_values:
             add(ref, f"slot '{ref.name}' is not filled by any question",
                 did_you_mean(ref.name, slot_values) or "give a question 'slot: " + ref.name + "'")

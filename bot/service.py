@@ -14,11 +14,23 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.conversation import Ended, Event, Output, State, state_from_json, state_to_json
+from bot.commands import Command, parse_command
+from bot.conversation import (
+    Ended,
+    Event,
+    Output,
+    Report,
+    Said,
+    Say,
+    State,
+    state_from_json,
+    state_to_json,
+)
 from bot.engine import step
 from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
 from storage import StateStore
+from storage.report_store import ReportStore
 
 SEEN_LIMIT = 32
 """How many recent event ids each conversation remembers to spot duplicates."""
@@ -124,8 +136,13 @@ class ConversationService:
     def __init__(self, bundle: Bundle, store: StateStore, hasher: KeyHasher,
                  clock: Callable[[], dt.datetime] = utc_now,
                  idle: dt.timedelta = dt.timedelta(hours=24),
-                 cache_size: int = 10_000) -> None:
+                 cache_size: int = 10_000, reports: ReportStore | None = None,
+                 admins: frozenset[ConversationKey] = frozenset(),
+                 statistics: Callable[[str], str] | None = None) -> None:
         self.bundle = bundle
+        self.reports = reports
+        self.admins = admins
+        self.statistics = statistics
         self.store = store
         self.hasher = hasher
         self.clock = clock
@@ -141,12 +158,12 @@ class ConversationService:
         hashed = self.hasher(key)
         await self.locks.acquire(hashed)
         try:
-            return await self._turn(hashed, event, event_id)
+            return await self._turn(key, hashed, event, event_id)
         finally:
             self.locks.release(hashed)
 
-    async def _turn(self, hashed: str, event: Event, event_id: str | None
-                    ) -> tuple[Output, ...]:
+    async def _turn(self, key: ConversationKey, hashed: str, event: Event,
+                    event_id: str | None) -> tuple[Output, ...]:
         now = self.clock()
         known = self._load(hashed)
         state: State | None = None
@@ -159,7 +176,18 @@ class ConversationService:
             if digest in seen:
                 return ()
             seen = [*seen, digest][-SEEN_LIMIT:]
+        if (isinstance(event, Said) and self.statistics is not None
+                and key in self.admins and _asks_for_statistics(event.text)):
+            lang = state.lang if state else self.bundle.default_language
+            return (Say(self.statistics(lang)),)
         turn = step(self.bundle, state, event, now)
+        outputs = turn.outputs
+        if any(isinstance(o, Report) for o in outputs):
+            for report in (o for o in outputs if isinstance(o, Report)):
+                if self.reports is not None:
+                    self.reports.add(report.report_month, report.incident_month, report.flow,
+                                     report.flow_version, report.answers)
+            outputs = tuple(o for o in outputs if not isinstance(o, Report))
         erased = any(isinstance(o, Ended) and o.erased for o in turn.outputs)
         if erased or (turn.state is None and not seen):
             self.store.delete(hashed)
@@ -173,7 +201,7 @@ class ConversationService:
             self._known.pop(hashed, None)
             await self._commits.wait()
             self._remember(hashed, _Known(turn.state, seen, expires))
-        return turn.outputs
+        return outputs
 
     def _load(self, hashed: str) -> _Known | None:
         known = self._known.get(hashed)
@@ -218,6 +246,11 @@ class ConversationService:
         """Erase every conversation that was idle for longer than it may be kept."""
         self._known.clear()
         return self.store.purge_expired(int(self.clock().timestamp()))
+
+
+def _asks_for_statistics(text: str) -> bool:
+    command = parse_command(text)
+    return command is not None and command[0] is Command.STATS
 
 
 def _decode(text: str | None) -> State | None:

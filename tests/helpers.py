@@ -76,7 +76,7 @@ def random_script(bundle: Bundle, seed: int, lang: str = "de",
     """A plausible conversation through the default flow: what a person might type, in order."""
     import random
 
-    from bot.flowmodel import Ask, Checklist, Input
+    from bot.flowmodel import Ask, Checklist, Input, ReportStep
 
     rng = random.Random(seed)
     turn = step(bundle, None, Start(lang), NOW)
@@ -89,6 +89,8 @@ def random_script(bundle: Bundle, seed: int, lang: str = "de",
             text = rng.choice([str(choice + 1), here.choices[choice].label[lang]])
         elif isinstance(here, Input):
             text = "gestern" if here.kind == "date" else f"Antwort {seed}"
+        elif isinstance(here, ReportStep):
+            text = rng.choice(["ja", "nein"])
         else:
             assert isinstance(here, Checklist)
             text = rng.choice(["1", "fertig"])

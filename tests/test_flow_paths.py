@@ -26,7 +26,7 @@ from bot.conversation import (
     state_to_json,
 )
 from bot.engine import step
-from bot.flowmodel import Ask, Bundle, Checklist, Input
+from bot.flowmodel import Ask, Bundle, Checklist, Input, ReportStep
 from bot.loader import Sources, check
 
 from .helpers import NOW
@@ -44,6 +44,8 @@ def _answers(bundle: Bundle, state: State) -> list[Event]:
     if isinstance(here, Input):
         sample = "heute" if here.kind == "date" else "Er sagte: Ich weiß, wo Ihr Auto steht."
         return [Said(sample), Said("überspringen")] if here.optional else [Said(sample)]
+    if isinstance(here, ReportStep):
+        return [Picked(state.here.flow, here.id, "yes"), Said("nein")]
     assert isinstance(here, Checklist)
     return [Said("fertig"), Said("1")]
 
@@ -120,7 +122,7 @@ def test_every_path_ends_and_every_waiting_node_is_reached(shipped: Bundle, flow
         (fid, node_id)
         for fid, f in shipped.flows.items()
         for node_id, node in f.nodes.items()
-        if isinstance(node, (Ask, Input, Checklist)) and (fid == flow or _called(shipped, flow,
+        if isinstance(node, (Ask, Input, Checklist, ReportStep)) and (fid == flow or _called(shipped, flow,
                                                                                    fid))
     }
     assert reachable_waiting <= seen, f"never reached: {sorted(reachable_waiting - seen)}"

@@ -1,0 +1,47 @@
+"""Incidents per month as a stacked bar chart, for a slide. Suppressed cells are not drawn.
+
+matplotlib is optional (`pip install 'lotse[charts]'`); it is imported only when a chart is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from bot.stats import TOTAL, Table
+
+
+def draw(table: Table, path: Path, title: str, labels: Mapping[str, str],
+         note: str) -> None:
+    """Write `table` (rows: months, columns: a field) as a PNG at `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    months = [r for r in table.rows if r != TOTAL]
+    columns = [c for c in table.columns if c != TOTAL] or [TOTAL]
+    figure, axes = plt.subplots(figsize=(10, 5.6), dpi=150)
+    bottoms = [0] * len(months)
+    colours = plt.get_cmap("tab10")
+    for index, column in enumerate(columns):
+        heights = [0 if (m, column) in table.hidden else table.counts.get((m, column), 0)
+                   for m in months]
+        axes.bar(months, heights, bottom=bottoms, label=labels.get(column, column),
+                 color=colours(index % 10), edgecolor="white", linewidth=0.6)
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    for x, month in enumerate(months):
+        axes.annotate(table.shown(month, TOTAL), (x, bottoms[x]), ha="center", va="bottom",
+                      fontsize=11, fontweight="bold", xytext=(0, 3), textcoords="offset points")
+    axes.set_title(title, fontsize=16, loc="left", pad=14)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.tick_params(labelsize=11)
+    axes.set_ylim(0, max([*bottoms, 1]) * 1.18)
+    if len(columns) > 1 or columns[0] != TOTAL:
+        axes.legend(frameon=False, fontsize=10, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    figure.text(0.01, 0.01, note, fontsize=9, color="#555555")
+    figure.tight_layout(rect=(0, 0.04, 1, 1))
+    figure.savefig(path)
+    plt.close(figure)

@@ -1,0 +1,244 @@
+"""Anonymous reports: what is stored, that nothing points back to a person, and the statistics."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot import stats
+from bot.cli import main
+from bot.conversation import Question, Said, Start, state_to_json
+from bot.flowmodel import Bundle
+from bot.keys import ConversationKey, KeyHasher
+from bot.service import ConversationService
+from storage import StateStore
+from storage.report_store import ReportStore, StoredReport
+
+from .helpers import NOW
+
+SECRET = b"0123456789abcdef0123456789abcdef"
+REPORT_ANSWERS = ["ja", "2", "3", "1, 8", "bürgerbüro", "noch nicht", "ja", "3"]
+
+
+def services(bundle: Bundle, folder: Path, admins: frozenset[ConversationKey] = frozenset()
+             ) -> ConversationService:
+    reports = ReportStore(folder / "reports.db")
+
+    def statistics(lang: str) -> str:
+        return stats.as_text(stats.crosstab(reports.reports(), ["kind"]))
+
+    return ConversationService(bundle, StateStore(folder / "state.db"), KeyHasher(SECRET),
+                               lambda: NOW, reports=reports, admins=admins,
+                               statistics=statistics)
+
+
+async def talk(svc: ConversationService, key: ConversationKey, answers: list[str]) -> list[str]:
+    said = []
+    await svc.handle(key, Start(flow="report"))
+    for text in answers:
+        outputs = await svc.handle(key, Said(text))
+        said.extend(getattr(o, "text", "") for o in outputs)
+    return said
+
+
+async def test_the_preview_shows_exactly_what_is_stored_and_yes_stores_it_once(
+        shipped: Bundle, tmp_path: Path) -> None:
+    svc = services(shipped, tmp_path)
+    key = ConversationKey("test", "anna")
+    said = await talk(svc, key, REPORT_ANSWERS)
+    preview = said[-1]
+    assert "- Art: Drohung" in preview and "- Weg: Am Telefon" in preview
+    assert "- Hintergrund: Rassistisch, Politisch oder staatsfeindlich" in preview
+    assert "- Monat der Meldung: 2026-11" in preview
+    await svc.handle(key, Said("ja"), "confirm-1")
+    await svc.handle(key, Said("ja"), "confirm-1")  # the same message delivered twice
+    await svc.handle(key, Said("ja"))  # and a second "ja" after the end
+    assert svc.reports is not None
+    stored = svc.reports.reports()
+    assert len(stored) == 1
+    assert stored[0] == StoredReport("2026-11", None, "report", 1, (
+        ("area", "citizen_services"), ("channel", "phone"), ("kind", "threat"),
+        ("motive", "political"), ("motive", "racist"), ("police_informed", "planned"),
+        ("supervisor_knows", "yes"), ("threat_level", "level_2")))
+
+
+async def test_no_has_no_consequence_and_leaves_the_same_state_as_yes(shipped: Bundle,
+                                                                      tmp_path: Path) -> None:
+    flows = dict(shipped.flows)
+    # Go on after the report instead of ending, so that the states can be compared.
+    from dataclasses import replace
+
+    from bot.flowmodel import Ask, Choice, Link
+    report = flows["report"]
+    nodes = dict(report.nodes)
+    nodes["done"] = Ask(id="done", question={"de": "Weiter?", "en": "On?"}, slot="on",
+                        choices=(Choice("ok", {"de": "Gut", "en": "Good"}, {}, (Link("x"),)),))
+    flows["report"] = replace(report, nodes=nodes)
+    bundle = replace(shipped, flows=flows)
+    states = []
+    for answer in ("ja", "nein"):
+        svc = services(bundle, tmp_path / answer)
+        key = ConversationKey("test", answer)
+        await talk(svc, key, [*REPORT_ANSWERS, answer])
+        known = svc._load(svc.hasher(key))
+        assert known is not None and known.state is not None
+        states.append(state_to_json(known.state))
+        assert svc.reports is not None
+        assert svc.reports.count() == (1 if answer == "ja" else 0)
+    assert states[0] == states[1]
+
+
+async def test_a_thousand_conversations_leave_no_trace_of_a_person(shipped: Bundle,
+                                                                   tmp_path: Path) -> None:
+    svc = services(shipped, tmp_path)
+    rng = random.Random(5)
+    canaries = []
+    for i in range(1000):
+        user = f"canary-user-{i:04d}-xq"
+        canaries.append(user.encode())
+        key = ConversationKey("telegram", user)
+        await svc.handle(key, Start(), f"evt-{i}-start")
+        # Free text typed into the flow, with a name in it, before the report.
+        await svc.handle(key, Said("nein"))
+        await svc.handle(key, Said("nein"))
+        await svc.handle(key, Said(f"Frau Canarywoman{i} wurde bedroht"))
+        answers = ["ja", str(rng.randint(1, 7)), str(rng.randint(1, 7)),
+                   f"{rng.randint(1, 10)}", str(rng.randint(1, 7)), str(rng.randint(1, 3)),
+                   str(rng.randint(1, 2)), str(rng.randint(1, 5)), "ja"]
+        await svc.handle(key, Start(flow="report"))
+        for n, text in enumerate(answers):
+            await svc.handle(key, Said(text), f"evt-{i}-{n}")
+    assert svc.reports is not None and svc.reports.count() == 1000
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("reports.db")]
+    raw = b"".join(p.read_bytes() for p in files)
+    for canary in [*canaries[:50], b"Canarywoman", b"canary-user", b"evt-", b"telegram"]:
+        assert canary not in raw
+    svc.reports.close()
+    raw = (tmp_path / "reports.db").read_bytes()
+    assert b"Canarywoman" not in raw and b"canary" not in raw
+
+
+def _report(kind: str, channel: str, month: str = "2026-10") -> StoredReport:
+    return StoredReport(month, month, "report", 1, (("kind", kind), ("channel", channel)))
+
+
+def test_small_counts_are_suppressed_and_cannot_be_recovered_from_totals() -> None:
+    reports = ([_report("insult", "phone")] * 9 + [_report("insult", "letter")] * 2
+               + [_report("threat", "phone")] * 7 + [_report("threat", "letter")] * 6)
+    table = stats.crosstab(reports, ["kind", "channel"])
+    assert table.shown("insult", "letter") == "<5"
+    # insult/letter alone hidden would be 11 - 9 = 2: so a second cell in its row and column
+    # must be hidden as well.
+    row = [c for c in table.columns if ("insult", c) in table.hidden]
+    column = [r for r in table.rows if (r, "letter") in table.hidden]
+    assert len(row) >= 2 and len(column) >= 2
+    for line in ([(r, c) for c in table.columns] for r in table.rows):
+        assert sum(cell in table.hidden for cell in line) != 1
+    for line in ([(r, c) for r in table.rows] for c in table.columns):
+        assert sum(cell in table.hidden for cell in line) != 1
+    assert table.shown(stats.TOTAL, stats.TOTAL) == "24"
+
+
+def test_a_small_total_is_hidden_too() -> None:
+    table = stats.crosstab([_report("insult", "phone")] * 3, ["kind"])
+    assert table.shown("insult", stats.TOTAL) == "<5"
+    assert table.shown(stats.TOTAL, stats.TOTAL) == "<5"
+
+
+def test_stats_command_formats_and_chart(tmp_path: Path) -> None:
+    store = ReportStore(tmp_path / "reports.db")
+    for month, n in (("2026-08", 12), ("2026-09", 7), ("2026-10", 15)):
+        for i in range(n):
+            channel = ("phone", "letter", "in_person")[i % 3]
+            kind = "threat" if i % 3 else "insult"
+            store.add(month, month, "report", 1, [("kind", kind), ("channel", channel)])
+    store.close()
+    runner = CliRunner()
+    table = runner.invoke(main, ["stats", "--data-dir", str(tmp_path), "--by", "kind,channel"])
+    assert table.exit_code == 0, table.output
+    assert "insult" in table.output and "total" in table.output
+    as_csv = runner.invoke(main, ["stats", "--data-dir", str(tmp_path), "--by", "month",
+                                  "--format", "csv", "--since", "2026-09"])
+    assert as_csv.output.splitlines() == ["month,total", "2026-09,7", "2026-10,15", "total,22"]
+    as_json = runner.invoke(main, ["stats", "--data-dir", str(tmp_path), "--format", "json"])
+    assert '"threshold": 5' in as_json.output
+    chart = tmp_path / "chart.png"
+    drawn = runner.invoke(main, ["stats", "--data-dir", str(tmp_path), "--by", "channel",
+                                 "--chart", str(chart)])
+    assert drawn.exit_code == 0, drawn.output
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = runner.invoke(main, ["stats", "--data-dir", str(tmp_path), "--since", "Oktober"])
+    assert bad.exit_code == 2 and "YYYY-MM" in bad.output
+
+
+def test_reports_hold_enumerated_values_only(tmp_path: Path) -> None:
+    store = ReportStore(tmp_path / "reports.db")
+    with pytest.raises(ValueError):
+        store.add("2026-11", None, "report", 1, [("kind", "Frau Müller hat gedroht")])
+    with pytest.raises(ValueError):
+        store.add("2026-11-24", None, "report", 1, [("kind", "threat")])
+    assert store.count() == 0
+
+
+def test_purge_deletes_old_reports(tmp_path: Path) -> None:
+    store = ReportStore(tmp_path / "reports.db")
+    store.add("2019-01", None, "report", 1, [("kind", "threat")])
+    store.add("2026-11", None, "report", 1, [("kind", "threat")])
+    store.close()
+    result = CliRunner().invoke(main, ["purge", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0 and "deleted 1 report" in result.output
+    store = ReportStore(tmp_path / "reports.db")
+    assert store.count() == 1
+    store.close()
+
+
+async def test_statistics_in_chat_only_for_admins(shipped: Bundle, tmp_path: Path) -> None:
+    admin = ConversationKey("matrix", "@office:city.example")
+    svc = services(shipped, tmp_path, admins=frozenset({admin}))
+    answer = await svc.handle(admin, Said("/statistik"))
+    assert "total" in answer[0].text  # type: ignore[union-attr]
+    stranger = ConversationKey("matrix", "@someone:city.example")
+    refused = await svc.handle(stranger, Said("stats"))
+    text = " ".join(getattr(o, "text", "") for o in refused)
+    assert "total" not in text and "0" not in text
+    assert "nicht helfen" in text
+    assert any(isinstance(o, Question) for o in refused)  # and the conversation goes on
+
+
+def test_a_kill_before_the_insert_leaves_no_half_report(tmp_path: Path) -> None:
+    env = {**os.environ, "LOTSE_SECRET": "kill-test-secret-123456"}
+    args = [sys.executable, "-m", "bot", "chat", "--flow", "report", "--data-dir",
+            str(tmp_path)]
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("".join(f"{a}\n" for a in REPORT_ANSWERS))
+    proc.stdin.flush()
+    deadline = time.monotonic() + 30
+    seen = ""
+    while "anonym speichern?" not in seen and time.monotonic() < deadline:
+        seen += proc.stdout.readline()
+    assert "anonym speichern?" in seen
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    db = sqlite3.connect(tmp_path / "reports.db")
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert db.execute("SELECT count(*) FROM reports").fetchone() == (0,)
+    assert db.execute("SELECT count(*) FROM report_answers").fetchone() == (0,)
+    db.close()
+    resume = [a for a in args if a not in ("--flow", "report")]  # continue, don't start anew
+    again = subprocess.run(resume, input="ja\n", capture_output=True, text=True, env=env,
+                           timeout=60)
+    assert "anonym gespeichert" in again.stdout
+    store = ReportStore(tmp_path / "reports.db")
+    assert store.count() == 1
+    store.close()
