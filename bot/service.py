@@ -236,11 +236,9 @@ class ConversationService:
 
     def keep_for(self, state: State | None) -> dt.timedelta:
         """How long this conversation may stay idle: its flow's `keep_days`, or the default."""
-        if state is not None:
-            flow = self.bundle.flows.get(state.frames[0].flow)
-            if flow is not None and flow.keep_days:
-                return max(self.idle, dt.timedelta(days=flow.keep_days))
-        return self.idle
+        days = [flow.keep_days for frame in (state.frames if state else ())
+                if (flow := self.bundle.flows.get(frame.flow)) is not None and flow.keep_days]
+        return max([self.idle, *(dt.timedelta(days=d) for d in days)])
 
     def purge_expired(self) -> int:
         """Erase every conversation that was idle for longer than it may be kept."""

@@ -71,8 +71,8 @@ class Talk:
         return "\n".join(o.text for o in self.outputs if isinstance(o, Say))
 
 
-def random_script(bundle: Bundle, seed: int, lang: str = "de",
-                  max_turns: int = 60) -> list[str]:
+def random_script(bundle: Bundle, seed: int, lang: str = "de", max_turns: int = 60,
+                  text: str | None = None, report: str | None = None) -> list[str]:
     """A plausible conversation through the default flow: what a person might type, in order."""
     import random
 
@@ -86,14 +86,14 @@ def random_script(bundle: Bundle, seed: int, lang: str = "de",
         here = bundle.flows[state.here.flow].nodes[state.here.node]
         if isinstance(here, Ask):
             choice = rng.randrange(len(here.choices))
-            text = rng.choice([str(choice + 1), here.choices[choice].label[lang]])
+            said = rng.choice([str(choice + 1), here.choices[choice].label[lang]])
         elif isinstance(here, Input):
-            text = "gestern" if here.kind == "date" else f"Antwort {seed}"
+            said = "gestern" if here.kind == "date" else text or f"Antwort {seed}"
         elif isinstance(here, ReportStep):
-            text = rng.choice(["ja", "nein"])
+            said = report or rng.choice(["ja", "nein"])
         else:
             assert isinstance(here, Checklist)
-            text = rng.choice(["1", "fertig"])
-        script.append(text)
-        state = step(bundle, state, Said(text), NOW).state
+            said = rng.choice(["1", "fertig"])
+        script.append(said)
+        state = step(bundle, state, Said(said), NOW).state
     return script

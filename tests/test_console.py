@@ -25,6 +25,7 @@ def run_chat(tmp_path: Path, lines: list[str], *args: str) -> subprocess.Complet
 
 THREATENED_AT_THE_COUNTER = [
     "nein",                                   # not in danger now
+    "mir",                                    # it happened to me (not: I am a supervisor)
     "nein",                                   # not injured
     "Ich wurde bedroht",                      # kind: threat
     "am Schalter",                            # channel: in person
@@ -55,10 +56,10 @@ def test_threatened_at_the_counter_gets_next_steps_contacts_and_a_document(
 
 
 def test_an_interrupted_chat_continues_where_it_stopped(tmp_path: Path) -> None:
-    first = run_chat(tmp_path, THREATENED_AT_THE_COUNTER[:4])
+    first = run_chat(tmp_path, THREATENED_AT_THE_COUNTER[:5])
     assert first.returncode == 0
     assert "gespeichert" in first.stdout  # end of input pauses, it does not end
-    second = run_chat(tmp_path, THREATENED_AT_THE_COUNTER[4:5])
+    second = run_chat(tmp_path, THREATENED_AT_THE_COUNTER[5:6])
     assert second.returncode == 0
     before_answer = second.stdout.split("> heute")[0]
     assert "Willkommen zurück" in before_answer or "stehen geblieben" in before_answer
@@ -86,7 +87,7 @@ def test_ctrl_c_pauses_cleanly_and_the_next_chat_resumes(tmp_path: Path) -> None
     assert "gespeichert" in out
     resumed = run_chat(tmp_path, [])
     assert "Willkommen zurück" in resumed.stdout
-    assert "Sind Sie verletzt?" in resumed.stdout
+    assert "Schreiben Sie über etwas, das Ihnen selbst passiert ist?" in resumed.stdout
     assert "Sind Sie gerade in Gefahr?" not in resumed.stdout
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import sqlite3
 import subprocess
@@ -23,7 +22,7 @@ from bot.service import ConversationService
 from storage import StateStore
 from storage.report_store import ReportStore, StoredReport
 
-from .helpers import NOW
+from .helpers import NOW, random_script
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 REPORT_ANSWERS = ["ja", "2", "3", "1, 8", "bürgerbüro", "noch nicht", "ja", "3"]
@@ -99,31 +98,30 @@ async def test_no_has_no_consequence_and_leaves_the_same_state_as_yes(shipped: B
 
 async def test_a_thousand_conversations_leave_no_trace_of_a_person(shipped: Bundle,
                                                                    tmp_path: Path) -> None:
+    """Canaries: user ids, and names typed into the free-text answers before the report."""
     svc = services(shipped, tmp_path)
-    rng = random.Random(5)
-    canaries = []
+    canaries = [b"Canarywoman", b"canary-user", b"evt-", b"telegram"]
+    reached = 0
     for i in range(1000):
         user = f"canary-user-{i:04d}-xq"
-        canaries.append(user.encode())
         key = ConversationKey("telegram", user)
+        script = random_script(shipped, i, text=f"Frau Canarywoman{i} sagte: ich finde dich",
+                               report="ja", max_turns=200)
+        reached += "ja" in script and any("Canarywoman" in t for t in script)
         await svc.handle(key, Start(), f"evt-{i}-start")
-        # Free text typed into the flow, with a name in it, before the report.
-        await svc.handle(key, Said("nein"))
-        await svc.handle(key, Said("nein"))
-        await svc.handle(key, Said(f"Frau Canarywoman{i} wurde bedroht"))
-        answers = ["ja", str(rng.randint(1, 7)), str(rng.randint(1, 7)),
-                   f"{rng.randint(1, 10)}", str(rng.randint(1, 7)), str(rng.randint(1, 3)),
-                   str(rng.randint(1, 2)), str(rng.randint(1, 5)), "ja"]
-        await svc.handle(key, Start(flow="report"))
-        for n, text in enumerate(answers):
+        for n, text in enumerate(script):
             await svc.handle(key, Said(text), f"evt-{i}-{n}")
-    assert svc.reports is not None and svc.reports.count() == 1000
+        if i < 50:
+            canaries.append(user.encode())
+    assert svc.reports is not None
+    assert svc.reports.count() > 100 and reached > 30  # many reports after typed names
     files = [p for p in tmp_path.iterdir() if p.name.startswith("reports.db")]
+    assert any(p.name.endswith("-wal") for p in files)  # the WAL is scanned too
     raw = b"".join(p.read_bytes() for p in files)
-    for canary in [*canaries[:50], b"Canarywoman", b"canary-user", b"evt-", b"telegram"]:
-        assert canary not in raw
+    for canary in canaries:
+        assert canary not in raw, canary
     svc.reports.close()
-    raw = (tmp_path / "reports.db").read_bytes()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("reports"))
     assert b"Canarywoman" not in raw and b"canary" not in raw
 
 
