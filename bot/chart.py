@@ -28,9 +28,19 @@ def draw(table: Table, path: Path, title: str, labels: Mapping[str, str],
     for index, column in enumerate(columns):
         heights = [0 if (m, column) in table.hidden else table.counts.get((m, column), 0)
                    for m in months]
+        if not any(heights):
+            continue  # every value of it is hidden: no legend entry for nothing
         axes.bar(months, heights, bottom=bottoms, label=labels.get(column, column),
                  color=colours(index % 10), edgecolor="white", linewidth=0.6)
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    # What small numbers add up to, where the month's total is shown: one grey segment, so the
+    # bar is as high as its total without showing any suppressed cell on its own.
+    rest = [table.counts.get((m, TOTAL), 0) - b if (m, TOTAL) not in table.hidden else 0
+            for m, b in zip(months, bottoms, strict=True)]
+    if any(rest):
+        axes.bar(months, rest, bottom=bottoms, label=labels.get("__small__", "small numbers"),
+                 color="#d9d9d9", hatch="///", edgecolor="white", linewidth=0.6)
+        bottoms = [b + r for b, r in zip(bottoms, rest, strict=True)]
     for x, month in enumerate(months):
         axes.annotate(table.shown(month, TOTAL), (x, bottoms[x]), ha="center", va="bottom",
                       fontsize=11, fontweight="bold", xytext=(0, 3), textcoords="offset points")
