@@ -62,6 +62,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 NODE_KEYS = ("say", "next", *ACTIONS, *dict.fromkeys(k for keys in ACTIONS.values() for k in keys))
 CHOICE_KEYS = ("id", "label", "synonyms", "next")
 INPUT_TYPES = ("text", "date")
+MAX_PROBLEMS_PER_FILE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,9 @@ class FlowReader:
         for key, _ in node.items():
             if key not in allowed:
                 line, col = node.key_pos(key)
-                hint = did_you_mean(key, allowed) or f"allowed here: {', '.join(allowed)}"
+                # Past a hundred problems nobody reads hints; don't spend seconds on them.
+                hint = "" if len(self.problems) > MAX_PROBLEMS_PER_FILE else (
+                    did_you_mean(key, allowed) or f"allowed here: {', '.join(allowed)}")
                 self.error(line, col, f"unknown key '{key}' in {where}", hint)
                 ok = False
         return ok

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.commands import RESERVED, normalize
 from bot.content import Content, display, read_content, yaml_files
-from bot.flowfile import FlowFile, FlowReader, Ref
+from bot.flowfile import MAX_PROBLEMS_PER_FILE, FlowFile, FlowReader, Ref
 from bot.flowmodel import (
     WAITING,
     Ask,
@@ -127,8 +127,23 @@ def check(sources: Sources | None = None, today: dt.date | None = None) -> Check
         _warn_unused(content, used_keys, problems)
     if any(p.severity is Severity.ERROR for p in problems):
         bundle = None
-    ordered = tuple(sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.message)))
-    return CheckResult(bundle, ordered)
+    ordered = sorted(set(problems), key=lambda p: (p.file, p.line, p.col, p.message))
+    return CheckResult(bundle, _at_most(ordered, MAX_PROBLEMS_PER_FILE))
+
+
+def _at_most(problems: list[Problem], limit: int) -> tuple[Problem, ...]:
+    """The first `limit` problems of each file, then one line saying how many more there are."""
+    kept: list[Problem] = []
+    per_file: dict[str, int] = defaultdict(int)
+    for problem in problems:
+        per_file[problem.file] += 1
+        if per_file[problem.file] <= limit:
+            kept.append(problem)
+    for file, count in per_file.items():
+        if count > limit:
+            kept.append(Problem(file, 1, 1, f"… and {count - limit} more problems in this file",
+                                "fix the ones above first: many may follow from them"))
+    return tuple(kept)
 
 
 def _text_resolver(content: Content, problems: list[Problem], used: set[str]):  # type: ignore[no-untyped-def]
