@@ -30,9 +30,18 @@ THREATENED_AT_THE_COUNTER = [
     "Ich wurde bedroht",                      # kind: threat
     "am Schalter",                            # channel: in person
     "heute",                                  # when
-    "ja",                                     # write down the exact words
+    "ja",                                     # write the memory protocol (date: asked above)
+    "gegen 10:30 Uhr",                        # time
+    "Bürgerbüro Mitte, Schalter 3",           # place
+    "Er wollte nicht warten und wurde laut.", # what happened
     "Ich weiß, wo Ihr Auto steht.",           # the words
+    "überspringen",                           # who
     "überspringen",                           # witnesses
+    "überspringen",                           # injuries or damage
+    "überspringen",                           # what I did afterwards
+    "überspringen",                           # how I feel
+    "überspringen",                           # evidence kept
+    "ja",                                     # review: everything is right
     "nein",                                   # supervisor does not know yet
     "ja",                                     # it weighs on me
     "ja",                                     # explain the police
@@ -50,9 +59,11 @@ def test_threatened_at_the_counter_gets_next_steps_contacts_and_a_document(
     assert "116 006" in out  # WEISSER RING among the contacts
     documents = list((tmp_path / "docs").glob("gedaechtnisprotokoll-*.txt"))
     assert len(documents) == 1
-    assert "Ich weiß, wo Ihr Auto steht." in documents[0].read_text(encoding="utf-8")
+    document = documents[0].read_text(encoding="utf-8")
+    assert "Ich weiß, wo Ihr Auto steht." in document
+    assert "Bürgerbüro Mitte, Schalter 3" in document and "Zeuginnen" not in document
     state = b"".join(p.read_bytes() for p in (tmp_path / "data").iterdir())
-    assert b"Auto steht" not in state
+    assert b"Auto steht" not in state and b"Schalter 3" not in state
 
 
 def test_an_interrupted_chat_continues_where_it_stopped(tmp_path: Path) -> None:
