@@ -207,3 +207,22 @@ def graph(flow_id: str, fmt: str, lang: str, flows: tuple[Path, ...],
                                  f"{', '.join(sorted(bundle.flows))}", param_hint="FLOW_ID")
     render = mermaid if fmt == "mermaid" else dot
     click.echo(render(bundle.flows[flow_id], lang), nl=False)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def verify(file: Path) -> None:
+    """Check a document's fingerprint (.txt or .pdf). Exit 0 OK, 1 changed, 2 unreadable."""
+    from bot.documents import Unreadable, verify_file
+    from bot.documents.text import grouped
+
+    try:
+        verdict = verify_file(file)
+    except Unreadable as err:
+        click.echo(f"{file}: cannot check: {err}", err=True)
+        sys.exit(2)
+    if verdict.ok:
+        click.echo(f"{file}: fingerprint OK ({grouped(verdict.fingerprint)})")
+        return
+    click.echo(f"{file}: fingerprint does not match: {verdict.reason}", err=True)
+    sys.exit(1)

@@ -16,14 +16,17 @@ from typing import TextIO
 
 from bot.conversation import Document, Ended, Output, Resume, Said, Start
 from bot.keys import ConversationKey
-from bot.plaintext import document_text, render
+from bot.plaintext import render
 from bot.service import ConversationService
 
 _PAUSED = {
     "de": "Das Gespräch ist gespeichert. Mit „lotse chat“ geht es hier weiter.",
     "en": "The conversation is saved. Run “lotse chat” to continue here.",
 }
-_SAVED = {"de": "Dokument gespeichert: {path}", "en": "Document saved: {path}"}
+_SAVED = {
+    "de": "Dokument gespeichert, als PDF und als Text:\n  {pdf}\n  {txt}",
+    "en": "Document saved, as PDF and as text:\n  {pdf}\n  {txt}",
+}
 
 
 def console_key() -> ConversationKey:
@@ -80,7 +83,8 @@ class Console:
         for output in outputs:
             if isinstance(output, Document):
                 self.lang = output.lang
-                self.write(_SAVED.get(self.lang, _SAVED["en"]).format(path=self.save(output)))
+                pdf, txt = self.save(output)
+                self.write(_SAVED.get(self.lang, _SAVED["en"]).format(pdf=pdf, txt=txt))
                 continue
             if isinstance(output, Ended):
                 return True
@@ -89,12 +93,19 @@ class Console:
                 self.write(self.wrap(text) + "\n")
         return False
 
-    def save(self, document: Document) -> Path:
+    def save(self, document: Document) -> tuple[Path, Path]:
+        """Write the PDF and the text file side by side; returns (pdf, txt)."""
+        # Imported here: fpdf2 takes half a second to import, and most chats make no document.
+        from bot.documents import document_pdf, document_text
+        from bot.documents.text import timezone
+
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        stamp = document.created.astimezone().strftime("%Y%m%d-%H%M%S")
-        path = self.out_dir / f"{document.file}-{stamp}.txt"
-        path.write_text(document_text(document), encoding="utf-8")
-        return path
+        stamp = document.created.astimezone(timezone()).strftime("%Y%m%d-%H%M%S")  # as printed
+        name = f"{document.file}-{stamp}"
+        txt, pdf = self.out_dir / f"{name}.txt", self.out_dir / f"{name}.pdf"
+        txt.write_text(document_text(document), encoding="utf-8", newline="\n")
+        pdf.write_bytes(document_pdf(document))
+        return pdf, txt
 
     def wrap(self, text: str) -> str:
         lines = []
