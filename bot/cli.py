@@ -226,3 +226,36 @@ def verify(file: Path) -> None:
         return
     click.echo(f"{file}: fingerprint does not match: {verdict.reason}", err=True)
     sys.exit(1)
+
+
+@main.command()
+@click.argument("flow_id")
+@click.option("--lang", type=click.Choice(["de", "en"]), default="de", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "pdf"]), default="md",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file (default: standard output).")
+@click.option("--flows", multiple=True, type=_paths, help="Flow file or folder.")
+@click.option("--content", multiple=True, type=_paths, help="Content folder layered on top.")
+def checklist(flow_id: str, lang: str, fmt: str, output: Path | None, flows: tuple[Path, ...],
+              content: tuple[Path, ...]) -> None:
+    """Print a checklist flow as a sheet: tick boxes, deadlines, contacts, an "as of" date."""
+    import datetime as dt
+
+    from bot.checklist_print import NoChecklist, flow_sheet, render
+
+    bundle = _bundle_or_exit(flows, content)
+    if flow_id not in bundle.flows:
+        raise click.BadParameter(f"no flow '{flow_id}'; there are: "
+                                 f"{', '.join(sorted(bundle.flows))}", param_hint="FLOW_ID")
+    try:
+        data = render(flow_sheet(bundle, flow_id, lang, dt.date.today()), fmt)
+    except NoChecklist as err:
+        raise click.BadParameter(str(err), param_hint="FLOW_ID") from err
+    if output is not None:
+        output.write_bytes(data)
+        click.echo(f"Written: {output}", err=True)
+    elif fmt == "pdf" and sys.stdout.isatty():
+        raise click.UsageError("a PDF needs -o FILE (or a pipe)")
+    else:
+        sys.stdout.buffer.write(data)
