@@ -79,8 +79,14 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
     settings = Settings.from_env(data_dir)
     store = StateStore(settings.state_db, settings.synchronous)
     reports = ReportStore(settings.reports_db)
+
+    def statistics(lang: str) -> str:
+        return stats.as_text(stats.crosstab(reports.reports(), ["kind", "channel"],
+                                            settings.threshold))
+
     service = ConversationService(bundle, store, KeyHasher(load_secret(settings.data_dir)),
-                                  idle=settings.idle, reports=reports)
+                                  idle=settings.idle, reports=reports, admins=settings.admins,
+                                  statistics=statistics)
     service.purge_expired()
     try:
         code = asyncio.run(Console(service, console_key(), out_dir).run(lang, flow_id))
@@ -141,15 +147,18 @@ def _chart(stored: list[StoredReport], field: str, threshold: int, lang: str,
     table = stats.crosstab(stored, ["month", field] if field != "month" else ["month"],
                            threshold)
     words = _CHART_WORDS[lang]
-    draw(table, path, words["title"], {**labels, stats.TOTAL: words["total"]},
+    draw(table, path, words["title"],
+         {**labels, stats.TOTAL: words["total"], "__small__": words["small"]},
          words["note"].format(threshold=threshold))
     click.echo(f"chart: {path}", err=True)
 
 
 _CHART_WORDS = {
     "de": {"title": "Gemeldete Vorfälle je Monat", "total": "gesamt",
+           "small": "kleine Zahlen, zusammengefasst",
            "note": "Anonyme Meldungen an Lotse. Werte unter {threshold} werden nicht gezeigt."},
     "en": {"title": "Reported incidents per month", "total": "total",
+           "small": "small numbers, combined",
            "note": "Anonymous reports to Lotse. Values below {threshold} are not shown."},
 }
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from bot.commands import Command, parse_command
 from bot.conversation import (
+    Document,
     Ended,
     Event,
     Output,
@@ -93,8 +94,12 @@ class _GroupCommit:
         self._limit = limit
         self._waiting: list[asyncio.Future[None]] = []
         self._scheduled: asyncio.Handle | None = None
+        self._scrub = False
 
-    async def wait(self) -> None:
+    async def wait(self, scrub: bool = False) -> None:
+        """Wait for the commit; `scrub`: also fold the WAL into the database and empty it,
+        because the turn erased typed text whose older versions still sit in the WAL."""
+        self._scrub = self._scrub or scrub
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._waiting.append(future)
@@ -109,8 +114,11 @@ class _GroupCommit:
             self._scheduled.cancel()
             self._scheduled = None
         waiting, self._waiting = self._waiting, []
+        scrub, self._scrub = self._scrub, False
         try:
             self._store.commit()
+            if scrub:
+                self._store.checkpoint()
         except Exception as err:  # disk full, I/O error: every waiting turn fails, none lies
             self._store.rollback()
             self._on_failure()
@@ -189,17 +197,20 @@ class ConversationService:
                                      report.flow_version, report.answers)
             outputs = tuple(o for o in outputs if not isinstance(o, Report))
         erased = any(isinstance(o, Ended) and o.erased for o in turn.outputs)
+        # A document was handed over (its typed answers are now erased) or the conversation was
+        # forgotten: older versions of the row must not linger in the WAL file.
+        scrub = erased or any(isinstance(o, Document) for o in turn.outputs)
         if erased or (turn.state is None and not seen):
             self.store.delete(hashed)
             self._known.pop(hashed, None)
-            await self._commits.wait()
+            await self._commits.wait(scrub)
         else:
             encoded = state_to_json(turn.state) if turn.state is not None else None
             expires = stamp + int(self.keep_for(turn.state).total_seconds())
             self.store.save(hashed, encoded, json.dumps(seen, separators=(",", ":")), stamp,
                             expires)
             self._known.pop(hashed, None)
-            await self._commits.wait()
+            await self._commits.wait(scrub)
             self._remember(hashed, _Known(turn.state, seen, expires))
         return outputs
 

@@ -107,6 +107,9 @@ class StateStore:
             self.db.enable_wal()
         self.path = path
         self.db.execute(f"PRAGMA synchronous = {mode}")
+        # Erased rows are overwritten with zeros, not left in free space (many builds default
+        # to this; some do not).
+        self.db.execute("PRAGMA secure_delete = ON")
         apply(self.db, MIGRATIONS)
         self._conn = conn
         self._checkpointer: _Checkpointer | None = None

@@ -417,10 +417,6 @@ async def test_after_delivery_and_shutdown_no_file_holds_the_typed_text(tmp_path
     assert_no_typed_text(b"".join(p.read_bytes() for p in path.parent.iterdir()))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "storage keeps older versions of the row in state.db-wal until the next TRUNCATE "
-    "checkpoint; needs the service to checkpoint(TRUNCATE) after a turn that delivers a "
-    "document or forgets, and PRAGMA secure_delete=ON in StateStore (see the report)"))
 async def test_right_after_delivery_neither_database_nor_wal_holds_the_typed_text(
         tmp_path: Path) -> None:
     store, path = await deliver_through_the_service(tmp_path)

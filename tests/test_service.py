@@ -233,3 +233,17 @@ def test_an_old_state_database_is_migrated_in_place(tmp_path: Path) -> None:
     assert numbers == [1, 2]
     store.close()
     assert StateStore(path).load("k") is not None  # applying again changes nothing
+
+
+async def test_forget_leaves_nothing_in_the_database_or_its_wal(shipped: Bundle,
+                                                                tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    svc = service(shipped, path)
+    key = ConversationKey("test", "erika")
+    await svc.handle(key, Start(flow="protocol"))
+    await svc.handle(key, Said("heute"))
+    await svc.handle(key, Said("Kanarienvogel-Ort 17"))
+    await svc.handle(key, Said("vergessen"))
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("state"))
+    assert b"Kanarienvogel" not in raw
+    svc.store.close()
