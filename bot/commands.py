@@ -55,6 +55,7 @@ LANGUAGE_WORDS: dict[str, str] = {
 }
 
 DONE_WORDS = frozenset({"fertig", "done", "weiter", "continue", "next", "ok"})
+PRINT_WORDS = frozenset({"drucken", "ausdrucken", "print", "pdf", "dokument", "document"})
 SKIP_WORDS = frozenset({"überspringen", "skip", "-", "keine angabe", "pass"})
 
 _PUNCT = re.compile(r"[^\w\s/+-]", re.UNICODE)
@@ -71,6 +72,7 @@ def normalize(text: str) -> str:
 _NORMALIZED_COMMANDS = {normalize(w): c for w, c in COMMAND_WORDS.items()}
 _NORMALIZED_LANGUAGES = {normalize(w): lang for w, lang in LANGUAGE_WORDS.items()}
 _NORMALIZED_DONE = {normalize(w) for w in DONE_WORDS}
+_NORMALIZED_PRINT = {normalize(w) for w in PRINT_WORDS}
 _NORMALIZED_SKIP = {normalize(w) for w in SKIP_WORDS} | {"-"}
 RESERVED = frozenset(_NORMALIZED_COMMANDS) | frozenset(_NORMALIZED_LANGUAGES)
 """Words a choice may not use as label or synonym: they are commands everywhere."""
@@ -101,6 +103,11 @@ def parse_command(text: str) -> tuple[Command, str | None] | None:
 
 def is_done(text: str) -> bool:
     return normalize(text) in _NORMALIZED_DONE
+
+
+def is_print(text: str) -> bool:
+    """At a checklist: the user wants it as a document, with their ticks."""
+    return normalize(text) in _NORMALIZED_PRINT
 
 
 def is_skip(text: str) -> bool:

@@ -48,6 +48,8 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
         "internal_error": (),
         "checklist_hint": (),
         "checklist_progress": ("done", "total"),
+        "checklist_item_done": (),
+        "checklist_item_open": (),
         "document_ready": ("title",),
         "stale_button": (),
         "card.phone": (),

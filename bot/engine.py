@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.answers import DateError, match_choice, match_choices, parse_date, parse_numbers
-from bot.commands import Command, is_done, is_skip, parse_command
+from bot.commands import Command, is_done, is_print, is_skip, parse_command
 from bot.conversation import (
     HISTORY_LIMIT,
     CardLabels,
@@ -355,6 +355,16 @@ class _Turn:
 
     def tick(self, state: State, here: Checklist, text: str) -> State | None:
         ticked = tuple(state.slots.get(here.slot) or ())
+        if is_print(text):
+            # The list as it stands, to print or to keep: every item, done or still open.
+            fields = tuple((item.text[self.lang], self.system(
+                "checklist_item_done" if item.id in ticked else "checklist_item_open"))
+                for item in here.items)
+            title = self.render(here.title, state)
+            self.out.append(Document(title, "checkliste" if self.lang == "de" else "checklist",
+                                     fields, self.now, self.lang))
+            self.say(self.system("document_ready", title=title))
+            return self.prompt(state, full=False)
         if is_done(text):
             state = self.remember(state, here.slot, ticked)
             return self.advance(self.go(state, here.next))

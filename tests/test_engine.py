@@ -366,3 +366,13 @@ def test_runaway_guard_stops_instead_of_looping(tmp_path: Path) -> None:
     turn = step(broken, None, Said("hallo"), NOW)
     assert turn.state is None and isinstance(turn.outputs[-1], Ended)
     assert "110" in turn.outputs[0].text  # type: ignore[union-attr]
+
+
+def test_a_checklist_can_be_had_as_a_document_with_its_ticks(tmp_path: Path) -> None:
+    talk = Talk(bundle_of(tmp_path, CALLS, SUB), flow="main")
+    talk.send("2")
+    outputs = talk.send("drucken")
+    document = next(o for o in outputs if isinstance(o, Document))
+    assert document.title == "Liste" and document.file == "checkliste"
+    assert document.fields == (("Erstens", "offen"), ("Zweitens", "erledigt"))
+    assert talk.node == "tick"  # and the list goes on
