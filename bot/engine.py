@@ -357,7 +357,7 @@ class _Turn:
         ticked = tuple(state.slots.get(here.slot) or ())
         if is_print(text):
             # The list as it stands, to print or to keep: every item, done or still open.
-            fields = tuple((item.text[self.lang], self.system(
+            fields = tuple((self.render(item.text, state), self.system(
                 "checklist_item_done" if item.id in ticked else "checklist_item_open"))
                 for item in here.items)
             title = self.render(here.title, state)
