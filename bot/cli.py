@@ -27,6 +27,7 @@ from storage import StateStore
 from storage.report_store import ReportStore, StoredReport
 
 EXIT_CONTENT = 2
+EXIT_CONFIG = 2
 
 _paths = click.Path(exists=True, path_type=Path)
 
@@ -77,6 +78,19 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
                                  f"{', '.join(sorted(bundle.flows))}", param_hint="--flow")
     gc.freeze()  # the loaded content lives as long as the process: keep the collector off it
     settings = Settings.from_env(data_dir)
+    service, store, reports = _service(bundle, settings)
+    try:
+        code = asyncio.run(Console(service, console_key(), out_dir).run(lang, flow_id))
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        store.close()
+        reports.close()
+    sys.exit(code)
+
+
+def _service(bundle: Bundle, settings: Settings
+             ) -> tuple[ConversationService, StateStore, ReportStore]:
     store = StateStore(settings.state_db, settings.synchronous)
     reports = ReportStore(settings.reports_db)
 
@@ -88,14 +102,47 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
                                   idle=settings.idle, reports=reports, admins=settings.admins,
                                   statistics=statistics)
     service.purge_expired()
+    return service, store, reports
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="LOTSE_DATA_DIR",
+              help="Folder for Lotse's data (default ./data).")
+@click.option("--flows", multiple=True, type=_paths, help="Flow file or folder to run.")
+@click.option("--content", multiple=True, type=_paths, help="Content folder layered on top.")
+def run(data_dir: Path | None, flows: tuple[Path, ...], content: tuple[Path, ...]) -> None:
+    """Serve the configured chat channels until Ctrl-C (Telegram: LOTSE_TELEGRAM_TOKEN)."""
+    import logging
+    import signal
+
+    from bot.channels import configured, run_all
+
+    settings = Settings.from_env(data_dir)
+    bundle = _bundle_or_exit(flows, content)
+    gc.freeze()
+    service, store, reports = _service(bundle, settings)
     try:
-        code = asyncio.run(Console(service, console_key(), out_dir).run(lang, flow_id))
-    except KeyboardInterrupt:
-        code = 0
+        channels = configured(settings, service)
+        if not channels:
+            click.echo("lotse run: no channel configured; set LOTSE_TELEGRAM_TOKEN "
+                       "(see README, 'Telegram').", err=True)
+            sys.exit(EXIT_CONFIG)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines hold the token
+
+        async def serve() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            click.echo(f"lotse: serving {', '.join(c.name for c in channels)}; Ctrl-C stops.",
+                       err=True)
+            await run_all(channels, stop)
+
+        asyncio.run(serve())
     finally:
         store.close()
         reports.close()
-    sys.exit(code)
 
 
 _FORMATS = {"table": stats.as_text, "csv": stats.as_csv, "json": stats.as_json}

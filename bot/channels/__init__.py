@@ -1,0 +1,45 @@
+"""Channels: each translates one platform's updates into engine events and outputs back.
+
+`lotse run` starts every channel that is configured. A channel is anything with an async
+`run(stop)` that serves until `stop` is set; adding one is one line in `configured`.
+Channel modules are imported only when configured, so their libraries stay optional extras.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from bot.config import Settings
+from bot.service import ConversationService
+
+
+class Channel(Protocol):
+    name: str
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until `stop` is set, then shut down cleanly."""
+
+
+def configured(settings: Settings, service: ConversationService) -> list[Channel]:
+    """The channels the settings ask for, in start order."""
+    channels: list[Channel] = []
+    if settings.telegram is not None:
+        from bot.channels.telegram import TelegramChannel
+
+        channels.append(TelegramChannel(service, settings.telegram))
+    return channels
+
+
+async def run_all(channels: list[Channel], stop: asyncio.Event) -> None:
+    """Run the channels side by side; one failing stops the others too."""
+    async with asyncio.TaskGroup() as group:
+        for channel in channels:
+            group.create_task(_guarded(channel, stop))
+
+
+async def _guarded(channel: Channel, stop: asyncio.Event) -> None:
+    try:
+        await channel.run(stop)
+    finally:
+        stop.set()

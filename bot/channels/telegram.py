@@ -1,0 +1,444 @@
+"""The Telegram channel, on python-telegram-bot: inline keyboards, HTML, files, private chats.
+
+It only translates. A text message becomes `Said`, a button tap `Picked` (the engine answers a
+tap on an old button itself); outputs become messages. The update id is the event id, so an
+update delivered twice is handled once, across restarts too (the service keeps recent ids).
+
+What stays in memory, for this process only: per chat the ids of the messages of the
+conversation (so `forget` can delete them from the phone) and which of the bot's messages still
+show a keyboard. No message text is kept anywhere.
+
+Robustness is python-telegram-bot's where it has it: `AIORateLimiter` waits out "429 retry
+after", `concurrent_updates` lets one slow conversation not block the others, and polling or
+webhook start with `drop_pending_updates`: what was sent while Lotse was down is not replayed
+as fresh input minutes or hours later, when the question it answered may have changed (a
+re-delivered update that *was* handled is caught by the service's event ids). Other network
+errors on sending are retried a few times here, in the rate limiter's seam, so no reply is lost
+to a short outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import html
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+# PTB 22 warns on every 429 (RetryAfter reads its own retry_after as an int) unless durations
+# are opted in as timedelta, the coming default. Lotse reads no durations from PTB objects.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.config import TelegramSettings
+from bot.conversation import (
+    ChecklistView,
+    Contacts,
+    Document,
+    Ended,
+    Event,
+    Output,
+    Picked,
+    Question,
+    Said,
+    Say,
+)
+from bot.keys import ConversationKey
+from bot.plaintext import render
+from bot.service import ConversationService
+
+log = logging.getLogger(__name__)
+
+CALLBACK_LIMIT = 64
+"""Telegram's limit for a button's callback_data, in bytes."""
+MESSAGE_LIMIT = 4096
+CHAT_LIMIT = 10_000
+"""How many chats' message ids are remembered for `forget`; the oldest are dropped first."""
+MESSAGES_PER_CHAT = 500
+DELETE_BATCH = 100
+"""deleteMessages takes at most 100 ids."""
+
+_ONLY_PRIVATE = {
+    "de": "Ich arbeite nur im privaten Chat. Bitte schreiben Sie mir direkt: "
+          "Was Sie mir anvertrauen, gehört nicht in eine Gruppe.",
+    "en": "I only work in a private chat. Please write to me directly: "
+          "what you tell me does not belong in a group.",
+}
+
+COMMANDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "de": (("start", "Beginnen oder weitermachen"), ("hilfe", "Was Sie schreiben können"),
+           ("notfall", "Notrufnummern sofort"), ("zurueck", "Letzte Antwort zurücknehmen"),
+           ("neustart", "Von vorn beginnen"), ("sprache", "Sprache wechseln (English)"),
+           ("stopp", "Gespräch beenden"), ("vergessen", "Alles löschen, auch hier im Chat")),
+    "en": (("start", "Begin or continue"), ("help", "What you can write"),
+           ("emergency", "Emergency numbers at once"), ("back", "Take back the last answer"),
+           ("restart", "Start over"), ("language", "Change language (Deutsch)"),
+           ("stop", "End the conversation"), ("forget", "Delete everything, in this chat too")),
+}
+"""Registered with setMyCommands per language; the engine understands all of them as typed."""
+
+
+# --- buttons -------------------------------------------------------------------------------
+
+
+class Buttons:
+    """callback_data for a choice: "flow node choice" when it fits in 64 bytes, else a digest.
+
+    The plain form survives restarts and content changes (an old button then names a node
+    that is not the current one, and the engine answers it as stale). A digest is remembered
+    for this process only; after a restart its tap is answered as stale too.
+    """
+
+    def __init__(self) -> None:
+        self._long: dict[str, tuple[str, str, str]] = {}
+
+    def data(self, flow: str, node: str, choice: str) -> str:
+        plain = f"{flow} {node} {choice}"
+        if len(plain.encode()) <= CALLBACK_LIMIT and len(plain.split(" ")) == 3:
+            return plain
+        digest = "#" + hashlib.blake2b(plain.encode(), digest_size=16).hexdigest()
+        self._long[digest] = (flow, node, choice)
+        return digest
+
+    def picked(self, data: str, lang: str | None) -> Picked:
+        parts = self._long.get(data) or tuple(data.split(" "))
+        if len(parts) != 3:
+            parts = ("", "", "")  # not ours, or from before a restart: the engine calls it stale
+        return Picked(parts[0], parts[1], parts[2], lang)
+
+
+def keyboard(question: Question, buttons: Buttons) -> InlineKeyboardMarkup | None:
+    if not question.options:
+        return None
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton(f"{o.number}. {o.label}",
+                              callback_data=buttons.data(question.flow, question.node, o.id))]
+        for o in question.options])
+
+
+# --- text ------------------------------------------------------------------------------------
+
+
+def question_html(question: Question) -> str:
+    text = html.escape(question.text)
+    if question.options and not question.text.strip():
+        text = "…"
+    return text + (f"\n<i>{html.escape(question.hint)}</i>" if question.hint else "")
+
+
+def contacts_html(contacts: Contacts) -> list[str]:
+    """One HTML block per card. Phone numbers stay plain text: Telegram's apps make them
+    tappable, while a tel: link is refused by the Bot API and would lose the whole message."""
+    labels, blocks = contacts.labels, []
+    for card in contacts.cards:
+        lines = [f"<b>{html.escape(card.name)}</b>"]
+        if card.phone:
+            lines.append(f"{html.escape(labels.phone)}: {html.escape(card.phone)}")
+        if card.web:
+            url = html.escape(card.web, quote=True)
+            lines.append(f'{html.escape(labels.web)}: <a href="{url}">{html.escape(card.web)}</a>')
+        if card.email:
+            lines.append(f"{html.escape(labels.email)}: {html.escape(card.email)}")
+        if card.hours:
+            lines.append(f"{html.escape(labels.hours)}: {html.escape(card.hours)}")
+        if card.note:
+            lines.append(f"<i>{html.escape(card.note)}</i>")
+        if card.checked:
+            lines.append(f"({html.escape(labels.checked)} {html.escape(card.checked)})")
+        blocks.append("\n".join(lines))
+    return blocks
+
+
+def plain_blocks(text: str, limit: int = MESSAGE_LIMIT // 2) -> list[str]:
+    """Plain text as escaped HTML blocks, cut at line ends so each fits in one message."""
+    blocks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        while len(line) > limit:
+            blocks.append(html.escape(line[:limit]))
+            line = line[limit:]
+        if current and size + len(line) + 1 > limit:
+            blocks.append(html.escape("\n".join(current)))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        blocks.append(html.escape("\n".join(current)))
+    return [b for b in blocks if b.strip()]
+
+
+def messages(blocks: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Blocks joined by blank lines into as few messages as fit."""
+    out: list[str] = []
+    for block in blocks:
+        if out and len(out[-1]) + 2 + len(block) <= limit:
+            out[-1] += "\n\n" + block
+        else:
+            out.append(block)
+    return out
+
+
+# --- per-chat memory -------------------------------------------------------------------------
+
+
+@dataclass
+class _Chat:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Turns of one chat run and send in order; other chats go on meanwhile."""
+    messages: list[int] = field(default_factory=list)
+    keyboards: list[int] = field(default_factory=list)
+
+    def sent(self, message_id: int) -> None:
+        self.messages.append(message_id)
+        del self.messages[:-MESSAGES_PER_CHAT]
+
+
+class _Retrying(AIORateLimiter):
+    """AIORateLimiter (waits out 429) that also retries network errors a few times."""
+
+    def __init__(self, retries: int = 3, pause: float = 0.5) -> None:
+        super().__init__(max_retries=3)
+        self._retries = retries
+        self._pause = pause
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        for attempt in range(self._retries + 1):
+            try:
+                return await super().process_request(callback, args, kwargs, endpoint, data,
+                                                     rate_limit_args)
+            except BadRequest:
+                raise  # our mistake or a gone message: sending it again will not help
+            except NetworkError as err:
+                if attempt == self._retries:
+                    raise
+                log.warning("%s failed (%s), retrying", endpoint, err)
+                await asyncio.sleep(self._pause * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+
+# --- the channel -----------------------------------------------------------------------------
+
+
+class TelegramChannel:
+    name = "telegram"
+
+    def __init__(self, service: ConversationService, settings: TelegramSettings,
+                 poll_timeout: float = 10.0, retry_pause: float = 0.5) -> None:
+        self.service = service
+        self.settings = settings
+        self.poll_timeout = poll_timeout
+        self.buttons = Buttons()
+        self._chats: OrderedDict[int, _Chat] = OrderedDict()
+        self._told_groups: set[int] = set()
+        self.application: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(settings.token)
+            .base_url(f"{settings.api_url}/bot")
+            .base_file_url(f"{settings.api_url}/file/bot")
+            .rate_limiter(_Retrying(pause=retry_pause))
+            .concurrent_updates(True)
+            .build())
+        self.application.add_handler(TypeHandler(Update, self.on_update))
+        self.application.add_error_handler(self.on_error)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = self.application
+        await app.initialize()
+        await self.register_commands()
+        await app.start()
+        updater = app.updater
+        assert updater is not None
+        if self.settings.webhook_url:
+            host, _, port = self.settings.webhook_listen.rpartition(":")
+            path = self.settings.webhook_url.split("://", 1)[-1].partition("/")[2]
+            await updater.start_webhook(listen=host or "127.0.0.1", port=int(port), url_path=path,
+                                        webhook_url=self.settings.webhook_url,
+                                        secret_token=self.settings.webhook_secret,
+                                        drop_pending_updates=True,
+                                        allowed_updates=Update.ALL_TYPES)
+        else:
+            await updater.start_polling(timeout=dt.timedelta(seconds=self.poll_timeout),
+                                        drop_pending_updates=True,
+                                        allowed_updates=Update.ALL_TYPES)
+
+    async def stop(self) -> None:
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()
+
+    async def register_commands(self) -> None:
+        bot = self.application.bot
+        default = self.service.bundle.default_language
+        for lang, commands in COMMANDS.items():
+            listed = [BotCommand(name, text) for name, text in commands]
+            await bot.set_my_commands(listed, language_code=lang)
+            if lang == default:
+                await bot.set_my_commands(listed)  # for every other app language
+
+    # --- updates -----------------------------------------------------------------------------
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update failed", exc_info=context.error)
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None or chat.type == ChatType.CHANNEL:
+            return
+        if chat.type != ChatType.PRIVATE:
+            await self.only_private(chat.id, user.language_code)
+            return
+        event = self.event(update, user.language_code)
+        if event is None:
+            return
+        memory = self.chat(chat.id)
+        async with memory.lock:
+            if update.message is not None:
+                memory.sent(update.message.message_id)
+            outputs = await self.service.handle(ConversationKey("telegram", str(user.id)),
+                                                event, str(update.update_id))
+            query = update.callback_query
+            if query is not None:
+                with contextlib.suppress(BadRequest):
+                    await query.answer()
+                if isinstance(query.message, Message):
+                    await self.drop_keyboard(chat.id, query.message.message_id, memory)
+            if outputs:
+                for message_id in list(memory.keyboards):
+                    await self.drop_keyboard(chat.id, message_id, memory)
+                await self.deliver(chat.id, memory, outputs)
+
+    def event(self, update: Update, lang: str | None) -> Event | None:
+        query = update.callback_query
+        if query is not None:
+            return self.buttons.picked(query.data or "", lang)
+        message = update.message
+        if message is None:
+            return None  # edits, reactions, member changes: nothing to answer
+        text = message.text or message.caption
+        return Said(text, lang) if text else None
+
+    def chat(self, chat_id: int) -> _Chat:
+        memory = self._chats.get(chat_id)
+        if memory is None:
+            memory = self._chats[chat_id] = _Chat()
+            while len(self._chats) > CHAT_LIMIT:
+                oldest, old = next(iter(self._chats.items()))
+                if old.lock.locked():
+                    break
+                del self._chats[oldest]
+        self._chats.move_to_end(chat_id)
+        return memory
+
+    async def only_private(self, chat_id: int, lang: str | None) -> None:
+        if chat_id in self._told_groups:
+            return
+        self._told_groups.add(chat_id)
+        short = (lang or "")[:2].lower()
+        text = _ONLY_PRIVATE.get(short, _ONLY_PRIVATE[self.service.bundle.default_language])
+        with contextlib.suppress(Forbidden, BadRequest):  # removed from the group meanwhile
+            await self.application.bot.send_message(chat_id, text)
+
+    # --- outputs -----------------------------------------------------------------------------
+
+    async def deliver(self, chat_id: int, memory: _Chat, outputs: tuple[Output, ...]) -> None:
+        if any(isinstance(o, Ended) and o.erased for o in outputs):
+            await self.erase(chat_id, memory)  # first, so the confirmation stays visible
+        for output in outputs:
+            if isinstance(output, Question):
+                markup = keyboard(output, self.buttons)
+                sent = await self.send(chat_id, memory, question_html(output), markup)
+                if markup is not None:
+                    memory.keyboards.append(sent)
+            elif isinstance(output, Contacts):
+                for text in messages(contacts_html(output)):
+                    await self.send(chat_id, memory, text)
+            elif isinstance(output, Say | ChecklistView):
+                for text in messages(plain_blocks(render(output))):
+                    await self.send(chat_id, memory, text)
+            elif isinstance(output, Document):
+                await self.send_document(chat_id, memory, output)
+
+    async def send(self, chat_id: int, memory: _Chat, text: str,
+                   markup: InlineKeyboardMarkup | None = None) -> int:
+        message = await self.application.bot.send_message(
+            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        memory.sent(message.message_id)
+        return int(message.message_id)
+
+    async def send_document(self, chat_id: int, memory: _Chat, document: Document) -> None:
+        """The PDF and the text file, built in memory and uploaded; nothing touches the disk."""
+        # Imported here: fpdf2 takes half a second to import, and most chats make no document.
+        from bot.documents import document_pdf, document_text
+        from bot.documents.text import timezone
+
+        stamp = document.created.astimezone(timezone()).strftime("%Y%m%d-%H%M%S")
+        name = f"{document.file}-{stamp}"
+        pdf = document_pdf(document)
+        txt = document_text(document).encode("utf-8")
+        bot = self.application.bot
+        for data, suffix in ((pdf, "pdf"), (txt, "txt")):
+            message = await bot.send_document(
+                chat_id, InputFile(data, filename=f"{name}.{suffix}"),
+                caption=document.title if suffix == "pdf" else None)
+            memory.sent(message.message_id)
+
+    async def drop_keyboard(self, chat_id: int, message_id: int, memory: _Chat) -> None:
+        if message_id in memory.keyboards:
+            memory.keyboards.remove(message_id)
+        with contextlib.suppress(BadRequest):  # already gone, or not modified
+            await self.application.bot.edit_message_reply_markup(chat_id, message_id,
+                                                                 reply_markup=None)
+
+    async def erase(self, chat_id: int, memory: _Chat) -> None:
+        """Delete the conversation's messages where Telegram allows it (in private chats: those
+        younger than 48 hours); the rest stay, and the user can delete them in the app."""
+        ids = sorted(set(memory.messages))
+        memory.messages.clear()
+        memory.keyboards.clear()
+        bot = self.application.bot
+        for start in range(0, len(ids), DELETE_BATCH):
+            batch = ids[start:start + DELETE_BATCH]
+            try:
+                await bot.delete_messages(chat_id, batch)
+            except BadRequest:
+                for message_id in batch:  # one too old fails the batch: try each on its own
+                    with contextlib.suppress(BadRequest):
+                        await bot.delete_message(chat_id, message_id)

@@ -1,0 +1,333 @@
+"""The Telegram channel: the real python-telegram-bot Application over HTTP to a Bot API stand-in.
+
+Polling and webhook mode; the shipped flows; the real state store in a temporary folder.
+Every wait is on a condition, bounded by a timeout.
+"""
+
+from __future__ import annotations
+
+import copy
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from telegram import Update
+from telegram.ext import ContextTypes, TypeHandler
+
+from bot.channels.telegram import TelegramChannel
+from bot.config import TelegramSettings
+from bot.flowmodel import Bundle
+from bot.keys import ConversationKey, KeyHasher
+from bot.service import ConversationService
+from storage import StateStore
+
+from .botapi_standin import Shown, StandIn, free_port
+
+SECRET = b"0123456789abcdef0123456789abcdef"
+ANNA = 501
+HOOK_SECRET = "hook-secret-123"
+
+Q_DANGER = "Sind Sie gerade in Gefahr?"
+Q_WHO = "Schreiben Sie über etwas"
+Q_INJURED = "Sind Sie verletzt?"
+Q_WHAT = "Was ist passiert?"
+Q_HOW = "Wie oder wo ist es passiert?"
+Q_WHEN = "Wann ist es passiert?"
+Q_PROTOCOL = "Möchten Sie das gleich hier mit mir aufschreiben?"
+STALE = "Dieser Knopf gehört zu einer früheren Frage"
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[StandIn]:
+    server = StandIn()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(params=["polling", "webhook"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def new_service(bundle: Bundle, tmp_path: Path) -> ConversationService:
+    return ConversationService(bundle, StateStore(tmp_path / "state.db"), KeyHasher(SECRET))
+
+
+class Bot:
+    """A running channel, and a way to wait until it has handled an update."""
+
+    def __init__(self, channel: TelegramChannel, standin: StandIn) -> None:
+        self.channel = channel
+        self.standin = standin
+        self.handled: set[int] = set()
+
+    async def record(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.handled.add(update.update_id)
+        await self.standin.notify()
+
+    async def handled_all(self, *update_ids: int) -> None:
+        await self.standin.wait_for(lambda: self.handled.issuperset(update_ids))
+
+
+@asynccontextmanager
+async def running(service: ConversationService, standin: StandIn,
+                  mode: str = "polling") -> AsyncIterator[Bot]:
+    settings = TelegramSettings(standin.token, standin.url)
+    if mode == "webhook":
+        port = free_port()
+        settings = TelegramSettings(standin.token, standin.url,
+                                    f"http://127.0.0.1:{port}/telegram-hook",
+                                    f"127.0.0.1:{port}", HOOK_SECRET)
+    channel = TelegramChannel(service, settings, poll_timeout=1, retry_pause=0.01)
+    bot = Bot(channel, standin)
+    # After the channel's handler (group 0) has finished with an update: for the tests' waits.
+    channel.application.add_handler(TypeHandler(Update, bot.record), group=1)
+    await channel.start()
+    try:
+        yield bot
+    finally:
+        await channel.stop()
+        service.store.close()
+
+
+def asking(standin: StandIn, text: str, chat: int = ANNA) -> Callable[[], Shown | None]:
+    """The question that shows a keyboard now, once it is the one asking `text`."""
+    def condition() -> Shown | None:
+        shown = standin.last_with_keyboard(chat)
+        return shown if shown is not None and text in shown.text else None
+    return condition
+
+
+def said_after(standin: StandIn, since: int, text: str,
+               chat: int = ANNA) -> Callable[[], Shown | None]:
+    def condition() -> Shown | None:
+        return next((m for m in standin.bot_messages(chat)
+                     if m.message_id > since and text in m.text), None)
+    return condition
+
+
+async def answer(standin: StandIn, question: str, label: str) -> Shown:
+    """Wait for `question`, tap `label`; returns the question as it was shown."""
+    shown: Shown = await standin.wait_for(asking(standin, question))
+    before = copy.deepcopy(shown)
+    await standin.tap(ANNA, shown, label)
+    return before
+
+
+async def write(standin: StandIn, text: str, expect: str) -> Shown:
+    since = standin.last_id()
+    await standin.send_text(ANNA, text)
+    shown: Shown = await standin.wait_for(said_after(standin, since, expect))
+    return shown
+
+
+async def first_questions(standin: StandIn) -> None:
+    await standin.send_text(ANNA, "/start")
+    await answer(standin, Q_DANGER, "Nein")
+    await answer(standin, Q_WHO, "Es ist mir passiert")
+    await answer(standin, Q_INJURED, "Nein")
+
+
+PROTOCOL_BY_TEXT = [
+    ("gegen 10:30 Uhr", "Wo"),
+    ("Bürgerbüro Mitte, Schalter 3", ""),
+    ("Er wollte nicht warten und wurde laut.", ""),
+    ("Ich weiß, wo Ihr Auto steht.", ""),
+    ("überspringen", ""),
+    ("überspringen", ""),
+    ("überspringen", ""),
+    ("überspringen", ""),
+    ("überspringen", ""),
+    ("überspringen", ""),
+]
+
+
+async def test_a_whole_conversation_by_buttons_and_text_ends_with_the_document_as_files(
+        shipped: Bundle, tmp_path: Path, standin: StandIn, mode: str) -> None:
+    service = new_service(shipped, tmp_path)
+    async with running(service, standin, mode):
+        await first_questions(standin)
+        answered = await answer(standin, Q_WHAT, "Drohung")
+        await answer(standin, Q_HOW, "Persönlich")
+        await standin.wait_for(said_after(standin, 0, Q_WHEN))
+        await write(standin, "heute", Q_PROTOCOL)
+        await answer(standin, Q_PROTOCOL, "Ja")
+        for text, _ in PROTOCOL_BY_TEXT:
+            since = standin.last_id()
+            await standin.send_text(ANNA, text)
+            await standin.wait_for(lambda s=since: any(  # type: ignore[misc]
+                m.message_id > s for m in standin.bot_messages(ANNA)))
+        review = await standin.wait_for(lambda: standin.last_with_keyboard(ANNA))
+        await standin.tap(ANNA, review, "1.")  # everything is right
+        documents = await standin.wait_for(
+            lambda: len(standin.calls_to("sendDocument")) == 2 and standin.calls_to("sendDocument"))
+    names = [call.files["document"][0] for call in documents]
+    assert names[0].startswith("gedaechtnisprotokoll-") and names[0].endswith(".pdf")
+    assert names[1].endswith(".txt")
+    pdf, txt = (call.files["document"][1] for call in documents)
+    assert pdf.startswith(b"%PDF")
+    assert "Ich weiß, wo Ihr Auto steht." in txt.decode("utf-8")
+    # Answered questions keep no keyboard: only the one waiting now may show one.
+    shown = standin.shown[(ANNA, answered.message_id)]
+    assert shown.keyboard is None and "Drohung" in str(answered.keyboard)
+    assert len([m for m in standin.bot_messages(ANNA) if m.keyboard]) <= 1
+    # Buttons say flow, node and choice in at most 64 bytes.
+    data = [b["callback_data"] for row in answered.keyboard or [] for b in row]
+    assert data and all(len(d.encode()) <= 64 and d.startswith("employee ") for d in data)
+    # Commands are registered in both languages.
+    assert "vergessen" in standin.commands["de"] and "forget" in standin.commands["en"]
+    assert not [c for c in standin.calls if c.method == "sendMessage"
+                and c.params.get("parse_mode") != "HTML"]
+
+
+async def test_a_tap_on_an_old_button_gets_a_gentle_note_and_changes_nothing(
+        shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
+    async with running(new_service(shipped, tmp_path), standin):
+        await standin.send_text(ANNA, "/start")
+        old = await answer(standin, Q_DANGER, "Nein")
+        await standin.wait_for(asking(standin, Q_WHO))
+        since = standin.last_id()
+        await standin.tap(ANNA, old, "Ja")  # "in danger: yes" on the question answered already
+        await standin.wait_for(said_after(standin, since, STALE))
+        again = await standin.wait_for(asking(standin, Q_WHO))
+        assert again.message_id > since  # asked again, below the note
+        assert not [m for m in standin.bot_messages(ANNA) if "110" in m.text]  # no emergency
+        assert standin.calls_to("answerCallbackQuery")  # the spinner on the button stops
+
+
+async def test_an_update_delivered_twice_is_handled_once(
+        shipped: Bundle, tmp_path: Path, standin: StandIn, mode: str) -> None:
+    async with running(new_service(shipped, tmp_path), standin, mode) as bot:
+        await standin.send_text(ANNA, "/start")
+        await standin.wait_for(asking(standin, Q_DANGER))
+        twice = await standin.push_twice(standin.text_message(ANNA, "2"))  # "Nein", twice
+        await bot.handled_all(twice)
+        await standin.wait_for(asking(standin, Q_WHO))
+        # Handled twice, the second "2" would have answered "I am a supervisor".
+        await write(standin, "1", Q_INJURED)
+    asked = [m for m in standin.bot_messages(ANNA) if Q_WHO in m.text]
+    assert len(asked) == 1
+
+
+async def test_a_429_answer_is_waited_out_and_the_reply_still_arrives(
+        shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
+    standin.fail("sendMessage", 429, {
+        "ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
+        "parameters": {"retry_after": 1}})
+    async with running(new_service(shipped, tmp_path), standin):
+        await standin.send_text(ANNA, "/start")
+        await standin.wait_for(asking(standin, Q_DANGER))
+    texts = [m.text for m in standin.bot_messages(ANNA)]
+    assert texts[0].startswith("Guten Tag")  # the message that met the 429, not lost
+    assert len(standin.calls_to("sendMessage")) == len(texts) + 1
+
+
+async def test_a_network_error_is_retried_without_losing_the_reply(
+        shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
+    standin.fail("sendMessage", 502, {"ok": False, "error_code": 502,
+                                      "description": "Bad Gateway"})
+    async with running(new_service(shipped, tmp_path), standin):
+        await standin.send_text(ANNA, "/start")
+        await standin.wait_for(asking(standin, Q_DANGER))
+    assert standin.bot_messages(ANNA)[0].text.startswith("Guten Tag")
+
+
+async def test_in_a_group_it_says_once_that_it_works_only_in_private_and_keeps_nothing(
+        shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
+    group = {"id": -900, "type": "group", "title": "Team Bürgerbüro"}
+    service = new_service(shipped, tmp_path)
+    async with running(service, standin) as bot:
+        first = await standin.send_text(ANNA, "/start", chat=group)
+        second = await standin.send_text(ANNA, "Ich wurde bedroht", chat=group)
+        await bot.handled_all(first, second)
+        notes = standin.bot_messages(-900)
+        assert len(notes) == 1 and "privaten Chat" in notes[0].text
+        assert not await service.has_conversation(ConversationKey("telegram", str(ANNA)))
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        assert db.execute("SELECT count(*) FROM conversations").fetchone() == (0,)
+
+
+async def test_a_restart_in_the_middle_continues_and_drops_what_came_while_down(
+        shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
+    async with running(new_service(shipped, tmp_path), standin):
+        await first_questions(standin)
+        waiting = copy.deepcopy(await standin.wait_for(asking(standin, Q_WHAT)))
+    await standin.send_text(ANNA, "5")  # "physical attack", sent while Lotse was down
+    async with running(new_service(shipped, tmp_path), standin):
+        since = standin.last_id()
+        await standin.tap(ANNA, waiting, "Drohung")
+        await standin.wait_for(asking(standin, Q_HOW))
+    later = [m.text for m in standin.bot_messages(ANNA) if m.message_id > since]
+    assert not any(STALE in t for t in later)
+    assert not any("verletzt" in t for t in later)  # the "5" was not taken as an answer
+
+
+async def test_forget_deletes_the_conversation_from_the_chat_too(
+        shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
+    service = new_service(shipped, tmp_path)
+    async with running(service, standin):
+        await first_questions(standin)
+        await standin.wait_for(asking(standin, Q_WHAT))
+        assert len(standin.bot_messages(ANNA)) > 4
+        since = standin.last_id()
+        await standin.send_text(ANNA, "/vergessen")
+        note = await standin.wait_for(said_after(standin, since, "gelöscht"))
+        assert not await service.has_conversation(ConversationKey("telegram", str(ANNA)))
+    left = [m for (chat, _), m in standin.shown.items() if chat == ANNA]
+    assert left == [note]  # every message before it is gone, the user's own ones too
+
+
+async def test_a_webhook_request_without_the_secret_is_refused(
+        shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
+    async with running(new_service(shipped, tmp_path), standin, "webhook"):
+        assert standin.webhook is not None
+        url, secret = standin.webhook
+        assert secret == HOOK_SECRET
+        body: dict[str, Any] = {"update_id": 1, **standin.text_message(ANNA, "/start")}
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(url, json=body, timeout=10,
+                                       headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+        assert answer.status_code == 403
+    assert standin.bot_messages(ANNA) == []
+
+
+def test_lotse_run_without_a_channel_exits_2_and_says_what_is_missing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    env = {"LOTSE_TELEGRAM_TOKEN": "", "LOTSE_SECRET": "x" * 32}
+    result = CliRunner().invoke(main, ["run", "--data-dir", str(tmp_path)], env=env)
+    assert result.exit_code == 2
+    assert "no channel configured" in result.output and "LOTSE_TELEGRAM_TOKEN" in result.output
+
+
+async def test_lotse_run_serves_telegram_from_the_environment(
+        tmp_path: Path, standin: StandIn) -> None:
+    import asyncio
+    import os
+    import signal
+    import sys
+
+    env = {**os.environ, "LOTSE_TELEGRAM_TOKEN": standin.token,
+           "LOTSE_TELEGRAM_API_URL": standin.url, "LOTSE_SECRET": "x" * 32,
+           "LOTSE_DATA_DIR": str(tmp_path)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=env, stderr=asyncio.subprocess.PIPE)
+    try:
+        # Polling drops what came before it started: write once it asked for updates.
+        await standin.wait_for(lambda: standin.calls_to("deleteWebhook"), timeout=60)
+        await standin.send_text(ANNA, "/start", lang="en")
+        shown = await standin.wait_for(lambda: standin.last_with_keyboard(ANNA), timeout=60)
+        assert "Are you in danger right now?" in shown.text  # the user's Telegram language
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            _, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
+    assert standin.token not in stderr.decode()
