@@ -331,3 +331,19 @@ async def test_lotse_run_serves_telegram_from_the_environment(
             _, stderr = await process.communicate()
     assert process.returncode == 0, stderr.decode()
     assert standin.token not in stderr.decode()
+
+
+async def test_one_slow_conversation_does_not_hold_up_another(
+        shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
+    ben = 502
+    async with running(new_service(shipped, tmp_path), standin) as bot:
+        slow = bot.channel.chat(ANNA).lock
+        await slow.acquire()  # Anna's turn is stuck (a slow disk, a slow upload …)
+        try:
+            await standin.send_text(ANNA, "/start")
+            await standin.send_text(ben, "/start")
+            await standin.wait_for(lambda: standin.last_with_keyboard(ben))
+            assert standin.bot_messages(ANNA) == []
+        finally:
+            slow.release()
+        await standin.wait_for(asking(standin, Q_DANGER))
