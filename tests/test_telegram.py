@@ -347,3 +347,16 @@ async def test_one_slow_conversation_does_not_hold_up_another(
         finally:
             slow.release()
         await standin.wait_for(asking(standin, Q_DANGER))
+
+
+async def test_emergency_contacts_arrive_as_html_with_the_numbers_and_links(
+        shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
+    async with running(new_service(shipped, tmp_path), standin):
+        await standin.send_text(ANNA, "/start")
+        since = standin.last_id()
+        await answer(standin, Q_DANGER, "Ja")
+        card = await standin.wait_for(said_after(standin, since, "<b>Polizei – Notruf</b>"))
+    assert "Telefon: 110" in card.text
+    sent = [c.params["text"] for c in standin.calls_to("sendMessage")]
+    assert all(c.params.get("parse_mode") == "HTML" for c in standin.calls_to("sendMessage"))
+    assert not any("<a href=\"tel:" in text for text in sent)  # plain numbers: the apps link them
