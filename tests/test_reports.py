@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,7 +28,7 @@ from storage.report_store import ReportStore, StoredReport
 from .helpers import NOW, random_script
 
 SECRET = b"0123456789abcdef0123456789abcdef"
-REPORT_ANSWERS = ["ja", "2", "3", "1, 8", "bürgerbüro", "noch nicht", "ja", "3"]
+REPORT_ANSWERS = ["ja", "2", "3", "von außen", "1, 8", "bürgerbüro", "noch nicht", "ja", "3"]
 
 
 def services(bundle: Bundle, folder: Path, admins: frozenset[ConversationKey] = frozenset()
@@ -56,6 +59,7 @@ async def test_the_preview_shows_exactly_what_is_stored_and_yes_stores_it_once(
     said = await talk(svc, key, REPORT_ANSWERS)
     preview = said[-1]
     assert "- Art: Drohung" in preview and "- Weg: Am Telefon" in preview
+    assert "- Von außen oder innen: Von außen" in preview
     assert "- Hintergrund: Rassistisch, Politisch oder staatsfeindlich" in preview
     assert "- Monat der Meldung: 2026-11" in preview
     await svc.handle(key, Said("ja"), "confirm-1")
@@ -66,7 +70,8 @@ async def test_the_preview_shows_exactly_what_is_stored_and_yes_stores_it_once(
     assert len(stored) == 1
     assert stored[0] == StoredReport("2026-11", None, "report", 1, (
         ("area", "citizen_services"), ("channel", "phone"), ("kind", "threat"),
-        ("motive", "political"), ("motive", "racist"), ("police_informed", "planned"),
+        ("motive", "political"), ("motive", "racist"), ("origin", "external"),
+        ("police_informed", "planned"),
         ("supervisor_knows", "yes"), ("threat_level", "level_2")))
 
 
@@ -221,10 +226,15 @@ def test_a_kill_before_the_insert_leaves_no_half_report(tmp_path: Path) -> None:
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write("".join(f"{a}\n" for a in REPORT_ANSWERS))
     proc.stdin.flush()
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or ()],
+                              daemon=True)
+    reader.start()
     deadline = time.monotonic() + 30
     seen = ""
     while "anonym speichern?" not in seen and time.monotonic() < deadline:
-        seen += proc.stdout.readline()
+        with contextlib.suppress(queue.Empty):
+            seen += lines.get(timeout=1.0)
     assert "anonym speichern?" in seen
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
