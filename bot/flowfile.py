@@ -396,28 +396,35 @@ class FlowReader:
             self.at(file, f"file name {file.value!r} is not valid",
                     "use lower case letters, digits, _ and -, without an ending")
             return None
-        raw = body.get("fields")
-        if raw is None or not raw.is_list or not raw.value:
-            self.at(raw or body, f"document '{node_id}' has no 'fields'",
-                    "add 'fields:' with '- label: ... slot: ...'")
-            return None
-        fields: list[DocumentField] = []
-        for item in raw.value:
-            if not item.is_map or item.get("label") is None or item.get("slot") is None:
-                self.at(item, "a document field needs 'label' and 'slot'",
-                        "write '- label: <text>' and 'slot: <slot>'")
-                continue
-            self.unknown_keys(item, ("label", "slot"), f"a field of document '{node_id}'")
-            slot = item.value["slot"]
-            self._refs.append(Ref("slot", str(slot.value), slot.line, slot.col, node_id))
-            label = self.text(item.value["label"], "a document field label")
-            if label is not None:
-                fields.append(DocumentField(label, str(slot.value)))
-        if title is None or len(fields) != len(raw.value):
+        fields = self.labelled_slots(body, node_id, "document", "slot")
+        if title is None or fields is None:
             return None
         return DocumentStep(id=node_id, say=say, next=links, line=line, title=title,
-                            file=file.value if file else node_id, fields=tuple(fields),
+                            file=file.value if file else node_id,
+                            fields=tuple(DocumentField(label, slot) for label, slot in fields),
                             erase=self.flag(body, "erase"))
+
+    def labelled_slots(self, body: Y, node_id: str, what: str,
+                       ref_kind: str) -> list[tuple[Text, str]] | None:
+        """The `fields:` of a document or report: a label and a slot each, or None if broken."""
+        raw = body.get("fields")
+        if raw is None or not raw.is_list or not raw.value:
+            self.at(raw or body, f"{what} '{node_id}' has no 'fields'",
+                    "add 'fields:' with '- label: <text>' and 'slot: <slot>'")
+            return None
+        fields: list[tuple[Text, str]] = []
+        for item in raw.value:
+            if not item.is_map or item.get("label") is None or item.get("slot") is None:
+                self.at(item, f"a {what} field needs 'label' and 'slot'",
+                        "write '- label: <text>' and 'slot: <slot>'")
+                continue
+            self.unknown_keys(item, ("label", "slot"), f"a field of {what} '{node_id}'")
+            slot = item.value["slot"]
+            self._refs.append(Ref(ref_kind, str(slot.value), slot.line, slot.col, node_id))
+            label = self.text(item.value["label"], f"a {what} field label")
+            if label is not None:
+                fields.append((label, str(slot.value)))
+        return fields if len(fields) == len(raw.value) else None
 
     def _deadline(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
                   line: int) -> Deadline | None:
@@ -450,33 +457,18 @@ class FlowReader:
     def _report(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
                 line: int) -> ReportStep | None:
         intro = self.text(body.value["report"], f"the text of report '{node_id}'")
-        raw = body.get("fields")
-        if raw is None or not raw.is_list or not raw.value:
-            self.at(raw or body, f"report '{node_id}' has no 'fields'",
-                    "add 'fields:' with '- label: ...' and 'slot: <a question's slot>'")
-            return None
-        fields: list[ReportField] = []
-        for item in raw.value:
-            if not item.is_map or item.get("label") is None or item.get("slot") is None:
-                self.at(item, "a report field needs 'label' and 'slot'",
-                        "write '- label: <text>' and 'slot: <slot>'")
-                continue
-            self.unknown_keys(item, ("label", "slot"), f"a field of report '{node_id}'")
-            slot = item.value["slot"]
-            self._refs.append(Ref("choice_slot", str(slot.value), slot.line, slot.col, node_id))
-            label = self.text(item.value["label"], "a report field label")
-            if label is not None:
-                fields.append(ReportField(label, str(slot.value)))
+        fields = self.labelled_slots(body, node_id, "report", "choice_slot")
         month = body.get("month")
         if month is not None:
             if not month.is_str:
                 self.at(month, "'month' must name a date slot", "write 'month: incident_date'")
                 return None
             self._refs.append(Ref("date_slot", month.value, month.line, month.col, node_id))
-        if intro is None or len(fields) != len(raw.value):
+        if intro is None or fields is None:
             return None
         return ReportStep(id=node_id, say=say, next=links, line=line, intro=intro,
-                          fields=tuple(fields), month=month.value if month else None)
+                          fields=tuple(ReportField(label, slot) for label, slot in fields),
+                          month=month.value if month else None)
 
     def _call(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
               line: int) -> Call | None:
