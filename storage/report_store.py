@@ -93,6 +93,9 @@ class ReportStore:
             self._conn.executemany(
                 "INSERT INTO report_answers (report_id, field, value) VALUES (?, ?, ?)",
                 [(report_id, field, value) for field, value in answers])
+        # The WAL lists changes in the order they came; fold it in at once so that only the
+        # id-ordered tables remain. Reports are rare, this costs nothing that matters.
+        self.checkpoint()
 
     def reports(self, since: str | None = None) -> list[StoredReport]:
         """Every report (from month `since` on), in id order, which is random."""
