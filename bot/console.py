@@ -6,7 +6,6 @@ keyed by the local user name, so a chat closed with Ctrl-C continues in the next
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import shutil
 import sys
@@ -120,7 +119,3 @@ class Console:
     def write(self, text: str) -> None:
         self.stdout.write(text + "\n")
         self.stdout.flush()
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

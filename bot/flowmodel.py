@@ -9,16 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from types import MappingProxyType
 
 from bot.commands import normalize
 
 Text = Mapping[str, str]
 """One text in every language: language code -> text."""
-
-
-def frozen_map(data: Mapping[str, object] | None = None) -> Mapping[str, object]:
-    return MappingProxyType(dict(data or {}))
 
 
 # --- conditions --------------------------------------------------------------------------

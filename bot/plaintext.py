@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.conversation import ChecklistView, Contacts, Document, Output, Question, Say
+from bot.conversation import ChecklistView, Contacts, Output, Question, Say
 
 
 def render(output: Output) -> str:
@@ -36,14 +36,4 @@ def card_text(contacts: Contacts, index: int) -> str:
         lines.append(f"  {card.note}")
     if card.checked:
         lines.append(f"  ({labels.checked} {card.checked})")
-    return "\n".join(lines)
-
-
-def document_text(document: Document) -> str:
-    """A document as a plain-text file: title, creation time, then each answer under its label."""
-    stamp = document.created.astimezone().strftime("%d.%m.%Y %H:%M" if document.lang == "de"
-                                                   else "%Y-%m-%d %H:%M")
-    lines = [document.title, "=" * len(document.title), "", stamp, ""]
-    for label, value in document.fields:
-        lines.extend([label, "-" * len(label), value, ""])
     return "\n".join(lines)
