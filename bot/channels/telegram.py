@@ -337,7 +337,7 @@ class TelegramChannel:
             query = update.callback_query
             if query is not None:
                 with contextlib.suppress(BadRequest):
-                    await query.answer()
+                    await self.call("answerCallbackQuery", callback_query_id=query.id)
                 if isinstance(query.message, Message):
                     await self.drop_keyboard(chat.id, query.message.message_id, memory)
             if outputs:
@@ -374,7 +374,14 @@ class TelegramChannel:
         short = (lang or "")[:2].lower()
         text = _ONLY_PRIVATE.get(short, _ONLY_PRIVATE[self.service.bundle.default_language])
         with contextlib.suppress(Forbidden, BadRequest):  # removed from the group meanwhile
-            await self.application.bot.send_message(chat_id, text)
+            await self.call("sendMessage", chat_id=chat_id, text=text)
+
+    async def call(self, endpoint: str, **data: object) -> Any:
+        """A Bot API call whose answer is used raw, if at all: no telegram objects are built
+        from it (the bulk of the work per turn otherwise). Through `Bot._post`, as PTB's own
+        methods: defaults, None values dropped, objects such as InlineKeyboardMarkup
+        serialised, and on through ExtBot's rate limiter (429 waits, network retries)."""
+        return await self.application.bot._post(endpoint, data)
 
     # --- outputs -----------------------------------------------------------------------------
 
@@ -398,10 +405,11 @@ class TelegramChannel:
 
     async def send(self, chat_id: int, memory: _Chat, text: str,
                    markup: InlineKeyboardMarkup | None = None) -> int:
-        message = await self.application.bot.send_message(
-            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
-        memory.sent(message.message_id)
-        return int(message.message_id)
+        message = await self.call("sendMessage", chat_id=chat_id, text=text,
+                                  parse_mode=ParseMode.HTML, reply_markup=markup)
+        message_id = int(message["message_id"])
+        memory.sent(message_id)
+        return message_id
 
     async def send_document(self, chat_id: int, memory: _Chat, document: Document) -> None:
         """The PDF and the text file, built in memory and uploaded; nothing touches the disk."""
@@ -424,8 +432,7 @@ class TelegramChannel:
         if message_id in memory.keyboards:
             memory.keyboards.remove(message_id)
         with contextlib.suppress(BadRequest):  # already gone, or not modified
-            await self.application.bot.edit_message_reply_markup(chat_id, message_id,
-                                                                 reply_markup=None)
+            await self.call("editMessageReplyMarkup", chat_id=chat_id, message_id=message_id)
 
     async def erase(self, chat_id: int, memory: _Chat) -> None:
         """Delete the conversation's messages where Telegram allows it (in private chats: those
@@ -433,12 +440,11 @@ class TelegramChannel:
         ids = sorted(set(memory.messages))
         memory.messages.clear()
         memory.keyboards.clear()
-        bot = self.application.bot
         for start in range(0, len(ids), DELETE_BATCH):
             batch = ids[start:start + DELETE_BATCH]
             try:
-                await bot.delete_messages(chat_id, batch)
+                await self.call("deleteMessages", chat_id=chat_id, message_ids=batch)
             except BadRequest:
                 for message_id in batch:  # one too old fails the batch: try each on its own
                     with contextlib.suppress(BadRequest):
-                        await bot.delete_message(chat_id, message_id)
+                        await self.call("deleteMessage", chat_id=chat_id, message_id=message_id)
