@@ -7,10 +7,11 @@ half an update behind, and a channel can never reach into the engine's data.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 SlotValue = str | tuple[str, ...] | None
 """A choice id, free text or ISO date; a tuple for multiple answers and ticks; None = skipped."""
@@ -75,7 +76,7 @@ def state_to_json(state: State) -> str:
         data["s"] = {k: list(v) if isinstance(v, tuple) else v for k, v in state.slots.items()}
     if state.history:
         data["h"] = [_undo_to_json(u) for u in state.history]
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(data).decode()
 
 
 def _undo_to_json(undo: Undo) -> list[Any]:
@@ -94,7 +95,7 @@ def _slot(value: Any) -> SlotValue:
 
 def state_from_json(text: str) -> State:
     """Raises ValueError (or KeyError/TypeError) for anything that is not a stored state."""
-    data = json.loads(text)
+    data = orjson.loads(text)
     frames = _frames(data["f"])
     slots = {str(k): _slot(v) for k, v in data.get("s", {}).items()}
     history = []

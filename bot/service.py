@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import orjson
 
 from bot.commands import Command, parse_command
 from bot.conversation import (
@@ -207,7 +208,7 @@ class ConversationService:
         else:
             encoded = state_to_json(turn.state) if turn.state is not None else None
             expires = stamp + int(self.keep_for(turn.state).total_seconds())
-            self.store.save(hashed, encoded, json.dumps(seen, separators=(",", ":")), stamp,
+            self.store.save(hashed, encoded, orjson.dumps(seen).decode(), stamp,
                             expires)
             self._known.pop(hashed, None)
             await self._commits.wait(scrub)
@@ -222,7 +223,7 @@ class ConversationService:
         stored = self.store.load(hashed)
         if stored is None:
             return None
-        known = _Known(_decode(stored.state), json.loads(stored.seen) if stored.seen else [],
+        known = _Known(_decode(stored.state), _seen(stored.seen),
                        stored.expires_at)
         self._remember(hashed, known)
         return known
@@ -260,6 +261,14 @@ class ConversationService:
 def _asks_for_statistics(text: str) -> bool:
     command = parse_command(text)
     return command is not None and command[0] is Command.STATS
+
+
+def _seen(text: str) -> list[str]:
+    try:
+        seen = orjson.loads(text) if text else []
+    except orjson.JSONDecodeError:
+        return []  # lost de-duplication memory is better than a crashed conversation
+    return [str(s) for s in seen] if isinstance(seen, list) else []
 
 
 def _decode(text: str | None) -> State | None:
