@@ -23,15 +23,14 @@ from bot.flowmodel import (
     Condition,
     ContactList,
     Deadline,
-    DocumentField,
     DocumentStep,
     End,
+    Field,
     Flow,
     Input,
     Link,
     Message,
     Not,
-    ReportField,
     ReportStep,
     SlotAnswered,
     SlotIs,
@@ -401,7 +400,7 @@ class FlowReader:
             return None
         return DocumentStep(id=node_id, say=say, next=links, line=line, title=title,
                             file=file.value if file else node_id,
-                            fields=tuple(DocumentField(label, slot) for label, slot in fields),
+                            fields=tuple(Field(label, slot) for label, slot in fields),
                             erase=self.flag(body, "erase"))
 
     def labelled_slots(self, body: Y, node_id: str, what: str,
@@ -467,7 +466,7 @@ class FlowReader:
         if intro is None or fields is None:
             return None
         return ReportStep(id=node_id, say=say, next=links, line=line, intro=intro,
-                          fields=tuple(ReportField(label, slot) for label, slot in fields),
+                          fields=tuple(Field(label, slot) for label, slot in fields),
                           month=month.value if month else None)
 
     def _call(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],

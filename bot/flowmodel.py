@@ -150,7 +150,9 @@ class Checklist(Step):
 
 
 @dataclass(frozen=True, slots=True)
-class DocumentField:
+class Field:
+    """A label and the slot whose answer it shows: a line of a document or a report preview."""
+
     label: Text
     slot: str
 
@@ -161,7 +163,7 @@ class DocumentStep(Step):
 
     title: Text
     file: str
-    fields: tuple[DocumentField, ...]
+    fields: tuple[Field, ...]
     erase: bool = False
 
 
@@ -187,12 +189,6 @@ class End(Step):
     """Ends this flow: returns to the caller, or ends the conversation."""
 
 
-@dataclass(frozen=True, slots=True)
-class ReportField:
-    label: Text
-    slot: str
-
-
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class ReportStep(Step):
     """Shows exactly what an anonymous report would store and waits for yes or no.
@@ -202,7 +198,7 @@ class ReportStep(Step):
     """
 
     intro: Text
-    fields: tuple[ReportField, ...]
+    fields: tuple[Field, ...]
     month: str | None = None
 
 

@@ -198,8 +198,9 @@ def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem
                  ) -> Bundle | None:
     flows = {f.flow.id: f for f in files}
     slot_values = _slot_values(files)
+    dates = _date_slots(files)
     for flow_file in files:
-        _check_refs(flow_file, flows, content, slot_values, problems)
+        _check_refs(flow_file, flows, content, slot_values, dates, problems)
         _check_graph(flow_file, problems)
         _check_automatic_loops(flow_file, flows, problems)
         _check_words(flow_file, problems)
@@ -221,7 +222,6 @@ def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem
             elif isinstance(step, Checklist):
                 for item in step.items:
                     labels[step.slot][item.id] = item.text
-    dates = _date_slots(files)
     default_lang = "de" if "de" in content.languages else content.languages[0]
     default_flow = "employee" if "employee" in flows else sorted(flows)[0]
     return Bundle(flows=resolved, system=system, contacts=dict(content.contacts),
@@ -252,9 +252,9 @@ def _slot_values(files: list[FlowFile]) -> dict[str, set[str] | None]:
 
 
 def _check_refs(f: FlowFile, flows: Mapping[str, FlowFile], content: Content,
-                slot_values: Mapping[str, set[str] | None], problems: list[Problem]) -> None:
+                slot_values: Mapping[str, set[str] | None], dates: set[str],
+                problems: list[Problem]) -> None:
     nodes = f.flow.nodes
-    dates = _date_slots(list(flows.values()))
 
     def add(ref: Ref, message: str, hint: str) -> None:
         problems.append(Problem(f.file, ref.line, ref.col, message, hint))
