@@ -1,16 +1,32 @@
-"""Where Lotse keeps its data and how long it keeps a conversation, from options or environment."""
+"""Settings from one config file (`lotse.yaml`) with every key overridable by a `LOTSE_*` variable.
+
+The file is optional: without it Lotse runs on its defaults (console, and the web page for
+`lotse run`). A key's variable is its path in capitals joined by `_`: `telegram: token:` is
+`LOTSE_TELEGRAM_TOKEN`, `data_dir:` is `LOTSE_DATA_DIR`. The variable wins over the file, so a
+secret can stay out of the file. Mistakes are reported like content problems, all at once, as
+`file:line:col: message — hint` (or naming the variable), never as a traceback.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
+import types
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.keys import ConversationKey
+from bot.problems import ContentError, Problem, did_you_mean
+from bot.yamlsource import Y, load_yaml
 
 STATE_DB = "state.db"
+REPORTS_DB = "reports.db"
+CONFIG_FILE = "lotse.yaml"
+ENV_PREFIX = "LOTSE_"
 
 
 def parse_admins(text: str) -> frozenset[ConversationKey]:
@@ -21,7 +37,6 @@ def parse_admins(text: str) -> frozenset[ConversationKey]:
         if sep and platform and user:
             keys.add(ConversationKey(platform, user))
     return frozenset(keys)
-REPORTS_DB = "reports.db"
 
 
 @dataclass(frozen=True)
@@ -38,40 +53,95 @@ class TelegramSettings:
     webhook_secret: str | None = None
     """Checked on every webhook request (X-Telegram-Bot-Api-Secret-Token)."""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TelegramSettings | None:
-        token = env.get("LOTSE_TELEGRAM_TOKEN")
-        if not token:
-            return None
-        return cls(token, (env.get("LOTSE_TELEGRAM_API_URL") or cls.api_url).rstrip("/"),
-                   env.get("LOTSE_TELEGRAM_WEBHOOK_URL") or None,
-                   env.get("LOTSE_TELEGRAM_WEBHOOK_LISTEN") or cls.webhook_listen,
-                   env.get("LOTSE_TELEGRAM_WEBHOOK_SECRET") or None)
+        """Only the Telegram part, from variables (kept for tests and benchmarks)."""
+        return Settings.load(None, dict(env)).telegram
+
+
+@dataclass(frozen=True)
+class MatrixSettings:
+    """The Matrix channel: a bot account on a homeserver, password or access token."""
+
+    homeserver: str
+    """The homeserver's base URL, e.g. https://matrix.kassel.de."""
+    user_id: str
+    """The bot's full user id, e.g. @lotse:kassel.de."""
+    password: str | None = None
+    """Used once, for the first login; afterwards the saved device and token are reused."""
+    access_token: str | None = None
+    """Instead of a password: a token for an existing device (then `device_id` too)."""
+    device_id: str | None = None
+    device_name: str = "Lotse"
+    allowed_servers: tuple[str, ...] = ()
+    """Accept invites only from users of these homeservers (server names); empty: anyone."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "homeserver", self.homeserver.rstrip("/"))
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web chat page."""
+
+    enabled: bool = True
+    """`lotse run` serves the page unless this is false (`lotse web` always does)."""
+    listen: str = "127.0.0.1:8080"
+    """host:port; behind a reverse proxy keep it on 127.0.0.1."""
+    secure_cookie: bool = False
+    """Mark the session cookie Secure; set it when the page is served over HTTPS."""
+    exit_url: str = "about:blank"
+    """Where the quick exit leads: a neutral page (the city's weather, a search engine)."""
+
+
+@dataclass(frozen=True)
+class ReminderSettings:
+    """Opt-in reminders are delivered only within these hours, local time."""
+
+    first_hour: int = 8
+    last_hour: int = 20
+    timezone: str = "Europe/Berlin"
 
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path
-    idle: dt.timedelta
-    synchronous: str
+    data_dir: Path = Path("data")
+    idle_hours: float = 24.0
+    """A conversation idle longer than this is erased (a flow's keep_days may keep it longer)."""
+    db_sync: str = "NORMAL"
+    """SQLite's synchronous setting for the state: NORMAL, or FULL to survive a power cut."""
     keep_reports_years: int = 5
-    threshold: int = 5
+    stats_threshold: int = 5
     admins: frozenset[ConversationKey] = frozenset()
-    """Who may ask for statistics in a chat: `platform:user` pairs from LOTSE_ADMINS."""
+    """Who may ask for statistics in a chat: `platform:user` pairs."""
+    flows: tuple[Path, ...] = ()
+    """Flow files or folders to run instead of the shipped flows."""
+    content: tuple[Path, ...] = ()
+    """Content folders layered over the shipped content (see `lotse init`)."""
+    log_level: str = "INFO"
+    web: WebSettings = field(default_factory=WebSettings)
     telegram: TelegramSettings | None = None
-    """Set when LOTSE_TELEGRAM_TOKEN is."""
+    """Set when a token is."""
+    matrix: MatrixSettings | None = None
+    """Set when a homeserver is."""
+    reminders: ReminderSettings = field(default_factory=ReminderSettings)
+    source: str | None = None
+    """The config file these settings were read from, if any."""
 
-    @classmethod
-    def from_env(cls, data_dir: Path | None = None,
-                 environ: dict[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        folder = data_dir or Path(env.get("LOTSE_DATA_DIR") or "data")
-        hours = float(env.get("LOTSE_IDLE_HOURS") or 24)
-        return cls(folder, dt.timedelta(hours=hours), env.get("LOTSE_DB_SYNC") or "NORMAL",
-                   int(env.get("LOTSE_KEEP_REPORTS_YEARS") or 5),
-                   int(env.get("LOTSE_STATS_THRESHOLD") or 5),
-                   parse_admins(env.get("LOTSE_ADMINS") or ""),
-                   TelegramSettings.from_env(env))
+    @property
+    def idle(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.idle_hours)
+
+    @property
+    def synchronous(self) -> str:
+        return self.db_sync
+
+    @property
+    def threshold(self) -> int:
+        return self.stats_threshold
 
     @property
     def state_db(self) -> Path:
@@ -80,3 +150,222 @@ class Settings:
     @property
     def reports_db(self) -> Path:
         return self.data_dir / REPORTS_DB
+
+    @classmethod
+    def from_env(cls, data_dir: Path | None = None,
+                 environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from the config file named by LOTSE_CONFIG (or ./lotse.yaml if there is
+        one) and the environment; `data_dir`, when given, wins over both."""
+        env = os.environ if environ is None else environ
+        named = env.get("LOTSE_CONFIG")
+        path = Path(named) if named else Path(CONFIG_FILE)
+        settings = cls.load(path if named or path.is_file() else None, env)
+        return dataclasses.replace(settings, data_dir=data_dir) if data_dir else settings
+
+    @classmethod
+    def load(cls, path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read `path` (None: no file) and the variables; raises ContentError listing every
+        problem with the file's place or the variable's name."""
+        env = os.environ if environ is None else environ
+        problems: list[Problem] = []
+        root: Y | None = None
+        display = str(path) if path is not None else ""
+        if path is not None:
+            root = load_yaml(path, display, problems)
+            if root is not None and not root.is_map:
+                problems.append(Problem(display, root.line, root.col,
+                                        "the config file must be a mapping of keys",
+                                        "write 'key: value' lines, see docs/operating.md"))
+                root = None
+        reader = _Reader(display, env, problems)
+        values = reader.section(cls, root, ())
+        base = path.parent if path is not None else Path(".")
+        settings = _build(cls, values, problems, display)
+        if problems:
+            raise ContentError(problems)
+        assert isinstance(settings, Settings)
+        return dataclasses.replace(
+            settings, source=display or None,
+            data_dir=base / settings.data_dir if path else settings.data_dir,
+            flows=tuple(base / p for p in settings.flows),
+            content=tuple(base / p for p in settings.content))
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+_SECTIONS: dict[str, type] = {"web": WebSettings, "telegram": TelegramSettings,
+                              "matrix": MatrixSettings, "reminders": ReminderSettings}
+_NOT_CONFIGURABLE = {"source"}
+_ENABLES = {"telegram": "token", "matrix": "homeserver"}
+"""An optional section exists when this key is set."""
+
+
+def env_name(path: tuple[str, ...]) -> str:
+    return ENV_PREFIX + "_".join(path).upper()
+
+
+def _fields(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)
+            if f.name not in _NOT_CONFIGURABLE}
+
+
+class _Reader:
+    """Collects the raw value of every key, from the file or the environment, with its place."""
+
+    def __init__(self, display: str, env: Mapping[str, str], problems: list[Problem]) -> None:
+        self.display = display
+        self.env = env
+        self.problems = problems
+
+    def section(self, cls: type, node: Y | None, path: tuple[str, ...]) -> dict[str, Any]:
+        fields = _fields(cls)
+        values: dict[str, Any] = {}
+        if node is not None:
+            for key in node.value:
+                if key not in fields:
+                    line, col = node.key_pos(key)
+                    self.problems.append(Problem(
+                        self.display, line, col, f"unknown key '{key}'",
+                        did_you_mean(key, fields) or f"known keys: {', '.join(fields)}"))
+        for name in fields:
+            sub = node.get(name) if node is not None else None
+            if name in _SECTIONS and not path:
+                if sub is not None and not sub.is_map and sub.value is not None:
+                    self.problems.append(Problem(self.display, sub.line, sub.col,
+                                                 f"'{name}' must be a mapping of keys"))
+                    sub = None
+                values[name] = self.section(_SECTIONS[name],
+                                            sub if sub is not None and sub.is_map else None,
+                                            (name,))
+                continue
+            variable = env_name((*path, name))
+            if variable in self.env and self.env[variable] != "":
+                values[name] = (self.env[variable], variable, True)
+            elif sub is not None and sub.value is not None:
+                values[name] = (sub, f"{self.display}:{sub.line}:{sub.col}", False)
+        return values
+
+
+def _build(cls: type, values: dict[str, Any], problems: list[Problem], display: str) -> Any:
+    fields = _fields(cls)
+    kwargs: dict[str, Any] = {}
+    for name, kind in fields.items():
+        if name not in values:
+            continue
+        if isinstance(values[name], dict):  # a section
+            section = _SECTIONS[name]
+            raw = values[name]
+            enabling = _ENABLES.get(name)
+            if enabling is not None and enabling not in raw:
+                if raw:
+                    given = next(iter(raw.values()))
+                    _problem(problems, display, given,
+                             f"'{name}' is not used: '{enabling}' is not set",
+                             f"set {name}: {enabling}: (or {env_name((name, enabling))})")
+                continue
+            kwargs[name] = _build(section, raw, problems, display)
+            continue
+        converted = _convert(kind, values[name], problems, display, name)
+        if converted is not _INVALID:
+            kwargs[name] = converted
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [name for name in required if name not in kwargs]
+    if missing:
+        first = next(iter(values.values()), None)
+        title = next((s for s, c in _SECTIONS.items() if c is cls), "")
+        _problem(problems, display, first,
+                 f"'{title}' needs {', '.join(repr(m) for m in missing)}",
+                 " or ".join(env_name((title, m)) for m in missing) + " also works")
+        return None
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        _problem(problems, display, next(iter(values.values()), None), str(err))
+        return None
+
+
+_INVALID = object()
+
+
+def _problem(problems: list[Problem], display: str, raw: Any, message: str,
+             hint: str = "") -> None:
+    """A problem at the value's place in the file, or naming its variable."""
+    if isinstance(raw, tuple) and raw[2]:  # from the environment
+        problems.append(Problem(raw[1], 0, 0, message, hint))
+    elif isinstance(raw, tuple) and isinstance(raw[0], Y):
+        problems.append(Problem(display, raw[0].line, raw[0].col, message, hint))
+    else:
+        problems.append(Problem(display or "settings", 1, 1, message, hint))
+
+
+def _convert(kind: Any, raw: tuple[Any, str, bool], problems: list[Problem], display: str,
+             name: str) -> Any:
+    value, _, from_env = raw
+    plain = value if from_env else value.plain()
+    base = kind
+    if isinstance(kind, types.UnionType):  # X | None
+        base = next(a for a in typing.get_args(kind) if a is not type(None))
+    origin = typing.get_origin(base)
+    try:
+        if base is bool:
+            return _boolean(plain)
+        if base is int:
+            if isinstance(plain, bool):
+                raise ValueError
+            return int(plain)
+        if base is float:
+            if isinstance(plain, bool):
+                raise ValueError
+            return float(plain)
+        if base is str:
+            if isinstance(plain, dict | list):
+                raise ValueError
+            return str(plain)
+        if base is Path:
+            if not isinstance(plain, str):
+                raise ValueError
+            return Path(plain)
+        if origin is tuple:
+            item = typing.get_args(base)[0]
+            items = _listed(plain)
+            return tuple(Path(i) if item is Path else str(i) for i in items)
+        if origin is frozenset:  # the admins
+            return parse_admins(",".join(_listed(plain)))
+    except (ValueError, TypeError):
+        pass
+    _problem(problems, display, raw, f"'{name}' must be {_describe(base)}",
+             f"got {plain!r}" if not isinstance(plain, dict | list) else "")
+    return _INVALID
+
+
+def _listed(plain: Any) -> list[str]:
+    if isinstance(plain, str):
+        return [p.strip() for p in plain.split(",") if p.strip()]
+    if isinstance(plain, list) and all(isinstance(p, str | int) for p in plain):
+        return [str(p) for p in plain]
+    raise ValueError
+
+
+def _boolean(plain: Any) -> bool:
+    if isinstance(plain, bool):
+        return plain
+    text = str(plain).strip().lower()
+    if text in {"1", "true", "yes", "on", "ja"}:
+        return True
+    if text in {"0", "false", "no", "off", "nein"}:
+        return False
+    raise ValueError
+
+
+def _describe(kind: Any) -> str:
+    if kind is bool:
+        return "true or false"
+    if kind is int:
+        return "a whole number"
+    if kind is float:
+        return "a number"
+    if kind in (str, Path):
+        return "text"
+    return "a list (or comma-separated text)"

@@ -29,6 +29,8 @@ class Problem:
     def __str__(self) -> str:
         prefix = "warning: " if self.severity is Severity.WARNING else ""
         hint = f" — {self.hint}" if self.hint else ""
+        if self.line == 0:  # no place in a file: an environment variable, a command option
+            return f"{self.file}: {prefix}{self.message}{hint}"
         return f"{self.file}:{self.line}:{self.col}: {prefix}{self.message}{hint}"
 
 
