@@ -7,6 +7,7 @@ rather than a hand-written argv parser).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import gc
 import re
@@ -16,12 +17,13 @@ from pathlib import Path
 import click
 
 from bot import __version__, stats
-from bot.config import Settings
+from bot.config import CONFIG_FILE, Settings
 from bot.console import Console, console_key
 from bot.flowmodel import Bundle
 from bot.graph import dot, mermaid
 from bot.keys import KeyHasher, load_secret
 from bot.loader import CheckResult, Sources, check
+from bot.problems import ContentError
 from bot.service import ConversationService
 from storage import StateStore
 from storage.report_store import ReportStore, StoredReport
@@ -44,8 +46,30 @@ def _report(result: CheckResult, quiet: bool = False) -> None:
             click.echo(str(problem), err=True)
 
 
-def _bundle_or_exit(flows: tuple[Path, ...], content: tuple[Path, ...]) -> Bundle:
-    result = check(_sources(flows, content))
+def _settings(data_dir: Path | None = None) -> Settings:
+    """The settings of this run: `--config` (or LOTSE_CONFIG, or ./lotse.yaml when there is
+    one) overlaid by LOTSE_* variables; `--data-dir` wins over both. Exit 2 on any mistake."""
+    context = click.get_current_context(silent=True)
+    named = context.find_root().obj if context is not None else None
+    path = named if isinstance(named, Path) else (
+        Path(CONFIG_FILE) if Path(CONFIG_FILE).is_file() else None)
+    try:
+        settings = Settings.load(path)
+    except ContentError as err:
+        for problem in err.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"lotse: {len(err.problems)} problem(s) in the settings; see "
+                   "docs/operating.md.", err=True)
+        sys.exit(EXIT_CONFIG)
+    return dataclasses.replace(settings, data_dir=data_dir) if data_dir else settings
+
+
+def _bundle_or_exit(flows: tuple[Path, ...], content: tuple[Path, ...],
+                    settings: Settings | None = None) -> Bundle:
+    """The checked flows and content: the options, else the settings' layers, else shipped."""
+    if settings is None:
+        settings = _settings()
+    result = check(_sources(flows or settings.flows, content or settings.content))
     if result.bundle is None:
         _report(result, quiet=True)
         click.echo(f"lotse: {len(result.errors)} problem(s) in the flows or content; "
@@ -56,8 +80,12 @@ def _bundle_or_exit(flows: tuple[Path, ...], content: tuple[Path, ...]) -> Bundl
 
 @click.group()
 @click.version_option(__version__, prog_name="lotse")
-def main() -> None:
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), envvar="LOTSE_CONFIG",
+              help="Settings file (default: ./lotse.yaml when there is one).")
+@click.pass_context
+def main(context: click.Context, config: Path | None) -> None:
     """Lotse guides municipal staff after an incident of hate, threat or violence at work."""
+    context.obj = config
 
 
 @main.command()
@@ -72,12 +100,12 @@ def main() -> None:
 def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
          flows: tuple[Path, ...], content: tuple[Path, ...], out_dir: Path) -> None:
     """Talk to Lotse in this terminal (Ctrl-D or Ctrl-C pauses; run again to continue)."""
-    bundle = _bundle_or_exit(flows, content)
+    settings = _settings(data_dir)
+    bundle = _bundle_or_exit(flows, content, settings)
     if flow_id is not None and flow_id not in bundle.flows:
         raise click.BadParameter(f"no flow '{flow_id}'; there are: "
                                  f"{', '.join(sorted(bundle.flows))}", param_hint="--flow")
     gc.freeze()  # the loaded content lives as long as the process: keep the collector off it
-    settings = Settings.from_env(data_dir)
     service, store, reports = _service(bundle, settings)
     try:
         code = asyncio.run(Console(service, console_key(), out_dir).run(lang, flow_id))
@@ -105,39 +133,69 @@ def _service(bundle: Bundle, settings: Settings
     return service, store, reports
 
 
+_data_dir = click.option("--data-dir", type=click.Path(path_type=Path), envvar="LOTSE_DATA_DIR",
+                         help="Folder for Lotse's data (default ./data).")
+_flows = click.option("--flows", multiple=True, type=_paths, help="Flow file or folder to run.")
+_content = click.option("--content", multiple=True, type=_paths,
+                        help="Content folder layered on top.")
+
+
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), envvar="LOTSE_DATA_DIR",
-              help="Folder for Lotse's data (default ./data).")
-@click.option("--flows", multiple=True, type=_paths, help="Flow file or folder to run.")
-@click.option("--content", multiple=True, type=_paths, help="Content folder layered on top.")
+@_data_dir
+@_flows
+@_content
 def run(data_dir: Path | None, flows: tuple[Path, ...], content: tuple[Path, ...]) -> None:
-    """Serve the configured chat channels until Ctrl-C (Telegram: LOTSE_TELEGRAM_TOKEN)."""
+    """Serve every configured channel: the web page, Telegram, Matrix (see docs/operating.md)."""
+    _serve(_settings(data_dir), flows, content)
+
+
+@main.command()
+@click.option("--listen", help="host:port to serve on (default 127.0.0.1:8080).")
+@_data_dir
+@_flows
+@_content
+def web(listen: str | None, data_dir: Path | None, flows: tuple[Path, ...],
+        content: tuple[Path, ...]) -> None:
+    """Serve only the web chat page (http://127.0.0.1:8080 unless --listen says otherwise)."""
+    settings = _settings(data_dir)
+    page = dataclasses.replace(settings.web, enabled=True,
+                               listen=listen or settings.web.listen)
+    _serve(dataclasses.replace(settings, web=page, telegram=None, matrix=None), flows, content)
+
+
+def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...]) -> None:
+    """Run the channels in one process until SIGTERM or Ctrl-C, then finish the turns in
+    flight, save and exit."""
     import logging
     import signal
 
+    from bot import logs
     from bot.channels import configured, run_all
 
-    settings = Settings.from_env(data_dir)
-    bundle = _bundle_or_exit(flows, content)
+    bundle = _bundle_or_exit(flows, content, settings)
     gc.freeze()
+    logs.setup(settings.log_level)
+    log = logging.getLogger("lotse")
     service, store, reports = _service(bundle, settings)
     try:
         channels = configured(settings, service)
         if not channels:
-            click.echo("lotse run: no channel configured; set LOTSE_TELEGRAM_TOKEN "
-                       "(see README, 'Telegram').", err=True)
+            click.echo("lotse run: no channel configured; the web page is switched off and "
+                       "neither Telegram nor Matrix is set up (see docs/operating.md).", err=True)
             sys.exit(EXIT_CONFIG)
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines hold the token
 
         async def serve() -> None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            click.echo(f"lotse: serving {', '.join(c.name for c in channels)}; Ctrl-C stops.",
-                       err=True)
-            await run_all(channels, stop)
+            log.info("serving %s", ", ".join(c.name for c in channels))
+            try:
+                await run_all(channels, stop)
+            finally:
+                drained = await service.drain()
+                log.info("stopped; %s", "every turn saved" if drained
+                         else "turns still running were cut off")
 
         asyncio.run(serve())
     finally:
@@ -156,19 +214,20 @@ _FORMATS = {"table": stats.as_text, "csv": stats.as_csv, "json": stats.as_json}
               show_default=True)
 @click.option("--chart", type=click.Path(path_type=Path),
               help="Also draw incidents per month, stacked by the first --by field, as PNG.")
-@click.option("--threshold", type=click.IntRange(2, 100), envvar="LOTSE_STATS_THRESHOLD",
-              default=5, show_default=True, help="Counts below this are shown as '<N'.")
+@click.option("--threshold", type=click.IntRange(2, 100),
+              help="Counts below this are shown as '<N' (default 5, or stats_threshold).")
 @click.option("--lang", type=click.Choice(["de", "en"]), default="de", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="LOTSE_DATA_DIR")
-def stats_command(by: str, since: str | None, fmt: str, chart: Path | None, threshold: int,
-                  lang: str, data_dir: Path | None) -> None:
+def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
+                  threshold: int | None, lang: str, data_dir: Path | None) -> None:
     """Anonymous reports counted, with small numbers suppressed (for the city's office)."""
     if since is not None and not re.fullmatch(r"\d{4}-\d{2}", since):
         raise click.BadParameter("write a month as YYYY-MM", param_hint="--since")
     fields = [f.strip() for f in by.split(",") if f.strip()]
     if not 1 <= len(fields) <= 2:
         raise click.BadParameter("give one or two fields", param_hint="--by")
-    settings = Settings.from_env(data_dir)
+    settings = _settings(data_dir)
+    threshold = threshold or settings.threshold
     reports = ReportStore(settings.reports_db)
     try:
         stored = reports.reports(since)
@@ -212,11 +271,12 @@ _CHART_WORDS = {
 
 @main.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="LOTSE_DATA_DIR")
-@click.option("--keep-years", type=click.IntRange(1, 50), envvar="LOTSE_KEEP_REPORTS_YEARS",
-              default=5, show_default=True, help="How long reports are kept.")
-def purge(data_dir: Path | None, keep_years: int) -> None:
+@click.option("--keep-years", type=click.IntRange(1, 50),
+              help="How long reports are kept (default 5, or keep_reports_years).")
+def purge(data_dir: Path | None, keep_years: int | None) -> None:
     """Delete reports older than the retention period and conversations that expired."""
-    settings = Settings.from_env(data_dir)
+    settings = _settings(data_dir)
+    keep_years = keep_years or settings.keep_reports_years
     today = dt.date.today()
     oldest = f"{today.year - keep_years:04d}-{today.month:02d}"
     reports = ReportStore(settings.reports_db)
@@ -237,7 +297,10 @@ def purge(data_dir: Path | None, keep_years: int) -> None:
 @click.option("--quiet", is_flag=True, help="Show errors only, no warnings.")
 def check_command(paths: tuple[Path, ...], content: tuple[Path, ...], quiet: bool) -> None:
     """Check flows and content; every problem as file:line:col. Exit 2 when any is an error."""
-    sources = Sources.from_paths(paths, content) if paths else _sources((), content)
+    settings = _settings()
+    content = content or settings.content
+    sources = (Sources.from_paths(paths, content) if paths
+               else _sources(settings.flows, content))
     result = check(sources)
     _report(result, quiet)
     flows = len(result.bundle.flows) if result.bundle else 0
@@ -315,3 +378,39 @@ def checklist(flow_id: str, lang: str, fmt: str, output: Path | None, flows: tup
         raise click.UsageError("a PDF needs -o FILE (or a pipe)")
     else:
         sys.stdout.buffer.write(data)
+
+
+_SCAFFOLD = Path(__file__).resolve().parent / "scaffold"
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--city", default="Stadt Musterstadt", show_default=True,
+              help="The municipality's name, written into the texts and comments.")
+@click.option("--domain", default="example.org", show_default=True,
+              help="The city's mail/Matrix domain, for the commented examples.")
+def init(folder: Path, city: str, domain: str) -> None:
+    """Create a city's own folder: settings, local contacts and text overrides, layered over
+    the shipped content. Existing files are never overwritten."""
+    files = sorted(p.relative_to(_SCAFFOLD) for p in _SCAFFOLD.rglob("*") if p.is_file())
+    clashes = [str(folder / f) for f in files if (folder / f).exists()]
+    if clashes:
+        click.echo("lotse init: these files exist already and stay as they are:\n  "
+                   + "\n  ".join(clashes), err=True)
+        sys.exit(EXIT_CONFIG)
+    today = dt.date.today().isoformat()
+    for relative in files:
+        text = (_SCAFFOLD / relative).read_text(encoding="utf-8")
+        for token, value in (("{city}", city), ("{domain}", domain), ("{today}", today)):
+            text = text.replace(token, value)
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        click.echo(f"created {target}")
+    result = check(_sources((), (folder / "content",)))
+    _report(result, quiet=True)
+    if result.errors:  # pragma: no cover - the scaffold is checked by the tests
+        sys.exit(EXIT_CONTENT)
+    config = folder / "lotse.yaml"
+    click.echo(f"\nNext: fill in {folder / 'content' / 'contacts-local.yaml'}, then\n"
+               f"  lotse --config {config} check\n  lotse --config {config} run")

@@ -34,13 +34,13 @@ def console_key() -> ConversationKey:
 
 class Console:
     def __init__(self, service: ConversationService, key: ConversationKey, out_dir: Path,
-                 stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+                 stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
         self.service = service
         self.key = key
         self.out_dir = out_dir
-        self.stdin = stdin
-        self.stdout = stdout
-        self.interactive = stdin.isatty() and stdout.isatty()
+        self.stdin = stdin or sys.stdin  # looked up now, not at import: callers may swap them
+        self.stdout = stdout or sys.stdout
+        self.interactive = self.stdin.isatty() and self.stdout.isatty()
         self.lang = service.bundle.default_language
         self.width = min(shutil.get_terminal_size((88, 24)).columns, 100) - 2
 

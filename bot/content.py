@@ -19,7 +19,8 @@ from bot.yamlsource import Y, load_yaml
 
 LANGUAGE_DIR = re.compile(r"[a-z]{2}\Z")
 CONTACT_ID = re.compile(r"[a-z][a-z0-9_]*\Z")
-REGIONS = ("federal", "hessen", "kassel")
+REGIONS = ("federal", "hessen", "kassel", "local")
+"""Where a contact helps; "local": a city's own contacts (`lotse init`)."""
 STALE_AFTER = dt.timedelta(days=365)
 
 SYSTEM_TEXTS: dict[str, frozenset[str]] = {
@@ -106,7 +107,8 @@ def yaml_files(folder: Path) -> list[Path]:
 
 
 def read_content(folders: list[Path], problems: list[Problem], today: dt.date) -> Content:
-    """Texts of every language folder and all `contacts*.yaml`; later folders override earlier."""
+    """Texts of every language folder and all `contacts*.yaml`; later folders override earlier
+    ones: texts key by key, contact files by file name."""
     content = Content()
     languages: list[str] = []
     for folder in folders:
@@ -127,8 +129,7 @@ def read_content(folders: list[Path], problems: list[Problem], today: dt.date) -
         problems.append(Problem(where, 1, 1, "no language folder found",
                                 "create content/de/ and content/en/ with the texts"))
     content.languages = tuple(languages)
-    roots = [(display(f), root) for folder in folders if folder.is_dir()
-             for f in yaml_files(folder) if f.name.startswith("contacts")
+    roots = [(display(f), root) for f in _contact_files(folders)
              if (root := _contacts_root(f, problems)) is not None]
     for name, root in roots:
         _read_topics(name, root, content, problems)
@@ -138,6 +139,20 @@ def read_content(folders: list[Path], problems: list[Problem], today: dt.date) -
     _check_system_texts(content, problems, folders)
     _check_topics_used(content, problems)
     return content
+
+
+def _contact_files(folders: list[Path]) -> list[Path]:
+    """Every `contacts*.yaml`; a file in a later folder replaces the one of the same name in an
+    earlier folder, so a city's own `contacts-local.yaml` takes the place of the shipped one
+    (texts, in contrast, are overridden key by key)."""
+    chosen: dict[str, Path] = {}
+    for folder in folders:
+        if folder.is_dir():
+            for file in yaml_files(folder):
+                if file.name.startswith("contacts"):
+                    chosen.pop(file.name, None)
+                    chosen[file.name] = file
+    return list(chosen.values())
 
 
 def _read_texts(file: Path, texts: dict[str, TextSource], problems: list[Problem],

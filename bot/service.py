@@ -234,6 +234,15 @@ class ConversationService:
         if len(self._known) > self._cache_size:
             self._known.popitem(last=False)
 
+    async def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until no turn is in flight, so a stopping process has saved every answer it
+        accepted; False when turns were still running after `timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.locks) and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        return not len(self.locks)
+
     async def has_conversation(self, key: ConversationKey) -> bool:
         """True when a conversation is waiting to be resumed (not ended, not expired)."""
         known = self._load(self.hasher(key))

@@ -1,8 +1,9 @@
 """Channels: each translates one platform's updates into engine events and outputs back.
 
 `lotse run` starts every channel that is configured. A channel is anything with an async
-`run(stop)` that serves until `stop` is set; adding one is one line in `configured`.
-Channel modules are imported only when configured, so their libraries stay optional extras.
+`run(stop)` that serves until `stop` is set, then finishes what is in flight and returns;
+adding one is one entry in `configured`. Channel modules are imported only when configured,
+so their libraries stay optional extras.
 """
 
 from __future__ import annotations
@@ -24,10 +25,18 @@ class Channel(Protocol):
 def configured(settings: Settings, service: ConversationService) -> list[Channel]:
     """The channels the settings ask for, in start order."""
     channels: list[Channel] = []
+    if settings.web.enabled:
+        from bot.channels.web import WebChannel
+
+        channels.append(WebChannel(service, settings.web))
     if settings.telegram is not None:
         from bot.channels.telegram import TelegramChannel
 
         channels.append(TelegramChannel(service, settings.telegram))
+    if settings.matrix is not None:
+        from bot.channels.matrix import MatrixChannel
+
+        channels.append(MatrixChannel(service, settings.matrix, settings.data_dir))
     return channels
 
 
