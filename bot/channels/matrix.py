@@ -1,0 +1,659 @@
+"""The Matrix channel, on matrix-nio with end-to-end encryption (vodozemac; no libolm needed).
+
+It only translates. A text message in a direct room becomes `Said`, keyed by the sender's
+Matrix id; outputs become one HTML message per turn (`bot.channels.matrix_render`) and files.
+The event id is the event id, so an event seen twice is handled once.
+
+Lifecycle. The first start logs in with the password and writes the device and access token
+to `<data>/matrix/session.json`; every later start reuses them, so the bot keeps one device
+and its encryption keys (a revoked token leads to a new login *for the same device*). The
+crypto store (`store/`) and the sync token (`sync-token`) live beside it. The token is written
+only after every event of a sync has been handled, so a crash loses nothing: what was not
+handled comes again.
+
+What is input. Only what arrives while Lotse runs: the first sync after a start brings what was
+written while it was down, and that is not taken as an answer (the question it answered may
+have changed) — the person gets "this is where we left off" and the open question instead of
+silence. The bot's own messages, notices, edits and state events are never input. A message
+it cannot decrypt gets a request to send it again; a picture or file a note that only text is
+read.
+
+Rooms. Invites are accepted (only from `allowed_servers`, when that is set); after joining a
+direct room Lotse greets, or resumes a running conversation. A room with more than one other
+member gets a short note and is left: what a person tells Lotse does not belong in a group.
+
+Encryption. Keys are shared with every device of the person, verified or not
+(`ignore_unverified_devices`): see docs/matrix.md for why. Robustness is nio's where it has it:
+network errors and M_LIMIT_EXCEEDED are retried by `AsyncClient._send`; after a homeserver
+restart the sync loop simply carries on from its token.
+
+Nothing here logs message text, user ids or room ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import logging
+import os
+import re
+import secrets
+from collections import OrderedDict
+from collections.abc import Coroutine
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from nio import (  # type: ignore[import-untyped]
+    AsyncClient,
+    AsyncClientConfig,
+    InviteInfo,
+    InviteMemberEvent,
+    JoinError,
+    LocalProtocolError,
+    LoginResponse,
+    MegolmEvent,
+    RoomEncryptedMedia,
+    RoomInfo,
+    RoomMemberEvent,
+    RoomMessageMedia,
+    RoomMessageText,
+    RoomSendResponse,
+    SendRetryError,
+    SyncError,
+    SyncResponse,
+    UploadResponse,
+    WhoamiResponse,
+)
+
+from bot.channels.matrix_render import (
+    ANSWER_HINT,
+    Part,
+    joined,
+    message,
+    notice,
+    part,
+    text_html,
+)
+from bot.config import MatrixSettings
+from bot.conversation import Document, Ended, Event, Output, Question, Resume, Said, Start
+from bot.keys import ConversationKey
+from bot.service import ConversationService
+
+log = logging.getLogger(__name__)
+
+SESSION_FILE = "session.json"
+TOKEN_FILE = "sync-token"
+PICKLE_FILE = "pickle.key"
+STORE_DIR = "store"
+
+ROOM_LIMIT = 10_000
+"""How many rooms' event ids are remembered for `forget`; the oldest are dropped first."""
+EVENTS_PER_ROOM = 500
+
+SYNC_FILTER: dict[str, Any] = {
+    "presence": {"types": []},
+    "account_data": {"types": []},
+    "room": {"ephemeral": {"types": []}, "account_data": {"types": []},
+             "timeline": {"limit": 50}},
+}
+"""No presence, typing, receipts or account data: nothing Lotse acts on."""
+
+_ONLY_DIRECT = {
+    "de": "Ich arbeite nur im Direktchat mit einer Person. Bitte schreiben Sie mir direkt: "
+          "Was Sie mir anvertrauen, gehört nicht in eine Gruppe. Ich verlasse diesen Raum.",
+    "en": "I only work in a direct chat with one person. Please write to me directly: "
+          "what you tell me does not belong in a group. I am leaving this room.",
+}
+_UNDECRYPTABLE = {
+    "de": "Ihre letzte Nachricht konnte ich nicht entschlüsseln. "
+          "Bitte schicken Sie sie noch einmal.",
+    "en": "I could not decrypt your last message. Please send it again.",
+}
+_TEXT_ONLY = {
+    "de": "Ich kann nur Text lesen, keine Bilder, Dateien oder Sprachnachrichten. "
+          "Bitte schreiben Sie mir Ihre Antwort.",
+    "en": "I can only read text, not pictures, files or voice messages. "
+          "Please write your answer.",
+}
+_ERASED = {
+    "de": "Meine Nachrichten in diesem Raum habe ich entfernt. Was ich nicht entfernen durfte, "
+          "können Sie selbst löschen oder den Raum verlassen.",
+    "en": "I have removed my messages in this room. What I was not allowed to remove you can "
+          "delete yourself, or leave the room.",
+}
+_DOCUMENT_FAILED = {
+    "de": "Die Datei konnte ich nicht hochladen. Hier ist das Dokument als Text:",
+    "en": "I could not upload the file. Here is the document as text:",
+}
+
+_REPLY_FALLBACK = re.compile(r"\A(?:>[^\n]*\n)+\n")
+
+
+class MatrixError(RuntimeError):
+    """The channel cannot run: login refused, token revoked, nothing to log in with."""
+
+
+# --- the saved login ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Login:
+    homeserver: str
+    user_id: str
+    device_id: str
+    access_token: str
+
+
+def load_login(path: Path) -> Login | None:
+    try:
+        data = json.loads(path.read_text())
+        return Login(str(data["homeserver"]), str(data["user_id"]), str(data["device_id"]),
+                     str(data["access_token"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text`, readable by the owner only, never half written."""
+    temporary = path.with_name(path.name + ".new")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+
+
+# --- what an event means ----------------------------------------------------------------------
+
+
+def said_text(event: RoomMessageText) -> str | None:
+    """The words of a text message; None for an edit (it would answer a question gone by)."""
+    content = event.source.get("content", {})
+    relation = content.get("m.relates_to") or {}
+    if relation.get("rel_type") == "m.replace":
+        return None
+    body = str(event.body)
+    if "m.in_reply_to" in relation:
+        body = _REPLY_FALLBACK.sub("", body, count=1)
+    return body
+
+
+def server_of(user_id: str) -> str:
+    return user_id.partition(":")[2]
+
+
+# --- per-room memory --------------------------------------------------------------------------
+
+
+@dataclass
+class _Room:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Turns of one room run and send in order; other rooms go on meanwhile."""
+    events: list[str] = field(default_factory=list)
+    """Ids of this conversation's messages, both sides, for `forget`."""
+
+    def seen(self, event_id: str) -> None:
+        self.events.append(event_id)
+        del self.events[:-EVENTS_PER_ROOM]
+
+
+# --- the channel -----------------------------------------------------------------------------
+
+
+class MatrixChannel:
+    name = "matrix"
+
+    def __init__(self, service: ConversationService, settings: MatrixSettings, data_dir: Path,
+                 *, sync_timeout: float = 30.0, max_retry_pause: float = 10.0,
+                 drain_timeout: float = 20.0) -> None:
+        self.service = service
+        self.settings = settings
+        self.folder = data_dir / "matrix"
+        self.sync_timeout = sync_timeout
+        self.max_retry_pause = max_retry_pause
+        self.drain_timeout = drain_timeout
+        self.client: AsyncClient | None = None
+        self._token: str | None = None
+        self._rooms: OrderedDict[str, _Room] = OrderedDict()
+        self._leaving: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._saving: asyncio.Task[None] | None = None
+        self._syncing: asyncio.Task[None] | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        starting = asyncio.create_task(self.start())
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # a refused login ends here, with its reason
+                assert self._syncing is not None
+                await asyncio.wait({self._syncing, stopping},
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if self._syncing.done() and not self._syncing.cancelled():
+                    self._syncing.result()
+        finally:
+            for task in (starting, stopping):
+                task.cancel()
+            await asyncio.gather(starting, stopping, return_exceptions=True)
+            await self.stop()
+
+    async def start(self) -> None:
+        """Log in (or reuse the saved device), catch up once, then sync in the background.
+
+        Returns when Lotse listens: what is written from now on is taken as input."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.folder / STORE_DIR).mkdir(exist_ok=True, mode=0o700)
+        config = AsyncClientConfig(
+            encryption_enabled=True, store_sync_tokens=False, pickle_key=self._pickle_key(),
+            max_timeout_retry_wait_time=self.max_retry_pause,
+            request_timeout=max(60.0, self.sync_timeout + 30))
+        self.client = AsyncClient(self.settings.homeserver, self.settings.user_id,
+                                  store_path=str(self.folder / STORE_DIR), config=config)
+        await self._login(self.client)
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        token_file = self.folder / TOKEN_FILE
+        self._token = token_file.read_text().strip() or None if token_file.exists() else None
+        await self._sync(first=True)
+        self._syncing = asyncio.create_task(self._sync_forever())
+
+    async def stop(self) -> None:
+        """Stop syncing, let the turns in flight finish (bounded), save the token, close."""
+        if self._syncing is not None:
+            self._syncing.cancel()
+            await asyncio.gather(self._syncing, return_exceptions=True)
+            self._syncing = None
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=self.drain_timeout)
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._saving is not None:
+            await asyncio.gather(self._saving, return_exceptions=True)
+            self._saving = None
+        client, self.client = self.client, None
+        if client is not None:
+            await client.close()
+            database = getattr(client.store, "database", None)
+            if database is not None:
+                database.close()
+
+    def _pickle_key(self) -> str:
+        """The key nio encrypts the stored Olm account and sessions with, made on first start."""
+        path = self.folder / PICKLE_FILE
+        if not path.exists():
+            write_private(path, secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
+    async def _login(self, client: AsyncClient) -> None:
+        """A configured access token as it is; else the saved device; else the password."""
+        settings = self.settings
+        if settings.access_token:
+            client.access_token = settings.access_token
+            who = await client.whoami()
+            if not isinstance(who, WhoamiResponse):
+                raise MatrixError(f"Matrix: the homeserver refused LOTSE_MATRIX_ACCESS_TOKEN "
+                                  f"({who.status_code}: {who.message})")
+            if who.user_id != settings.user_id:
+                raise MatrixError("Matrix: LOTSE_MATRIX_ACCESS_TOKEN belongs to another user "
+                                  "than LOTSE_MATRIX_USER_ID")
+            device_id = settings.device_id or who.device_id
+            if not device_id:
+                raise MatrixError("Matrix: set LOTSE_MATRIX_DEVICE_ID for the access token")
+            client.restore_login(settings.user_id, device_id, settings.access_token)
+            return
+        path = self.folder / SESSION_FILE
+        saved = load_login(path)
+        device_id = settings.device_id
+        if saved is not None and (saved.homeserver, saved.user_id) == (
+                settings.homeserver, settings.user_id) and device_id in (None, saved.device_id):
+            client.restore_login(saved.user_id, saved.device_id, saved.access_token)
+            who = await client.whoami()
+            if isinstance(who, WhoamiResponse):
+                log.info("matrix: reusing the saved device")
+                return
+            if who.status_code != "M_UNKNOWN_TOKEN":
+                raise MatrixError(f"Matrix: the homeserver refused the saved login "
+                                  f"({who.status_code}: {who.message})")
+            device_id = saved.device_id  # logged out: log in again as the same device
+            client.access_token = ""
+        if not settings.password:
+            raise MatrixError("Matrix: set LOTSE_MATRIX_PASSWORD (used once, for the first "
+                              "login) or LOTSE_MATRIX_ACCESS_TOKEN")
+        client.device_id = device_id  # nio logs in as this device when set
+        response = await client.login(settings.password, device_name=settings.device_name)
+        if not isinstance(response, LoginResponse):
+            raise MatrixError(f"Matrix: login refused ({response.status_code}: "
+                              f"{response.message})")
+        write_private(path, json.dumps(asdict(Login(
+            settings.homeserver, response.user_id, response.device_id,
+            response.access_token))))
+        log.info("matrix: logged in, device saved for the next start")
+
+    # --- syncing -----------------------------------------------------------------------------
+
+    async def _sync_forever(self) -> None:
+        while True:
+            await self._sync(first=False)
+
+    async def _sync(self, first: bool) -> None:
+        """One sync, retried until it succeeds; its events handed to turns, keys kept up."""
+        client = self.client
+        assert client is not None
+        failures = 0
+        while True:
+            try:
+                response = await client.sync(
+                    timeout=0 if first else int(self.sync_timeout * 1000),
+                    sync_filter=SYNC_FILTER, since=self._token, full_state=first or None)
+            except (aiohttp.ClientError, TimeoutError) as err:
+                response = err
+            if isinstance(response, SyncResponse):
+                break
+            if isinstance(response, SyncError) and response.status_code == "M_UNKNOWN_TOKEN":
+                raise MatrixError("Matrix: the homeserver no longer accepts Lotse's access "
+                                  "token (logged out or device deleted); delete "
+                                  f"{self.folder / SESSION_FILE} to log in anew")
+            failures += 1
+            pause = min(self.max_retry_pause, 0.25 * 2 ** min(failures, 10))
+            log.warning("matrix: sync failed (%s), retrying in %.1f s",
+                        getattr(response, "status_code", None) or type(response).__name__,
+                        pause)
+            await asyncio.sleep(pause)
+        started = self._token is None
+        tasks = self._digest(response, first=first, initial=first and started)
+        self._save_after(response.next_batch, tasks)
+        self._token = response.next_batch
+        await self._keep_keys(client)
+
+    async def _keep_keys(self, client: AsyncClient) -> None:
+        """What nio's sync_forever does between syncs: keys up, device lists, key claims."""
+        try:
+            if client.outgoing_to_device_messages:
+                await client.send_to_device_messages()
+            if client.should_upload_keys:
+                await client.keys_upload()
+            if client.should_query_keys:
+                await client.keys_query()
+            if client.should_claim_keys:
+                await client.keys_claim(client.get_users_for_key_claiming())
+        except LocalProtocolError:
+            pass  # a turn's send did the same just now
+
+    def _save_after(self, token: str, tasks: list[asyncio.Task[None]]) -> None:
+        """Write `token` once these turns, and every earlier sync's, are done."""
+        previous = self._saving
+        path = self.folder / TOKEN_FILE
+
+        async def save() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            write_private(path, token)
+
+        self._saving = asyncio.create_task(save())
+
+    def _digest(self, response: SyncResponse, first: bool,
+                initial: bool) -> list[asyncio.Task[None]]:
+        """Turn one sync's rooms into tasks. `first`: what came while Lotse was down, not
+        input; `initial`: the very first sync of this account, history not even resumed."""
+        client = self.client
+        assert client is not None
+        me = client.user_id
+        tasks = []
+        for room_id, invite in response.rooms.invite.items():
+            tasks.append(self._spawn(self._invited(room_id, invite)))
+        for room_id, info in response.rooms.join.items():
+            if room_id in self._leaving:
+                continue
+            room = client.rooms.get(room_id)
+            others = [u for u in (room.users if room is not None else ()) if u != me]
+            if len(others) != 1 or not self._allowed(others[0]):
+                self._leaving.add(room_id)
+                note = len(others) > 1 and not initial
+                tasks.append(self._spawn(self._leave(room_id, note)))
+                continue
+            if initial:
+                continue
+            person = others[0]
+            events = [e for e in info.timeline.events
+                      if e.sender == person and isinstance(e, _INPUT)]
+            joined_now = self._joined_now(info, me)
+            if joined_now is not None:
+                tasks.append(self._spawn(self._greet(room_id, person, joined_now)))
+            elif first and events:
+                tasks.append(self._spawn(self._turn(room_id, person, Resume(),
+                                                    f"resume {events[-1].event_id}")))
+            if not first:
+                tasks.extend(self._spawn(self._message(room_id, person, e)) for e in events)
+        return tasks
+
+    @staticmethod
+    def _joined_now(info: RoomInfo, me: str) -> str | None:
+        """The id of our own join in this sync's timeline, if Lotse joined just now."""
+        for event in info.timeline.events:
+            if (isinstance(event, RoomMemberEvent) and event.state_key == me
+                    and event.membership == "join" and event.prev_membership != "join"):
+                return str(event.event_id)
+        return None
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("matrix: a turn failed", exc_info=task.exception())
+
+    def _allowed(self, user_id: str) -> bool:
+        allowed = self.settings.allowed_servers
+        return not allowed or server_of(user_id) in allowed
+
+    def _room(self, room_id: str) -> _Room:
+        memory = self._rooms.get(room_id)
+        if memory is None:
+            memory = self._rooms[room_id] = _Room()
+            while len(self._rooms) > ROOM_LIMIT:
+                oldest, old = next(iter(self._rooms.items()))
+                if old.lock.locked():
+                    break
+                del self._rooms[oldest]
+        self._rooms.move_to_end(room_id)
+        return memory
+
+    def _lang(self, key: ConversationKey | None) -> str:
+        lang = self.service.language(key) if key is not None else None
+        return lang or self.service.bundle.default_language
+
+    # --- rooms -------------------------------------------------------------------------------
+
+    async def _invited(self, room_id: str, invite: InviteInfo) -> None:
+        client = self.client
+        assert client is not None
+        inviter = next((e.sender for e in invite.invite_state
+                        if isinstance(e, InviteMemberEvent) and e.state_key == client.user_id
+                        and e.membership == "invite"), None)
+        if inviter is None:
+            return
+        if not self._allowed(inviter):
+            log.info("matrix: declined an invite from a homeserver not allowed")
+            await client.room_leave(room_id)
+            return
+        response = await client.join(room_id)
+        if isinstance(response, JoinError):
+            log.warning("matrix: could not join a room (%s)", response.status_code)
+
+    async def _leave(self, room_id: str, note: bool) -> None:
+        client = self.client
+        assert client is not None
+        if note:
+            lang = self.service.bundle.default_language
+            await self._send(room_id, notice(_words(_ONLY_DIRECT, lang)))
+        await client.room_leave(room_id)
+        await client.room_forget(room_id)
+        self._rooms.pop(room_id, None)
+        log.info("matrix: left a room that is not a direct chat with one person")
+
+    # --- turns -------------------------------------------------------------------------------
+
+    async def _greet(self, room_id: str, person: str, event_id: str) -> None:
+        key = ConversationKey("matrix", person)
+        event: Event = Resume() if await self.service.has_conversation(key) else Start()
+        await self._turn(room_id, person, event, f"join {event_id}")
+
+    async def _message(self, room_id: str, person: str, event: Any) -> None:
+        memory = self._room(room_id)
+        memory.seen(str(event.event_id))
+        key = ConversationKey("matrix", person)
+        if isinstance(event, RoomMessageText):
+            text = said_text(event)
+            if text is not None:
+                await self._turn(room_id, person, Said(text), str(event.event_id))
+            return
+        if isinstance(event, MegolmEvent):
+            await self._undecryptable(room_id, key, event)
+            return
+        async with memory.lock:  # media
+            await self._send(room_id, notice(_words(_TEXT_ONLY, self._lang(key))), memory)
+
+    async def _undecryptable(self, room_id: str, key: ConversationKey,
+                             event: MegolmEvent) -> None:
+        """Ask to send it again, and ask the sender's devices for the missing room key."""
+        client = self.client
+        assert client is not None
+        log.info("matrix: a message could not be decrypted")
+        with contextlib.suppress(LocalProtocolError):  # asked for this session already
+            await client.request_room_key(event)
+        memory = self._room(room_id)
+        async with memory.lock:
+            await self._send(room_id, notice(_words(_UNDECRYPTABLE, self._lang(key))),
+                             memory)
+
+    async def _turn(self, room_id: str, person: str, event: Event, event_id: str) -> None:
+        key = ConversationKey("matrix", person)
+        memory = self._room(room_id)
+        async with memory.lock:
+            outputs = await self.service.handle(key, event, event_id)
+            if outputs:
+                await self._deliver(room_id, key, memory, outputs)
+
+    # --- outputs -----------------------------------------------------------------------------
+
+    async def _deliver(self, room_id: str, key: ConversationKey, memory: _Room,
+                       outputs: tuple[Output, ...]) -> None:
+        erased = any(isinstance(o, Ended) and o.erased for o in outputs)
+        if erased:
+            await self._erase(room_id, memory)  # first, so the confirmation stays visible
+        lang = self._lang(key)
+        pending: list[Part] = []
+        for output in outputs:
+            if isinstance(output, Document):
+                await self._send_parts(room_id, memory, pending)
+                pending = []
+                await self._send_document(room_id, memory, output)
+                continue
+            block = part(output, self._hint(output, lang))
+            if block is not None:
+                pending.append(block)
+        if erased:
+            note = _words(_ERASED, lang)
+            pending.append(Part(note, f"<p>{text_html(note)}</p>"))
+        await self._send_parts(room_id, memory, pending)
+
+    def _hint(self, output: Output, lang: str) -> str | None:
+        """On Matrix there are no buttons to tap: the engine's hint for single choices says
+        "tap or type the number", ours says "number or words"."""
+        if not isinstance(output, Question) or output.multiple or not output.options:
+            return None
+        with contextlib.suppress(KeyError):
+            if output.hint == self.service.bundle.text("choose_hint", lang):
+                return ANSWER_HINT.get(lang, ANSWER_HINT["en"])
+        return None
+
+    async def _send_parts(self, room_id: str, memory: _Room, parts: list[Part]) -> None:
+        for block in joined(parts):
+            await self._send(room_id, message(block), memory)
+
+    async def _send(self, room_id: str, content: dict[str, Any],
+                    memory: _Room | None = None) -> str | None:
+        """Send to the room, encrypted where the room is; returns the event id, or None when
+        the room is gone (left, forgotten) and there is no one to tell."""
+        client = self.client
+        assert client is not None
+        try:
+            response = await client.room_send(room_id, "m.room.message", content,
+                                              ignore_unverified_devices=True)
+        except (LocalProtocolError, SendRetryError) as err:
+            log.warning("matrix: could not send (%s)", type(err).__name__)
+            return None
+        if not isinstance(response, RoomSendResponse):
+            log.warning("matrix: could not send (%s)", response.status_code)
+            return None
+        if memory is not None:
+            memory.seen(str(response.event_id))
+        return str(response.event_id)
+
+    async def _send_document(self, room_id: str, memory: _Room, document: Document) -> None:
+        """The PDF and the text file, built in memory and uploaded (encrypted in encrypted
+        rooms); if an upload fails the text goes out as a message, so nothing is lost."""
+        # Imported here: fpdf2 takes half a second to import, and most chats make no document.
+        from bot.documents import document_pdf, document_text
+        from bot.documents.text import timezone
+
+        client = self.client
+        assert client is not None
+        stamp = document.created.astimezone(timezone()).strftime("%Y%m%d-%H%M%S")
+        name = f"{document.file}-{stamp}"
+        text = document_text(document)
+        room = client.rooms.get(room_id)
+        encrypt = bool(room is not None and room.encrypted)
+        for data, suffix, mime in ((document_pdf(document), "pdf", "application/pdf"),
+                                   (text.encode("utf-8"), "txt", "text/plain")):
+            filename = f"{name}.{suffix}"
+            uploaded, keys = await client.upload(
+                lambda _429, _timeouts, data=data: data, content_type=mime,
+                filename=filename, encrypt=encrypt, filesize=len(data))
+            if not isinstance(uploaded, UploadResponse):
+                log.warning("matrix: upload failed (%s)", uploaded.status_code)
+                note = _words(_DOCUMENT_FAILED, document.lang)
+                await self._send_parts(room_id, memory, [Part(
+                    f"{note}\n\n{text}",
+                    f"<p>{text_html(note)}</p><pre>{html.escape(text)}</pre>")])
+                return
+            content: dict[str, Any] = {"msgtype": "m.file", "body": filename,
+                                       "filename": filename,
+                                       "info": {"mimetype": mime, "size": len(data)}}
+            if keys is not None:
+                content["file"] = {**keys, "url": uploaded.content_uri}
+            else:
+                content["url"] = uploaded.content_uri
+            await self._send(room_id, content, memory)
+
+    async def _erase(self, room_id: str, memory: _Room) -> None:
+        """Redact the conversation's messages this process saw: Lotse's own, and the
+        person's where Lotse has the power to (in a DM made by Element it has)."""
+        client = self.client
+        assert client is not None
+        ids, memory.events = memory.events, []
+        for event_id in ids:
+            with contextlib.suppress(LocalProtocolError):
+                await client.room_redact(room_id, event_id)
+
+
+_INPUT = (RoomMessageText, RoomMessageMedia, RoomEncryptedMedia, MegolmEvent)
+"""Events from the person that get an answer; notices, emotes and state events do not."""
+
+
+
+def _words(table: dict[str, str], lang: str) -> str:
+    return table.get(lang) or table["en"]

@@ -1,0 +1,170 @@
+"""Lotse's outputs as Matrix message contents: HTML with a plain-text body, files as m.file.
+
+Pure functions, no client: the channel (`bot.channels.matrix`) sends what these return.
+Matrix has no buttons a bot can rely on in every client, so a question shows its choices as a
+numbered list; the engine understands the number or the words of a choice. A turn's texts go
+out as one message where they fit, so one answer brings one notification, not four.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from bot.conversation import ChecklistView, Contacts, Output, Question, Say
+from bot.plaintext import card_text, render
+
+HTML_FORMAT = "org.matrix.custom.html"
+MESSAGE_LIMIT = 6000
+"""Characters of body plus formatted body per event. An event may be 64 KiB of JSON; escaped
+non-ASCII letters and, in encrypted rooms, base64 take up to eight times the characters."""
+
+ANSWER_HINT = {
+    "de": "Antworten Sie mit der Nummer oder mit den Worten einer Antwort.",
+    "en": "Answer with the number or the words of an answer.",
+}
+"""Replaces the engine's hint for single choices, which speaks of tapping buttons."""
+
+_PHONE_CHARS = re.compile(r"[^\d+]")
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One block of a message, as plain text and as HTML."""
+
+    body: str
+    html: str
+
+
+def text_html(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
+
+
+def tel_uri(phone: str) -> str | None:
+    """`tel:` with digits and a leading +, as RFC 3966 wants it; None when nothing is left."""
+    digits = _PHONE_CHARS.sub("", phone.split(",")[0])
+    plus = digits.startswith("+")
+    digits = digits.replace("+", "")
+    return f"tel:{'+' if plus else ''}{digits}" if digits else None
+
+
+def question_part(question: Question, hint: str | None = None) -> Part:
+    """`hint`, when given, replaces the question's own (the channel's words for choosing)."""
+    if hint is not None:
+        question = dataclasses.replace(question, hint=hint)
+    lines = [text_html(question.text)] if question.text.strip() else []
+    if question.options:
+        numbered = [o.number for o in question.options]
+        start = f' start="{numbered[0]}"' if numbered[0] != 1 else ""
+        items = "".join(f"<li>{html.escape(o.label)}</li>" for o in question.options)
+        if numbered == list(range(numbered[0], numbered[0] + len(numbered))):
+            lines.append(f"<ol{start}>{items}</ol>")
+        else:
+            lines.append("<br>".join(f"{o.number}. {html.escape(o.label)}"
+                                     for o in question.options))
+    if question.hint:
+        lines.append(f"<i>{text_html(question.hint)}</i>")
+    return Part(render(question), "".join(_paragraphs(lines)))
+
+
+def contacts_part(contacts: Contacts) -> Part:
+    """Cards with tappable `tel:` and `mailto:` links, and the plain card text as body."""
+    labels, blocks = contacts.labels, []
+    for card in contacts.cards:
+        lines = [f"<b>{html.escape(card.name)}</b>"]
+        if card.phone:
+            uri = tel_uri(card.phone)
+            shown = html.escape(card.phone)
+            link = f'<a href="{html.escape(uri, quote=True)}">{shown}</a>' if uri else shown
+            lines.append(f"{html.escape(labels.phone)}: {link}")
+        if card.web:
+            url = html.escape(card.web, quote=True)
+            lines.append(f'{html.escape(labels.web)}: <a href="{url}">{html.escape(card.web)}</a>')
+        if card.email:
+            mail = html.escape(f"mailto:{card.email}", quote=True)
+            lines.append(f'{html.escape(labels.email)}: '
+                         f'<a href="{mail}">{html.escape(card.email)}</a>')
+        if card.hours:
+            lines.append(f"{html.escape(labels.hours)}: {html.escape(card.hours)}")
+        if card.note:
+            lines.append(f"<i>{text_html(card.note)}</i>")
+        if card.checked:
+            lines.append(f"({html.escape(labels.checked)} {html.escape(card.checked)})")
+        blocks.append("<br>".join(lines))
+    body = "\n\n".join(card_text(contacts, i) for i in range(len(contacts.cards)))
+    return Part(body, "".join(_paragraphs(blocks)))
+
+
+def checklist_part(view: ChecklistView) -> Part:
+    items = "<br>".join(f"{'☑' if t.done else '☐'} {t.number}. {html.escape(t.text)}"
+                        for t in view.items)
+    lines = [f"<b>{html.escape(view.title)}</b>", items,
+             f"{html.escape(view.progress)} — <i>{text_html(view.hint)}</i>"]
+    return Part(render(view), "".join(_paragraphs(lines)))
+
+
+def part(output: Output, hint: str | None = None) -> Part | None:
+    """The output as a block of text; None for what is not text (documents, the end)."""
+    if isinstance(output, Question):
+        return question_part(output, hint)
+    if isinstance(output, Contacts):
+        return contacts_part(output)
+    if isinstance(output, ChecklistView):
+        return checklist_part(output)
+    if isinstance(output, Say):
+        return Part(output.text, "".join(_paragraphs([text_html(output.text)])))
+    return None
+
+
+def split(block: Part, limit: int = MESSAGE_LIMIT) -> Iterator[Part]:
+    """A block too long for one event, cut at line ends into plain paragraphs."""
+    if len(block.body) + len(block.html) <= limit:
+        yield block
+        return
+    current: list[str] = []
+    size = 0
+    for line in block.body.split("\n"):
+        while len(line) > limit // 3:
+            yield Part(line[:limit // 3], text_html(line[:limit // 3]))
+            line = line[limit // 3:]
+        if current and size + len(line) + 1 > limit // 3:
+            text = "\n".join(current)
+            yield Part(text, f"<p>{text_html(text)}</p>")
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current and "".join(current).strip():
+        text = "\n".join(current)
+        yield Part(text, f"<p>{text_html(text)}</p>")
+
+
+def joined(parts: Iterable[Part], limit: int = MESSAGE_LIMIT) -> list[Part]:
+    """Blocks joined into as few messages as fit in `limit`."""
+    out: list[Part] = []
+    for block in (piece for p in parts for piece in split(p, limit)):
+        last = out[-1] if out else None
+        if last is not None and (len(last.body) + len(last.html) + len(block.body)
+                                 + len(block.html) + 2 <= limit):
+            out[-1] = Part(f"{last.body}\n\n{block.body}", last.html + block.html)
+        else:
+            out.append(block)
+    return out
+
+
+def message(block: Part) -> dict[str, Any]:
+    return {"msgtype": "m.text", "body": block.body, "format": HTML_FORMAT,
+            "formatted_body": block.html}
+
+
+def notice(text: str) -> dict[str, Any]:
+    """A channel note (not a turn of the conversation), still in the conversation's voice."""
+    return message(Part(text, f"<p>{text_html(text)}</p>"))
+
+
+def _paragraphs(blocks: Iterable[str]) -> Iterator[str]:
+    for block in blocks:
+        yield block if block.startswith("<ol") else f"<p>{block}</p>"

@@ -1,0 +1,288 @@
+"""The Matrix channel against a real Synapse on 127.0.0.1, a matrix-nio client as the employee.
+
+One homeserver for the module (fresh users per test); the homeserver-restart test starts its
+own. The shipped flows, the real state store in a temporary folder. Every wait is on a
+condition, bounded by a timeout; nothing asserts on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nio import (  # type: ignore[import-untyped]
+    AsyncClient,
+    AsyncClientConfig,
+    MegolmEvent,
+    RoomCreateResponse,
+    RoomEncryptedFile,
+    RoomMessageFile,
+    RoomMessageText,
+    RoomSendResponse,
+)
+from nio.crypto import decrypt_attachment  # type: ignore[import-untyped]
+
+from bot.channels.matrix import MatrixChannel
+from bot.config import MatrixSettings
+from bot.flowmodel import Bundle
+from bot.keys import KeyHasher
+from bot.service import ConversationService
+from storage import StateStore
+
+from .synapse import Account, Synapse
+
+SECRET = b"0123456789abcdef0123456789abcdef"
+TIMEOUT = 60.0
+
+Q_DANGER = "Sind Sie gerade in Gefahr?"
+Q_WHO = "Schreiben Sie über etwas"
+Q_INJURED = "Sind Sie verletzt?"
+Q_WHAT = "Was ist passiert?"
+Q_HOW = "Wie oder wo ist es passiert?"
+Q_WHEN = "Wann ist es passiert?"
+Q_PROTOCOL = "Möchten Sie das gleich hier mit mir aufschreiben?"
+RESUMED = "Hier waren wir stehen geblieben"
+
+
+# --- the homeserver and the bot ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
+    server = Synapse(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def new_service(bundle: Bundle, data: Path) -> ConversationService:
+    return ConversationService(bundle, StateStore(data / "state.db"), KeyHasher(SECRET))
+
+
+def bot_settings(synapse: Synapse, bot: Account, **extra: Any) -> MatrixSettings:
+    return MatrixSettings(synapse.url, bot.user_id, password=bot.password, **extra)
+
+
+@asynccontextmanager
+async def running(service: ConversationService, settings: MatrixSettings,
+                  data: Path) -> AsyncIterator[MatrixChannel]:
+    channel = MatrixChannel(service, settings, data, sync_timeout=5, max_retry_pause=0.5)
+    await channel.start()
+    try:
+        yield channel
+    finally:
+        await channel.stop()
+
+
+# --- the employee -----------------------------------------------------------------------------
+
+
+@dataclass
+class Seen:
+    """A message as the employee's client shows it."""
+
+    event_id: str
+    sender: str
+    body: str
+    html: str
+    encrypted: bool
+    source: dict[str, Any]
+    file: bytes | None = None
+
+
+class Employee:
+    """A matrix-nio client with its own device and crypto store, syncing in the background."""
+
+    def __init__(self, synapse: Synapse, account: Account, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.account = account
+        self.client = AsyncClient(synapse.url, account.user_id, account.device_id,
+                                  store_path=str(folder),
+                                  config=AsyncClientConfig(encryption_enabled=True,
+                                                           store_sync_tokens=True))
+        self.client.restore_login(account.user_id, account.device_id, account.access_token)
+        self.seen: list[Seen] = []
+        self.undecryptable = 0
+        self.room_id = ""
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.client.add_event_callback(self._on_text, RoomMessageText)
+        self.client.add_event_callback(self._on_file, (RoomMessageFile, RoomEncryptedFile))
+        self.client.add_event_callback(self._on_megolm, MegolmEvent)
+
+    async def start(self) -> None:
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        await self.client.sync(timeout=0, full_state=True)
+        self._task = asyncio.create_task(self.client.sync_forever(timeout=1000))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.client.close()
+        self.client.store.database.close()
+
+    def _note(self, seen: Seen) -> None:
+        self.seen.append(seen)
+        self._changed.set()
+
+    async def _on_text(self, room: Any, event: RoomMessageText) -> None:
+        if event.sender != self.account.user_id:
+            self._note(Seen(event.event_id, event.sender, event.body,
+                            event.formatted_body or "", event.decrypted, event.source))
+
+    async def _on_file(self, room: Any, event: Any) -> None:
+        answer = await self.client.download(event.url)
+        data = answer.body
+        if isinstance(event, RoomEncryptedFile):
+            data = decrypt_attachment(data, event.key["k"], event.hashes["sha256"], event.iv)
+        self._note(Seen(event.event_id, event.sender, event.body, "", event.decrypted,
+                        event.source, data))
+
+    async def _on_megolm(self, room: Any, event: MegolmEvent) -> None:
+        self.undecryptable += 1
+        self._changed.set()
+
+    async def wait_for(self, condition: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
+        async with asyncio.timeout(timeout):
+            while not (result := condition()):
+                self._changed.clear()
+                await self._changed.wait()
+        return result
+
+    async def open_dm(self, bot: str, encrypted: bool) -> str:
+        state = [{"type": "m.room.encryption", "state_key": "",
+                  "content": {"algorithm": "m.megolm.v1.aes-sha2"}}] if encrypted else []
+        created = await self.client.room_create(is_direct=True, invite=[bot],
+                                                preset=_trusted_private_chat(),
+                                                initial_state=state)
+        assert isinstance(created, RoomCreateResponse), created
+        self.room_id = created.room_id
+        return str(created.room_id)
+
+    async def send(self, text: str, room_id: str | None = None) -> str:
+        room = room_id or self.room_id
+        await self.wait_for(lambda: room in self.client.rooms)
+        sent = await self.client.room_send(room, "m.room.message",
+                                           {"msgtype": "m.text", "body": text},
+                                           ignore_unverified_devices=True)
+        assert isinstance(sent, RoomSendResponse), sent
+        return str(sent.event_id)
+
+    def after(self, index: int) -> list[Seen]:
+        return self.seen[index:]
+
+    async def said(self, text: str, since: int = 0, timeout: float = TIMEOUT) -> Seen:
+        """Wait for a message from the bot that contains `text`, after the first `since`."""
+        def found() -> Seen | None:
+            return next((s for s in self.seen[since:] if text in s.body), None)
+        result: Seen = await self.wait_for(found, timeout)
+        return result
+
+    async def answer(self, question: str, reply: str) -> Seen:
+        """Wait until `question` was asked, answer `reply`; returns the question."""
+        asked = await self.said(question)
+        await self.send(reply)
+        return asked
+
+    async def write(self, text: str, expect: str) -> Seen:
+        since = len(self.seen)
+        await self.send(text)
+        return await self.said(expect, since)
+
+
+def _trusted_private_chat() -> Any:
+    from nio.api import RoomPreset  # type: ignore[import-untyped]
+
+    return RoomPreset.trusted_private_chat
+
+
+@asynccontextmanager
+async def employee(synapse: Synapse, folder: Path,
+                   account: Account | None = None) -> AsyncIterator[Employee]:
+    person = Employee(synapse, account or synapse.register(), folder)
+    await person.start()
+    try:
+        yield person
+    finally:
+        await person.close()
+
+
+# --- the conversation -------------------------------------------------------------------------
+
+
+PROTOCOL_BY_TEXT = [
+    "gegen 10:30 Uhr",
+    "Bürgerbüro Mitte, Schalter 3",
+    "Er wollte nicht warten und wurde laut.",
+    "Ich weiß, wo Ihr Auto steht.",
+    "überspringen", "überspringen", "überspringen", "überspringen", "überspringen",
+    "überspringen",
+]
+
+
+async def first_questions(anna: Employee) -> None:
+    await anna.answer(Q_DANGER, "Nein")
+    await anna.answer(Q_WHO, "1")  # it happened to me, by number
+    await anna.answer(Q_INJURED, "nein")
+
+
+async def whole_conversation(anna: Employee) -> list[Seen]:
+    """From the greeting to the document; returns the two files."""
+    await first_questions(anna)
+    await anna.answer(Q_WHAT, "Drohung")
+    await anna.answer(Q_HOW, "Persönlich")
+    await anna.write("heute", Q_PROTOCOL)
+    await anna.answer(Q_PROTOCOL, "Ja")
+    for text in PROTOCOL_BY_TEXT:
+        since = len(anna.seen)
+        await anna.send(text)
+        await anna.wait_for(lambda s=since: len(anna.seen) > s)  # type: ignore[misc]
+    await anna.send("1")  # the review: everything is right
+    files: list[Seen] = await anna.wait_for(
+        lambda: len(f := [s for s in anna.seen if s.file is not None]) >= 2 and f)
+    return files
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+async def test_a_whole_conversation_in_a_direct_message_ends_with_the_document_as_files(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse, encrypted: bool) -> None:
+    bot = synapse.register()
+    service = new_service(shipped, tmp_path)
+    async with running(service, bot_settings(synapse, bot), tmp_path), \
+            employee(synapse, tmp_path / "anna") as anna:
+        await anna.open_dm(bot.user_id, encrypted)
+        greeting = await anna.said(Q_DANGER)  # the bot joins and greets by itself
+        files = await whole_conversation(anna)
+    # The question: HTML with a numbered list, a plain body with the numbers too.
+    assert "<ol>" in greeting.html and "<li>Nein</li>" in greeting.html
+    assert "1)" in greeting.body and "Nummer oder mit den Worten" in greeting.body
+    assert "Tippen Sie" not in greeting.body  # no buttons to tap on Matrix
+    assert all(s.source["content"].get("format") == "org.matrix.custom.html"
+               for s in anna.seen if s.file is None)
+    assert all(s.encrypted == encrypted for s in anna.seen)
+    assert anna.undecryptable == 0
+    pdf, txt = sorted(files, key=lambda s: s.body)
+    assert pdf.body.startswith("gedaechtnisprotokoll-") and pdf.body.endswith(".pdf")
+    assert txt.body.endswith(".txt")
+    assert pdf.file is not None and pdf.file.startswith(b"%PDF")
+    assert txt.file is not None and "Ich weiß, wo Ihr Auto steht." in txt.file.decode()
+    assert ("file" in pdf.source["content"]) == encrypted  # encrypted upload in an e2e room
+
+
+async def test_emergency_contacts_come_with_tel_links(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
+    bot = synapse.register()
+    async with running(new_service(shipped, tmp_path), bot_settings(synapse, bot), tmp_path), \
+            employee(synapse, tmp_path / "anna") as anna:
+        await anna.open_dm(bot.user_id, encrypted=False)
+        await anna.answer(Q_DANGER, "Ja")
+        card = await anna.said("Polizei")
+    assert '<a href="tel:110">110</a>' in card.html
+    assert "110" in card.body
