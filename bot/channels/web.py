@@ -1,0 +1,408 @@
+"""The web chat page, on aiohttp: a static page and a small JSON API, no account, no tracking.
+
+It only translates. The page posts what the user did (a start, a typed line, a tapped button)
+and gets back the outputs as plain data (`web_outputs`), which it renders as text. A random
+session cookie (HttpOnly, SameSite=Strict, never seen by the page's script) names the
+conversation: `ConversationKey("web", session)`, stored by the service only as a keyed hash.
+
+Security, in layers: a strict Content-Security-Policy (no inline script or style, nothing from
+elsewhere); every POST must carry the header `X-Lotse: 1` (a cross-site page cannot send it
+without a CORS preflight, which is never granted), JSON, and a same-origin `Origin` /
+`Sec-Fetch-Site`; the cookie is SameSite=Strict on top. Bodies are capped at `MAX_BODY`.
+
+What stays in memory, for this process only: documents waiting to be downloaded, each under
+a random one-time URL bound to the session, for `DOCUMENT_TTL` seconds at most. Nothing is
+written to disk here and nothing is logged that says who wrote what: no message text, no
+cookie, no session id, no download token, no address (the access log is off).
+
+The quick exit erases the conversation the `forget` way (the service deletes the row and
+scrubs the WAL), drops the session's documents and clears the cookie; the page has already
+blanked itself and leaves with `location.replace(exit_url)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import html
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from bot.channels.web_outputs import message, output_json, skip_hints
+from bot.config import WebSettings
+from bot.conversation import Document, Event, Picked, Resume, Said, Start
+from bot.keys import ConversationKey
+from bot.service import ConversationService
+
+log = logging.getLogger(__name__)
+
+COOKIE = "lotse_session"
+MAX_BODY = 16 * 1024
+"""Bytes per request body: a long answer fits (the engine takes 4,000 characters)."""
+DOCUMENT_TTL = 600.0
+"""Seconds a document waits for its download."""
+DOCUMENTS_PER_SESSION = 8
+DOCUMENTS_LIMIT = 2_000
+"""Files held at once for all sessions; the oldest go first."""
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; manifest-src 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+                          "serial=(), accelerometer=(), gyroscope=(), "
+                          "magnetometer=()",
+    "Cache-Control": "no-store",
+}
+"""On every response. no-store everywhere: the page holds a conversation, and nothing of it
+may stay in a cache or in the back/forward cache after the quick exit."""
+
+_SESSION = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_EVENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+_NAME = re.compile(r"[^A-Za-z0-9._-]")
+_STATIC = {
+    "/app.js": ("app.js", "text/javascript"),
+    "/style.css": ("style.css", "text/css"),
+}
+
+
+def _page_file(name: str) -> bytes:
+    return resources.files("bot").joinpath("web", name).read_bytes()
+
+
+def safe_exit_url(url: str) -> str:
+    """The configured exit, if it is a web address or about:blank; else about:blank."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("http", "https") or url == "about:blank":
+        return url
+    log.warning("web.exit_url must be an http(s) address or about:blank; using about:blank")
+    return "about:blank"
+
+
+@dataclass(slots=True)
+class _Download:
+    session: str
+    data: bytes
+    filename: str
+    content_type: str
+    expires: float
+
+
+class WebChannel:
+    name = "web"
+
+    def __init__(self, service: ConversationService, settings: WebSettings,
+                 health: Callable[[], Mapping[str, object]] | None = None,
+                 shutdown_timeout: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """`health`, if given, adds its entries to `GET /healthz`; a "status" other than
+        "ok" makes the answer 503. `clock` (monotonic seconds) ages the documents."""
+        self.service = service
+        self.settings = settings
+        self.health = health
+        self.shutdown_timeout = shutdown_timeout
+        self.clock = clock
+        self.exit_url = safe_exit_url(settings.exit_url)
+        host, _, port = settings.listen.rpartition(":")
+        self.host = host.strip("[]") or "127.0.0.1"
+        self.port = int(port)
+        """The port asked for; after start, the port bound (for listen "host:0")."""
+        self.ready = asyncio.Event()
+        self._skips = skip_hints(service.bundle)
+        self._downloads: dict[str, _Download] = {}
+        index = _page_file("index.html").decode("utf-8")
+        self._index = index.replace("{{EXIT_URL}}", html.escape(self.exit_url, quote=True))
+        self._static = {path: (_page_file(name), kind) for path, (name, kind) in _STATIC.items()}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.on_response_prepare.append(self._headers)
+        app.router.add_get("/", self.page)
+        for path in self._static:
+            app.router.add_get(path, self.static)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_post("/api/start", self.start)
+        app.router.add_post("/api/say", self.say)
+        app.router.add_post("/api/pick", self.pick)
+        app.router.add_post("/api/exit", self.quick_exit)
+        app.router.add_get("/download/{token}", self.download)
+        return app
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until `stop` is set; then stop listening and let requests in flight finish
+        (for at most `shutdown_timeout` seconds)."""
+        runner = web.AppRunner(self.app(), access_log=None,
+                               shutdown_timeout=self.shutdown_timeout)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+            for address in runner.addresses:
+                if isinstance(address, tuple) and len(address) >= 2:
+                    self.port = int(address[1])
+                    break
+            log.info("web page on http://%s:%d/", self.host, self.port)
+            self.ready.set()
+            await stop.wait()
+        finally:
+            self.ready.clear()
+            await runner.cleanup()
+            self._downloads.clear()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # --- plain pages -------------------------------------------------------------------------
+
+    async def _headers(self, request: web.Request, response: web.StreamResponse) -> None:
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+
+    async def page(self, request: web.Request) -> web.Response:
+        return web.Response(text=self._index, content_type="text/html", charset="utf-8")
+
+    async def static(self, request: web.Request) -> web.Response:
+        data, kind = self._static[request.path]
+        return web.Response(body=data, content_type=kind, charset="utf-8")
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        body: dict[str, object] = {"status": "ok"}
+        if self.health is not None:
+            try:
+                body.update(self.health())
+            except Exception:
+                log.exception("health check failed")
+                body["status"] = "failing"
+        return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+
+    # --- the conversation --------------------------------------------------------------------
+
+    async def start(self, request: web.Request) -> web.Response:
+        """The page was opened: continue the session's conversation, or begin one."""
+        return await self._turn(request, lambda data, lang, resume: (
+            Resume(lang) if resume else Start(lang)))
+
+    async def say(self, request: web.Request) -> web.Response:
+        def said(data: Mapping[str, Any], lang: str | None, resume: bool) -> Event | None:
+            text = data.get("text")
+            return Said(text, lang) if isinstance(text, str) and text.strip() else None
+        return await self._turn(request, said)
+
+    async def pick(self, request: web.Request) -> web.Response:
+        def picked(data: Mapping[str, Any], lang: str | None, resume: bool) -> Event | None:
+            parts = [data.get(name) for name in ("flow", "node", "choice")]
+            if not all(isinstance(p, str) and 0 < len(p) <= 200 for p in parts):
+                return None
+            return Picked(str(parts[0]), str(parts[1]), str(parts[2]), lang)
+        return await self._turn(request, picked)
+
+    async def _turn(self, request: web.Request,
+                    make: Callable[[Mapping[str, Any], str | None, bool], Event | None],
+                    ) -> web.Response:
+        data = await self._read(request)
+        if isinstance(data, web.Response):
+            return data
+        lang = self._lang(data.get("lang"))
+        session = self._session(request)
+        fresh = session is None
+        if session is None:
+            session = secrets.token_urlsafe(32)
+        key = ConversationKey("web", session)
+        resume = not fresh and await self.service.has_conversation(key)
+        event = make(data, lang, resume)
+        if event is None:
+            return self._error(400, "bad_request", lang)
+        event_id = data.get("id")
+        if not (isinstance(event_id, str) and _EVENT_ID.match(event_id)):
+            event_id = None
+        try:
+            outputs = await self.service.handle(key, event, event_id)
+        except Exception:
+            log.exception("web turn failed (%s)", type(event).__name__)
+            return self._error(500, "failed", lang)
+        shown: list[dict[str, Any]] = []
+        for output in outputs:
+            if isinstance(output, Document):
+                shown.append(await self._offer(session, output))
+            else:
+                item = output_json(output, self._skips)
+                if item is not None:
+                    shown.append(item)
+        lang = self.service.language(key) or next(
+            (o.lang for o in outputs if isinstance(o, Document)), lang) or self._default
+        response = web.json_response({"lang": lang, "outputs": shown})
+        if fresh:
+            self._set_cookie(response, session)
+        return response
+
+    async def quick_exit(self, request: web.Request) -> web.Response:
+        """Erase the conversation now, the `forget` way, and forget the session."""
+        data = await self._read(request)
+        if isinstance(data, web.Response):
+            return data
+        session = self._session(request)
+        if session is not None:
+            self._drop_documents(session)
+            try:
+                await self.service.handle(ConversationKey("web", session), Said("vergessen"))
+            except Exception:
+                log.exception("quick exit: erasing the conversation failed")
+                return self._error(500, "failed", self._lang(data.get("lang")))
+        response = web.json_response({"exit": self.exit_url})
+        response.del_cookie(COOKIE, path="/", secure=self.settings.secure_cookie,
+                            httponly=True, samesite="Strict")
+        return response
+
+    # --- documents ---------------------------------------------------------------------------
+
+    async def _offer(self, session: str, document: Document) -> dict[str, Any]:
+        """Build both files in memory and offer each under a one-time URL."""
+        # Imported here: fpdf2 takes half a second to import, and most chats make no document.
+        from bot.documents import document_pdf, document_text
+        from bot.documents.text import timezone
+
+        stamp = document.created.astimezone(timezone()).strftime("%Y%m%d-%H%M%S")
+        name = _NAME.sub("_", f"{document.file}-{stamp}")
+        pdf = await asyncio.to_thread(document_pdf, document)
+        txt = document_text(document).encode("utf-8")
+        files = []
+        for data, suffix, kind in ((pdf, "pdf", "application/pdf"),
+                                   (txt, "txt", "text/plain; charset=utf-8")):
+            token = self._store(_Download(session, data, f"{name}.{suffix}", kind,
+                                          self.clock() + DOCUMENT_TTL))
+            files.append({"kind": suffix, "url": f"/download/{token}",
+                          "name": f"{name}.{suffix}", "size": len(data)})
+        return {"type": "document", "title": document.title, "files": files,
+                "minutes": int(DOCUMENT_TTL // 60)}
+
+    def _store(self, download: _Download) -> str:
+        self._expire()
+        mine = [t for t, d in self._downloads.items() if d.session == download.session]
+        for token in mine[:max(0, len(mine) - DOCUMENTS_PER_SESSION + 1)]:
+            del self._downloads[token]
+        while len(self._downloads) >= DOCUMENTS_LIMIT:
+            del self._downloads[next(iter(self._downloads))]
+        token = secrets.token_urlsafe(24)
+        self._downloads[token] = download
+        return token
+
+    def _expire(self) -> None:
+        now = self.clock()
+        for token in [t for t, d in self._downloads.items() if d.expires < now]:
+            del self._downloads[token]
+
+    def _drop_documents(self, session: str) -> None:
+        for token in [t for t, d in self._downloads.items() if d.session == session]:
+            del self._downloads[token]
+
+    async def download(self, request: web.Request) -> web.Response:
+        """The file, once, to the session it was made for; then it is gone."""
+        self._expire()
+        token = request.match_info["token"]
+        download = self._downloads.get(token)
+        session = self._session(request)
+        if (download is None or session is None
+                or not hmac.compare_digest(download.session, session)):
+            lang = self.service.language(ConversationKey("web", session)) if session else None
+            return web.Response(status=404, text=message("gone", lang or self._default),
+                                content_type="text/plain", charset="utf-8")
+        del self._downloads[token]
+        return web.Response(body=download.data, headers={
+            "Content-Type": download.content_type,
+            "Content-Disposition": f'attachment; filename="{download.filename}"',
+        })
+
+    # --- requests ----------------------------------------------------------------------------
+
+    @property
+    def _default(self) -> str:
+        return self.service.bundle.default_language
+
+    def _lang(self, value: object) -> str | None:
+        return value if isinstance(value, str) and value in self.service.bundle.languages \
+            else None
+
+    def _session(self, request: web.Request) -> str | None:
+        value = request.cookies.get(COOKIE)
+        return value if value is not None and _SESSION.match(value) else None
+
+    def _set_cookie(self, response: web.StreamResponse, session: str) -> None:
+        # No expiry: a session cookie, gone when the browser closes. The conversation itself
+        # expires on the server after the idle time.
+        response.set_cookie(COOKIE, session, path="/", httponly=True, samesite="Strict",
+                            secure=self.settings.secure_cookie or None)
+
+    def _error(self, status: int, key: str, lang: str | None) -> web.Response:
+        return web.json_response({"error": key, "message": message(key, lang or self._default)},
+                                 status=status)
+
+    async def _read(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The JSON body of a POST from our own page, or the answer that refuses it."""
+        if not same_origin(request):
+            log.warning("refused a request that did not come from the page")
+            return self._error(403, "refused", None)
+        if request.content_type != "application/json":
+            return self._error(415, "bad_request", None)
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return self._too_long(request)
+        try:
+            data = await request.json()
+        except web.HTTPRequestEntityTooLarge:
+            return self._too_long(request)
+        except ValueError:
+            return self._error(400, "bad_request", None)
+        if not isinstance(data, dict):
+            return self._error(400, "bad_request", None)
+        return data
+
+    def _too_long(self, request: web.Request) -> web.Response:
+        session = self._session(request)
+        lang = self.service.language(ConversationKey("web", session)) if session else None
+        lang = lang or self._default
+        response = web.json_response(
+            {"error": "too_long", "message": self.service.bundle.text("too_long", lang)},
+            status=413)
+        with contextlib.suppress(Exception):
+            response.force_close()  # the rest of the body is not read
+        return response
+
+
+def same_origin(request: web.Request) -> bool:
+    """True for a request our own page's script made.
+
+    Browsers send `Sec-Fetch-Site` (Chromium, Firefox, Safari) and, on a POST, `Origin`. With
+    Referrer-Policy no-referrer a same-origin POST carries `Origin: null`, so "null" passes only
+    together with `Sec-Fetch-Site: same-origin`. Behind a reverse proxy the `Host` header must be
+    passed through unchanged (see docs/web.md).
+    """
+    if request.headers.get("X-Lotse") != "1":
+        return False
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site != "same-origin":
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    if origin == "null":
+        return site == "same-origin"
+    return urlsplit(origin).netloc.lower() == request.host.lower()

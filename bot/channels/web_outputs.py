@@ -1,0 +1,108 @@
+"""Outputs as JSON for the web page: plain data, which the page renders as text only.
+
+Nothing here is HTML. The page puts every string into the DOM with `textContent`, so a contact
+name or a typed answer can never become markup; links are built from checked parts only
+(`tel:` from digits, `mailto:` from an address, `https://` web addresses).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.conversation import ChecklistView, Contacts, Ended, Output, Question, Say
+from bot.flowmodel import Bundle
+
+_TEL = re.compile(r"[^\d+]")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "de": {
+        "refused": "Diese Anfrage kam nicht von der Lotse-Seite und wurde abgelehnt. "
+                   "Bitte laden Sie die Seite neu.",
+        "bad_request": "Das konnte ich nicht lesen. Bitte laden Sie die Seite neu.",
+        "failed": "Etwas ist schiefgegangen. Bitte versuchen Sie es noch einmal. "
+                  "Im Notfall rufen Sie 110 (Polizei) oder 112 (Rettungsdienst).",
+        "gone": "Dieser Link gilt nicht mehr: Ein Dokument kann nur einmal und nur kurz nach "
+                "dem Erstellen heruntergeladen werden. Schreiben Sie „drucken“ an einer "
+                "Checkliste, um sie neu zu erstellen.",
+    },
+    "en": {
+        "refused": "This request did not come from the Lotse page and was refused. "
+                   "Please reload the page.",
+        "bad_request": "I could not read that. Please reload the page.",
+        "failed": "Something went wrong. Please try again. "
+                  "In an emergency call 110 (police) or 112 (ambulance).",
+        "gone": "This link is no longer valid: a document can be downloaded once, and only "
+                "shortly after it was made. At a checklist, write “print” to make it again.",
+    },
+}
+"""The channel's own words, for answers that do not come from the engine."""
+
+
+def message(key: str, lang: str | None) -> str:
+    return MESSAGES.get(lang or "", MESSAGES["de"])[key]
+
+
+def tel_link(phone: str) -> str | None:
+    """A `tel:` URL from a phone number as written in the contacts ("0561 282070")."""
+    digits = _TEL.sub("", phone)
+    if digits.count("+") > 1 or "+" in digits[1:] or not digits.strip("+"):
+        return None
+    return f"tel:{digits}"
+
+
+def web_link(url: str) -> str | None:
+    return url if url.startswith(("https://", "http://")) else None
+
+
+def mail_link(email: str) -> str | None:
+    return f"mailto:{email}" if _EMAIL.match(email) else None
+
+
+def skip_hints(bundle: Bundle) -> frozenset[str]:
+    """The hint the engine gives an optional free question, in every language: such a
+    question gets a "skip" button."""
+    return frozenset(bundle.text("skip_hint", lang) for lang in bundle.languages)
+
+
+def output_json(output: Output, skips: frozenset[str]) -> dict[str, Any] | None:
+    """One output as plain data; None for what the channel handles itself (documents)."""
+    if isinstance(output, Say):
+        return {"type": "say", "text": output.text}
+    if isinstance(output, Question):
+        return {
+            "type": "question", "text": output.text, "flow": output.flow, "node": output.node,
+            "options": [{"number": o.number, "id": o.id, "label": o.label}
+                        for o in output.options],
+            "multiple": output.multiple, "kind": output.kind, "hint": output.hint,
+            "skip": output.kind in ("text", "date") and output.hint in skips,
+        }
+    if isinstance(output, Contacts):
+        return contacts_json(output)
+    if isinstance(output, ChecklistView):
+        return {
+            "type": "checklist", "title": output.title, "progress": output.progress,
+            "hint": output.hint,
+            "items": [{"number": t.number, "text": t.text, "done": t.done}
+                      for t in output.items],
+        }
+    if isinstance(output, Ended):
+        return {"type": "ended", "erased": output.erased}
+    return None
+
+
+def contacts_json(contacts: Contacts) -> dict[str, Any]:
+    labels = contacts.labels
+    cards = []
+    for card in contacts.cards:
+        cards.append({
+            "name": card.name,
+            "phone": card.phone, "tel": tel_link(card.phone) if card.phone else None,
+            "web": card.web, "href": web_link(card.web) if card.web else None,
+            "email": card.email, "mailto": mail_link(card.email) if card.email else None,
+            "hours": card.hours, "note": card.note, "checked": card.checked,
+        })
+    return {"type": "contacts", "cards": cards,
+            "labels": {"phone": labels.phone, "web": labels.web, "email": labels.email,
+                       "hours": labels.hours, "checked": labels.checked}}

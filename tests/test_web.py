@@ -1,0 +1,595 @@
+"""The web page: the real aiohttp server on 127.0.0.1, in Debian's headless Chromium.
+
+The browser tests click and type as a person would, with the shipped flows and a real state
+database in a temporary folder. What a browser cannot show (refused requests, headers, limits)
+is checked over plain HTTP with aiohttp's client. Every wait is on a condition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    async_playwright,
+    expect,
+)
+
+from bot.channels.web import COOKIE, CSP, MAX_BODY, WebChannel
+from bot.config import WebSettings
+from bot.conversation import Event, Output
+from bot.flowmodel import Bundle
+from bot.keys import ConversationKey, KeyHasher
+from bot.loader import Sources, check
+from bot.service import ConversationService
+from storage import StateStore
+
+from .browser import chromium_missing, launch
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+SECRET = b"0123456789abcdef0123456789abcdef"
+
+Q_DANGER = "Sind Sie gerade in Gefahr?"
+Q_WHO = "Schreiben Sie über etwas"
+Q_INJURED = "Sind Sie verletzt?"
+Q_WHAT = "Was ist passiert? Wählen Sie"
+Q_HOW = "Wie oder wo ist es passiert?"
+Q_WHEN = "Wann ist es passiert?"
+Q_PROTOCOL = "Möchten Sie das gleich hier mit mir aufschreiben?"
+WELCOME = "Guten Tag, hier ist Lotse."
+WORDS = "Ich weiß, wo Ihr Auto steht."
+INJECTION = '<img src="x" id="injected"> <script>window.injected = 1</script> **fett**'
+
+expect.set_options(timeout=15_000)
+
+
+# --- the server ------------------------------------------------------------------------------
+
+
+class Site:
+    """A running web channel over a real state database."""
+
+    def __init__(self, channel: WebChannel, service: ConversationService, folder: Path) -> None:
+        self.channel = channel
+        self.service = service
+        self.db = folder / "state.db"
+
+    @property
+    def url(self) -> str:
+        return self.channel.url
+
+    def rows(self) -> int:
+        """Conversations on disk, read as another process would."""
+        with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as conn:
+            return int(conn.execute("SELECT count(*) FROM conversations").fetchone()[0])
+
+    def on_disk(self, text: str) -> bool:
+        """Whether `text` is anywhere in the database files, deleted pages and WAL included."""
+        needle = text.encode("utf-8")
+        return any(path.exists() and needle in path.read_bytes()
+                   for path in (self.db, self.db.with_name("state.db-wal")))
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Bundle:
+    result = check(Sources.shipped())
+    assert result.bundle is not None
+    return result.bundle
+
+
+@contextlib.asynccontextmanager
+async def serving(bundle: Bundle, folder: Path, **settings: Any) -> AsyncIterator[Site]:
+    store = StateStore(folder / "state.db")
+    service = ConversationService(bundle, store, KeyHasher(SECRET))
+    channel = WebChannel(service, WebSettings(listen="127.0.0.1:0", **settings))
+    stop = asyncio.Event()
+    task = asyncio.create_task(channel.run(stop))
+    try:
+        await asyncio.wait_for(channel.ready.wait(), 10)
+        yield Site(channel, service, folder)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        store.close()
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until `condition()` holds (for what happens on the server after a page left)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+# --- the browser -----------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    if chromium_missing():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
+    async with async_playwright() as playwright:
+        launched = await launch(playwright)
+        yield launched
+        await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A fresh browser profile (no cookies) the size of a phone; page errors fail the test,
+    and so does anything the Content-Security-Policy blocked."""
+    context = await browser.new_context(accept_downloads=True, locale="de-DE",
+                                        viewport={"width": 390, "height": 844})
+    problems: list[str] = []
+
+    def watch(page: Page) -> None:
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("console", lambda msg: problems.append(f"console: {msg.text}")
+                if msg.type == "error" else None)
+
+    context.on("page", watch)
+    yield context
+    await context.close()
+    assert not problems, problems
+
+
+def current(page: Page, question: str) -> Any:
+    """The question waiting now, once it says `question`."""
+    return page.locator(".question", has=page.locator(".options.live")).filter(
+        has_text=question).last
+
+
+async def answer(page: Page, question: str, label: str) -> None:
+    await current(page, question).get_by_role("button", name=label, exact=True).click()
+
+
+async def write(page: Page, question: str, text: str) -> None:
+    await expect(page.locator(".question").last).to_contain_text(question)
+    await expect(page.locator("#input")).to_be_focused()
+    await page.locator("#input").fill(text)
+    await page.locator("#input").press("Enter")
+    await expect(page.locator(".msg.user").last).to_have_text(re.compile(re.escape(text)))
+
+
+async def first_questions(page: Page) -> None:
+    await answer(page, Q_DANGER, "Nein")
+    await answer(page, Q_WHO, "Es ist mir passiert")
+    await answer(page, Q_INJURED, "Nein")
+    await answer(page, Q_WHAT, "Drohung")
+    await answer(page, Q_HOW, "Persönlich, am Schalter oder im Büro")
+    await answer(page, Q_WHEN, "Heute")
+
+
+# --- in the browser --------------------------------------------------------------------------
+
+
+async def test_a_whole_conversation_by_clicks_reaches_a_document_and_contacts(
+        bundle: Bundle, tmp_path: Path, context: BrowserContext) -> None:
+    async with serving(bundle, tmp_path) as site:
+        page = await context.new_page()
+        response = await page.goto(site.url)
+        assert response is not None and response.headers["content-security-policy"] == CSP
+        await expect(page.locator(".msg.bot").first).to_contain_text(WELCOME)
+        await first_questions(page)
+        await answer(page, Q_PROTOCOL, "Ja")
+        await write(page, "Um wie viel Uhr", "gegen 10:30 Uhr")
+        await answer(page, "Wo ist es passiert", "Überspringen")
+        await write(page, "Erzählen Sie der Reihe nach", INJECTION)
+        await write(page, "Was genau wurde gesagt", WORDS)
+        for question in ("Wer war es", "Wer war dabei", "Wurden Sie verletzt",
+                         "Was haben Sie danach", "Wie geht es Ihnen", "Was haben Sie aufbewahrt"):
+            await answer(page, question, "Überspringen")
+        review = page.locator(".msg.bot", has_text="Bitte sehen Sie noch einmal durch")
+        await expect(review).to_contain_text(INJECTION)  # shown as text, word for word
+        await answer(page, "Ist alles richtig?", "Ja, alles richtig")
+
+        offer = page.locator(".document").last
+        pdf_link = offer.get_by_role("link", name=re.compile("PDF herunterladen"))
+        txt_link = offer.get_by_role("link", name=re.compile("Als Text herunterladen"))
+        pdf_url, txt_url = (await pdf_link.get_attribute("href"),
+                            await txt_link.get_attribute("href"))
+        async with page.expect_download() as info:
+            await pdf_link.click()
+        download = await info.value
+        assert download.suggested_filename.startswith("gedaechtnisprotokoll-")
+        assert download.suggested_filename.endswith(".pdf")
+        assert Path(str(await download.path())).read_bytes().startswith(b"%PDF")
+        await expect(offer).to_contain_text("heruntergeladen")
+        text = await context.request.get(f"{site.url}{txt_url}")
+        assert text.status == 200 and WORDS in await text.text()
+        assert text.headers["content-disposition"].startswith("attachment;")
+        for used in (pdf_url, txt_url):  # one-time links
+            assert (await context.request.get(f"{site.url}{used}")).status == 404
+        await expect(page.locator("#injected")).to_have_count(0)
+        assert await page.evaluate("window.injected") is None
+
+        await answer(page, "Weiß Ihre Führungskraft", "Ja")
+        await answer(page, "Belastet Sie der Vorfall", "Ja")
+        web = page.locator(".contacts a[href='https://ukh.de']")
+        await expect(web).to_have_attribute("rel", "noopener noreferrer")
+        await answer(page, "wie eine Anzeige", "Nein")
+        phone = page.locator(".contacts").last.get_by_role("link", name="0561 282070")
+        await expect(phone).to_have_attribute("href", "tel:0561282070")
+        offer_report = current(page, "anonym für die Statistik")
+        await expect(offer_report.get_by_role("button")).to_have_count(2)
+        # Answered questions keep no live buttons: only the one waiting now can be pressed.
+        assert await page.locator(".options.live").count() == 1
+        assert await page.locator(".question button:not([disabled])").count() == 2
+
+
+async def test_quick_exit_leaves_at_once_and_leaves_nothing_behind(
+        bundle: Bundle, tmp_path: Path, context: BrowserContext) -> None:
+    marker = "Schalter-7-Marke"
+    async with serving(bundle, tmp_path) as site:
+        page = await context.new_page()
+        await page.goto(site.url)
+        await first_questions(page)
+        await answer(page, Q_PROTOCOL, "Ja")
+        await write(page, "Um wie viel Uhr", "gegen 10:30 Uhr")
+        await write(page, "Wo ist es passiert", marker)
+        await expect(page.locator(".question").last).to_contain_text("Erzählen Sie")
+        assert site.rows() == 1 and site.on_disk(marker)
+        assert [c["name"] for c in await context.cookies()] == [COOKIE]
+
+        await page.get_by_role("link", name="Schnell verlassen").click()
+        await expect(page).to_have_url("about:blank")
+        await eventually(lambda: site.rows() == 0)
+        await eventually(lambda: not site.on_disk(marker))
+        assert await context.cookies() == []
+        assert await page.go_back() is None  # the page replaced itself: Back does not return
+        assert page.url == "about:blank"
+
+        again = await context.new_page()
+        await again.goto(site.url)
+        await expect(again.locator(".msg.bot").first).to_contain_text(WELCOME)
+        await expect(again.locator("#log")).not_to_contain_text("Willkommen zurück")
+
+
+async def test_keyboard_only_from_the_first_question_to_the_quick_exit(
+        bundle: Bundle, tmp_path: Path, context: BrowserContext) -> None:
+    async with serving(bundle, tmp_path) as site:
+        page = await context.new_page()
+        await page.goto(site.url)
+        focused = page.locator(":focus")
+        await expect(current(page, Q_DANGER)).to_be_visible()
+        await expect(focused).to_have_text("Ja")  # the focus waits on the first answer
+        await page.keyboard.press("Tab")
+        await expect(focused).to_have_text("Nein")
+        await page.keyboard.press("Enter")
+        await expect(current(page, Q_WHO)).to_be_visible()
+        await expect(focused).to_have_text("Es ist mir passiert")
+        await page.keyboard.press("Space")
+        await expect(current(page, Q_INJURED)).to_be_visible()
+        await page.keyboard.press("Tab")
+        await page.keyboard.press("Enter")
+        await expect(current(page, Q_WHAT)).to_be_visible()
+        await page.keyboard.press("Tab")
+        await expect(focused).to_have_text("Drohung")
+        await page.keyboard.press("Enter")
+        await expect(current(page, Q_HOW)).to_be_visible()
+        await page.keyboard.press("Enter")
+        await expect(page.locator(".question").last).to_contain_text(Q_WHEN)
+        await expect(page.locator("#input")).to_be_focused()
+        await page.keyboard.type("gestern")
+        await page.keyboard.press("Enter")
+        await expect(current(page, Q_PROTOCOL)).to_be_visible()
+
+        # Backwards from the answer: quick exit, language, emergency, the skip link; the focus
+        # always shows.
+        for name in ("Schnell verlassen", "English", "Notfall 110 / 112",
+                     "Zum Eingabefeld springen"):
+            await page.keyboard.press("Shift+Tab")
+            await expect(focused).to_have_text(name)
+            style = await focused.evaluate("e => getComputedStyle(e).outlineStyle")
+            assert style == "solid", name
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#input")).to_be_focused()
+        for name in ("Nein", "Ja", "Schnell verlassen", "English", "Notfall 110 / 112"):
+            await page.keyboard.press("Shift+Tab")
+            await expect(focused).to_have_text(name)
+        await page.keyboard.press("Enter")
+        await expect(page.locator(".contacts a[href='tel:110']").first).to_be_visible()
+        await expect(current(page, Q_PROTOCOL)).to_be_visible()  # asked again, below
+        await expect(focused).to_have_text("Ja")
+
+        assert site.rows() == 1
+        await page.keyboard.press("Escape")
+        await page.keyboard.press("Escape")
+        await expect(page).to_have_url("about:blank")
+        await eventually(lambda: site.rows() == 0)
+
+
+async def test_both_languages_switch_the_page_and_the_conversation(
+        bundle: Bundle, tmp_path: Path, context: BrowserContext) -> None:
+    async with serving(bundle, tmp_path) as site:
+        page = await context.new_page()
+        await page.goto(site.url)
+        await answer(page, Q_DANGER, "Nein")
+        await page.get_by_role("button", name="Switch to English").click()
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        await answer(page, "Are you writing about something", "It happened to me")
+        await expect(page.get_by_role("link", name="Quick exit")).to_be_visible()
+        await expect(page.get_by_role("button", name=re.compile("^Emergency"))).to_be_visible()
+        await expect(page.locator("#input")).to_have_attribute("placeholder", "Write an answer …")
+        await answer(page, "Are you injured?", "No")
+        await page.get_by_role("button", name="Auf Deutsch wechseln").click()
+        await expect(page.locator("html")).to_have_attribute("lang", "de")
+        await answer(page, Q_WHAT, "Drohung")
+        await expect(page.get_by_role("link", name="Schnell verlassen")).to_be_visible()
+        await expect(current(page, Q_HOW)).to_be_visible()
+
+        # A page opened again continues the conversation in its language.
+        await page.get_by_role("button", name="Switch to English").click()
+        await expect(current(page, "How or where did it happen?")).to_be_visible()
+        again = await context.new_page()
+        await again.goto(site.url)
+        await expect(again.locator("html")).to_have_attribute("lang", "en")
+        await expect(current(again, "How or where did it happen?")).to_be_visible()
+
+
+async def test_a_checklist_ticks_in_place_and_prints_as_a_document(
+        bundle: Bundle, tmp_path: Path, context: BrowserContext) -> None:
+    async with serving(bundle, tmp_path) as site:
+        page = await context.new_page()
+        await page.goto(site.url)
+        await answer(page, Q_DANGER, "Nein")
+        await answer(page, Q_WHO, "Ich bin Führungskraft")
+        await answer(page, "Ist die Person gerade in Gefahr", "Nein")
+        await answer(page, "Wann haben Sie von dem Vorfall erfahren", "Heute")
+        checklist = page.locator(".checklist.live")
+        first = checklist.locator("button.tick").first
+        await expect(first).to_have_attribute("aria-pressed", "false")
+        await first.click()
+        await expect(checklist.locator("button.tick").first).to_have_attribute(
+            "aria-pressed", "true")
+        await expect(checklist).to_contain_text("1 von")
+        await expect(page.locator(":focus")).to_have_attribute("aria-pressed", "true")
+        assert await page.locator(".checklist").count() == 1  # redrawn, not repeated
+        await checklist.get_by_role("button", name="Als Dokument").click()
+        offer = page.locator(".document").last
+        async with page.expect_download() as info:
+            await offer.get_by_role("link", name=re.compile("PDF")).click()
+        assert (await info.value).suggested_filename.startswith("checkliste-")
+
+
+# --- over plain HTTP -------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        yield session
+
+
+async def post(http: aiohttp.ClientSession, site: Site, path: str,
+               body: dict[str, Any] | None = None,
+               headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    async with http.post(f"{site.url}{path}", json=body or {},
+                         headers={"X-Lotse": "1", **(headers or {})}) as response:
+        return response.status, await response.json()
+
+
+def texts(data: dict[str, Any]) -> str:
+    return "\n".join(str(o.get("text", "")) for o in data["outputs"])
+
+
+async def test_healthz_says_ok_and_adds_an_extra_check(bundle: Bundle, tmp_path: Path) -> None:
+    async with serving(bundle, tmp_path) as site, client() as http, \
+            http.get(f"{site.url}/healthz") as response:
+        assert response.status == 200 and await response.json() == {"status": "ok"}
+    checks: dict[str, object] = {"status": "ok", "telegram": "up"}
+    async with serving(bundle, tmp_path / "2") as site, client() as http:
+        site.channel.health = lambda: checks
+        async with http.get(f"{site.url}/healthz") as response:
+            assert response.status == 200 and (await response.json())["telegram"] == "up"
+        checks["status"] = "degraded"
+        async with http.get(f"{site.url}/healthz") as response:
+            assert response.status == 503
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.script_text = ""
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.script_text += data
+
+
+async def test_every_answer_carries_strict_headers_and_the_page_has_no_inline_code(
+        bundle: Bundle, tmp_path: Path) -> None:
+    async with serving(bundle, tmp_path) as site, client() as http:
+        for path in ("/", "/app.js", "/style.css", "/healthz", "/download/nothing"):
+            async with http.get(f"{site.url}{path}") as response:
+                headers = response.headers
+                assert headers["Content-Security-Policy"] == CSP
+                assert "script-src 'self';" in CSP and "unsafe-inline" not in CSP
+                assert "frame-ancestors 'none'" in CSP
+                assert headers["X-Content-Type-Options"] == "nosniff"
+                assert headers["Referrer-Policy"] == "no-referrer"
+                assert headers["Cache-Control"] == "no-store"
+                assert "camera=()" in headers["Permissions-Policy"]
+                assert "Set-Cookie" not in headers  # looking costs no cookie
+                if path == "/":
+                    page = await response.text()
+        status, _ = await post(http, site, "/api/start")
+        assert status == 200
+    parser = _Tags()
+    parser.feed(page)
+    scripts = [attrs for tag, attrs in parser.tags if tag == "script"]
+    assert scripts == [{"src": "/app.js", "defer": None}] and not parser.script_text.strip()
+    for tag, attrs in parser.tags:
+        assert "style" not in attrs and not any(name.startswith("on") for name in attrs), tag
+        for name in ("src", "href"):
+            value = attrs.get(name) or ""
+            assert not re.match(r"^(https?:)?//", value) or tag == "a", (tag, value)
+    assert 'href="tel:110"' in page and 'href="tel:112"' in page  # in the <noscript> block
+    assert "<style" not in page
+
+
+async def test_the_session_cookie_is_httponly_and_samesite_strict(
+        bundle: Bundle, tmp_path: Path) -> None:
+    for secure in (False, True):
+        async with serving(bundle, tmp_path / str(secure), secure_cookie=secure) as site, \
+                client() as http:
+            async with http.post(f"{site.url}/api/start", json={},
+                                 headers={"X-Lotse": "1"}) as response:
+                cookies = response.headers.getall("Set-Cookie")
+            assert len(cookies) == 1
+            cookie = cookies[0]
+            assert cookie.startswith(f"{COOKIE}=")
+            value = cookie.split(";")[0].split("=", 1)[1]
+            assert len(value) >= 43  # 256 random bits
+            flags = [f.strip().lower() for f in cookie.split(";")[1:]]
+            assert "httponly" in flags and "samesite=strict" in flags and "path=/" in flags
+            assert ("secure" in flags) is secure
+            assert not any(f.startswith(("expires", "max-age")) for f in flags)
+            if secure:
+                continue  # a Secure cookie is not sent back over plain http
+            # The next request continues the same conversation and sets no new cookie.
+            async with http.post(f"{site.url}/api/start", json={},
+                                 headers={"X-Lotse": "1"}) as response:
+                assert "Set-Cookie" not in response.headers
+                assert "Willkommen zurück" in texts(await response.json())
+
+
+@pytest.mark.parametrize("headers", [
+    {"X-Lotse": ""},
+    {"Origin": "https://evil.example"},
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Sec-Fetch-Site": "same-site"},
+    {"Origin": "null"},
+], ids=["no-header", "foreign-origin", "cross-site", "same-site", "null-origin"])
+async def test_a_post_from_elsewhere_is_refused_and_changes_nothing(
+        bundle: Bundle, tmp_path: Path, headers: dict[str, str]) -> None:
+    async with serving(bundle, tmp_path) as site, client() as http:
+        status, _ = await post(http, site, "/api/start")
+        assert status == 200 and site.rows() == 1
+        before = sqlite_rows(site)
+        for path, body in (("/api/say", {"text": "vergessen"}),
+                           ("/api/pick", {"flow": "employee", "node": "safety",
+                                          "choice": "yes"}),
+                           ("/api/exit", {}), ("/api/start", {})):
+            status, data = await post(http, site, path, body, headers)
+            assert status == 403 and data["error"] == "refused", path
+        assert sqlite_rows(site) == before
+        # and a plain form post (no JSON) is refused as well
+        async with http.post(f"{site.url}/api/say", data={"text": "vergessen"},
+                             headers={"X-Lotse": "1"}) as response:
+            assert response.status == 415
+        assert sqlite_rows(site) == before
+
+
+def sqlite_rows(site: Site) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(f"file:{site.db}?mode=ro", uri=True)) as conn:
+        return list(conn.execute("SELECT key, state, seen FROM conversations"))
+
+
+async def test_a_100_kb_message_is_refused_politely_and_the_conversation_goes_on(
+        bundle: Bundle, tmp_path: Path) -> None:
+    async with serving(bundle, tmp_path) as site, client() as http:
+        await post(http, site, "/api/start")
+        before = sqlite_rows(site)
+        status, data = await post(http, site, "/api/say", {"text": "x" * 100_000})
+        assert status == 413 and data["error"] == "too_long"
+        assert data["message"] == bundle.text("too_long", "de")
+        assert sqlite_rows(site) == before
+        status, data = await post(http, site, "/api/say", {"text": "x" * (MAX_BODY // 2)})
+        assert status == 200 and bundle.text("too_long", "de") in texts(data)  # the engine's
+        status, data = await post(http, site, "/api/say", {"text": "Nein"})
+        assert status == 200 and Q_WHO in texts(data)
+
+
+async def test_a_document_link_works_once_and_only_for_its_own_session(
+        bundle: Bundle, tmp_path: Path) -> None:
+    async with serving(bundle, tmp_path) as site, client() as http, client() as stranger:
+        await post(http, site, "/api/start")
+        for said in ("Nein", "Ich bin Führungskraft", "Nein", "heute", "drucken"):
+            status, data = await post(http, site, "/api/say", {"text": said})
+            assert status == 200
+        offered = [o for o in data["outputs"] if o["type"] == "document"]
+        assert len(offered) == 1
+        pdf, txt = offered[0]["files"]
+        assert pdf["name"].endswith(".pdf") and txt["name"].endswith(".txt")
+        await post(stranger, site, "/api/start")  # a session of its own
+        async with stranger.get(f"{site.url}{pdf['url']}") as response:
+            assert response.status == 404
+        async with http.get(f"{site.url}/download/unknown-token") as response:
+            assert response.status == 404 and "nur einmal" in await response.text()
+        async with http.get(f"{site.url}{pdf['url']}") as response:
+            assert response.status == 200 and (await response.read()).startswith(b"%PDF")
+            assert response.headers["Content-Type"] == "application/pdf"
+        async with http.get(f"{site.url}{pdf['url']}") as response:
+            assert response.status == 404
+        assert len(site.channel._downloads) == 1  # the text file, until it is fetched or old
+        status, data = await post(http, site, "/api/exit")
+        assert status == 200 and data == {"exit": "about:blank"}
+        assert not site.channel._downloads
+        assert site.rows() == 1  # only the stranger's conversation is left
+
+
+async def test_the_exit_url_is_escaped_and_must_be_a_web_address(
+        bundle: Bundle, tmp_path: Path) -> None:
+    odd = 'https://example.org/?q="><b>x</b>'
+    for given, shown in ((odd, 'href="https://example.org/?q=&quot;&gt;&lt;b&gt;x&lt;/b&gt;"'),
+                         ("javascript:alert(1)", 'href="about:blank"')):
+        async with serving(bundle, tmp_path / str(len(given)), exit_url=given) as site, \
+                client() as http, http.get(site.url) as response:
+            assert shown in await response.text()
+
+
+async def test_stopping_lets_a_request_in_flight_finish(bundle: Bundle, tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    service = ConversationService(bundle, store, KeyHasher(SECRET))
+    release = asyncio.Event()
+    entered = asyncio.Event()
+    handle = service.handle
+
+    async def slow(key: ConversationKey, event: Event,
+                   event_id: str | None = None) -> tuple[Output, ...]:
+        entered.set()
+        await release.wait()
+        return await handle(key, event, event_id)
+
+    service.handle = slow  # type: ignore[method-assign]
+    channel = WebChannel(service, WebSettings(listen="127.0.0.1:0"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(channel.run(stop))
+    await asyncio.wait_for(channel.ready.wait(), 10)
+    async with client() as http:
+        request = asyncio.create_task(http.post(f"{channel.url}/api/start", json={},
+                                                headers={"X-Lotse": "1"}))
+        await asyncio.wait_for(entered.wait(), 10)
+        stop.set()
+        await asyncio.sleep(0)
+        release.set()
+        response = await asyncio.wait_for(request, 10)
+        assert response.status == 200 and WELCOME in texts(await response.json())
+        response.release()
+        await asyncio.wait_for(task, 15)
+        with pytest.raises(aiohttp.ClientConnectionError):
+            async with http.get(f"{channel.url}/healthz"):
+                pass
+    store.close()
