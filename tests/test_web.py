@@ -179,6 +179,8 @@ async def test_a_whole_conversation_by_clicks_reaches_a_document_and_contacts(
         bundle: Bundle, tmp_path: Path, context: BrowserContext) -> None:
     async with serving(bundle, tmp_path) as site:
         page = await context.new_page()
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
         response = await page.goto(site.url)
         assert response is not None and response.headers["content-security-policy"] == CSP
         await expect(page.locator(".msg.bot").first).to_contain_text(WELCOME)
@@ -222,11 +224,22 @@ async def test_a_whole_conversation_by_clicks_reaches_a_document_and_contacts(
         await answer(page, "wie eine Anzeige", "Nein")
         phone = page.locator(".contacts").last.get_by_role("link", name="0561 282070")
         await expect(phone).to_have_attribute("href", "tel:0561282070")
-        offer_report = current(page, "anonym für die Statistik")
-        await expect(offer_report.get_by_role("button")).to_have_count(2)
+        await answer(page, "anonym für die Statistik", "Ja, anonym melden")
+        await answer(page, "Kam es von außen", "Von außen")
+        motive = current(page, "mehrere Antworten")
+        await motive.get_by_label("Rassistisch").check()
+        await motive.get_by_label("Antisemitisch").check()
+        await motive.get_by_role("button", name="Auswahl senden").click()
+        await expect(current(page, "In welchem Arbeitsbereich")).to_be_visible()
+        echoed = page.locator(".msg.user .text").last
+        await expect(echoed).to_have_text("Rassistisch, Antisemitisch")
         # Answered questions keep no live buttons: only the one waiting now can be pressed.
         assert await page.locator(".options.live").count() == 1
-        assert await page.locator(".question button:not([disabled])").count() == 2
+        live = page.locator(".question button:not([disabled]), .question input:not([disabled])")
+        assert await live.count() == await current(page, "Arbeitsbereich").locator(
+            "button").count()
+        # Everything came from this server: no fonts, scripts or pixels from elsewhere.
+        assert requested and all(url.startswith(site.url) for url in requested), requested
 
 
 async def test_quick_exit_leaves_at_once_and_leaves_nothing_behind(
@@ -362,6 +375,29 @@ async def test_a_checklist_ticks_in_place_and_prints_as_a_document(
         async with page.expect_download() as info:
             await offer.get_by_role("link", name=re.compile("PDF")).click()
         assert (await info.value).suggested_filename.startswith("checkliste-")
+
+        # "vergessen", typed: erased on the server, and from the page as well.
+        await page.locator("#input").fill("vergessen")
+        await page.locator("#input").press("Enter")
+        await expect(page.locator("#log")).to_contain_text("Ich habe das Gespräch gelöscht")
+        await expect(page.locator(".checklist, .document, .msg.user")).to_have_count(0)
+        await expect(page.get_by_role("button", name="Neu beginnen")).to_be_focused()
+        assert site.rows() == 0 and not site.channel._downloads
+
+
+async def test_without_javascript_the_page_shows_the_emergency_numbers(
+        bundle: Bundle, tmp_path: Path, browser: Browser) -> None:
+    async with serving(bundle, tmp_path) as site:
+        context = await browser.new_context(java_script_enabled=False)
+        page = await context.new_page()
+        await page.goto(site.url)
+        await expect(page.get_by_role("link", name="110").first).to_have_attribute(
+            "href", "tel:110")
+        await expect(page.locator(".noscript")).to_contain_text("Diese Seite braucht JavaScript")
+        await expect(page.locator("#app")).to_be_hidden()
+        await expect(page.get_by_role("link", name="Schnell verlassen")).to_be_visible()
+        assert await context.cookies() == [] and site.rows() == 0
+        await context.close()
 
 
 # --- over plain HTTP -------------------------------------------------------------------------

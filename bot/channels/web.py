@@ -40,7 +40,7 @@ from aiohttp import web
 
 from bot.channels.web_outputs import message, output_json, skip_hints
 from bot.config import WebSettings
-from bot.conversation import Document, Event, Picked, Resume, Said, Start
+from bot.conversation import Document, Ended, Event, Picked, Resume, Said, Start
 from bot.keys import ConversationKey
 from bot.service import ConversationService
 
@@ -240,6 +240,8 @@ class WebChannel:
         except Exception:
             log.exception("web turn failed (%s)", type(event).__name__)
             return self._error(500, "failed", lang)
+        if any(isinstance(o, Ended) and o.erased for o in outputs):
+            self._drop_documents(session)  # "forget" typed: nothing of it stays here either
         shown: list[dict[str, Any]] = []
         for output in outputs:
             if isinstance(output, Document):

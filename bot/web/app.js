@@ -11,7 +11,7 @@
         "das Gespräch sofort.",
       tools: "Sofort-Hilfe",
       emergency: "Notfall 110 / 112",
-      emergency_aria: "Notfall: Notrufnummern sofort zeigen",
+      emergency_aria: "Notfall 110 / 112: Notrufnummern sofort zeigen",
       exit: "Schnell verlassen",
       exit_title: "Verlässt die Seite sofort und löscht das Gespräch (auch: zweimal Esc)",
       other_lang: "en",
@@ -22,7 +22,7 @@
       placeholder: "Antwort schreiben …",
       send: "Senden",
       back: "Zurück",
-      back_aria: "Letzte Antwort zurücknehmen",
+      back_aria: "Zurück: letzte Antwort zurücknehmen",
       help: "Hilfe",
       keys: "Enter sendet, Umschalt+Enter macht eine neue Zeile. Zweimal Esc verlässt die Seite.",
       skip_link: "Zum Eingabefeld springen",
@@ -53,7 +53,7 @@
         "conversation at once.",
       tools: "Immediate help",
       emergency: "Emergency 110 / 112",
-      emergency_aria: "Emergency: show the emergency numbers now",
+      emergency_aria: "Emergency 110 / 112: show the emergency numbers now",
       exit: "Quick exit",
       exit_title: "Leaves this page at once and erases the conversation (also: Esc twice)",
       other_lang: "de",
@@ -64,7 +64,7 @@
       placeholder: "Write an answer …",
       send: "Send",
       back: "Back",
-      back_aria: "Take back the last answer",
+      back_aria: "Back: take back the last answer",
       help: "Help",
       keys: "Enter sends, Shift+Enter starts a new line. Esc twice leaves the page.",
       skip_link: "Skip to the input field",
@@ -257,6 +257,10 @@
   }
 
   function show(outputs) {
+    if (outputs.some((output) => output.type === "ended" && output.erased)) {
+      // "forget": the conversation is erased on the server, so it goes from the screen too.
+      log.replaceChildren();
+    }
     const onlyChecklist = outputs.length === 1 && outputs[0].type === "checklist";
     const previous = log.querySelector(".checklist.live");
     if (onlyChecklist && previous) {
