@@ -238,6 +238,9 @@ async def test_a_whole_conversation_by_clicks_reaches_a_document_and_contacts(
         live = page.locator(".question button:not([disabled]), .question input:not([disabled])")
         assert await live.count() == await current(page, "Arbeitsbereich").locator(
             "button").count()
+        # However long the conversation, the emergency button and the quick exit stay in view.
+        await expect(page.get_by_role("button", name=re.compile("^Notfall"))).to_be_in_viewport()
+        await expect(page.get_by_role("link", name="Schnell verlassen")).to_be_in_viewport()
         # Everything came from this server: no fonts, scripts or pixels from elsewhere.
         assert requested and all(url.startswith(site.url) for url in requested), requested
 

@@ -215,13 +215,14 @@
       }
       if (leaving) return;
       hideStatus();
+      const mark = log.children.length;
       if (opts.echo) addUser(opts.echo);
       if (opts.onDone) opts.onDone();
       if (typeof data.lang === "string" && TEXTS[data.lang] && data.lang !== lang) {
         lang = data.lang;
         applyTexts();
       }
-      show(Array.isArray(data.outputs) ? data.outputs : []);
+      show(Array.isArray(data.outputs) ? data.outputs : [], mark);
     });
     return queue;
   }
@@ -256,10 +257,12 @@
     });
   }
 
-  function show(outputs) {
+  function show(outputs, mark) {
+    let from = mark;
     if (outputs.some((output) => output.type === "ended" && output.erased)) {
       // "forget": the conversation is erased on the server, so it goes from the screen too.
       log.replaceChildren();
+      from = 0;
     }
     const onlyChecklist = outputs.length === 1 && outputs[0].type === "checklist";
     const previous = log.querySelector(".checklist.live");
@@ -286,7 +289,9 @@
     const last = groups.length ? groups[groups.length - 1] : null;
     const first = last && !freeAnswer ? last.querySelector("button:not([disabled]), input") : null;
     (first || input).focus({ preventScroll: true });
-    (log.lastElementChild || log).scrollIntoView({ block: "end" });
+    // What is new is read from its beginning: the first new message goes to the top.
+    const start = log.children[from] || log.lastElementChild;
+    if (start) start.scrollIntoView({ block: "start" });
   }
 
   function render(output) {
