@@ -632,3 +632,14 @@ async def test_stopping_lets_a_request_in_flight_finish(bundle: Bundle, tmp_path
             async with http.get(f"{channel.url}/healthz"):
                 pass
     store.close()
+
+
+async def test_half_a_surrogate_pair_in_a_typed_answer_does_not_break_the_turn(
+        bundle: Bundle, tmp_path: Path) -> None:
+    async with serving(bundle, tmp_path) as site, client() as http:
+        await post(http, site, "/api/start")
+        for said in ("Nein", "1", "Nein", "Drohung", "1", "heute", "Ja"):
+            status, data = await post(http, site, "/api/say", {"text": said})
+        assert "Um wie viel Uhr" in texts(data)
+        status, data = await post(http, site, "/api/say", {"text": "gegen \ud800 10 Uhr"})
+        assert status == 200 and "Wo ist es passiert" in texts(data)

@@ -76,6 +76,7 @@ may stay in a cache or in the back/forward cache after the quick exit."""
 _SESSION = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _EVENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 _NAME = re.compile(r"[^A-Za-z0-9._-]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _STATIC = {
     "/app.js": ("app.js", "text/javascript"),
     "/style.css": ("style.css", "text/css"),
@@ -205,7 +206,10 @@ class WebChannel:
     async def say(self, request: web.Request) -> web.Response:
         def said(data: Mapping[str, Any], lang: str | None, resume: bool) -> Event | None:
             text = data.get("text")
-            return Said(text, lang) if isinstance(text, str) and text.strip() else None
+            if not isinstance(text, str) or not text.strip():
+                return None
+            # JSON may carry half a surrogate pair, which no UTF-8 encoder downstream accepts.
+            return Said(_SURROGATE.sub("\ufffd", text), lang)
         return await self._turn(request, said)
 
     async def pick(self, request: web.Request) -> web.Response:
