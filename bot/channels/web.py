@@ -155,7 +155,12 @@ class WebChannel:
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self.port)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as err:
+                log.error("the web page cannot listen on %s (web.listen): %s",
+                          self.settings.listen, err.strerror or err)
+                raise
             for address in runner.addresses:
                 if isinstance(address, tuple) and len(address) >= 2:
                     self.port = int(address[1])
