@@ -8,6 +8,9 @@ condition, bounded by a timeout; nothing asserts on time.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,18 +22,20 @@ from nio import (  # type: ignore[import-untyped]
     AsyncClient,
     AsyncClientConfig,
     MegolmEvent,
+    RedactedEvent,
     RoomCreateResponse,
     RoomEncryptedFile,
     RoomMessageFile,
     RoomMessageText,
     RoomSendResponse,
+    SyncResponse,
 )
 from nio.crypto import decrypt_attachment  # type: ignore[import-untyped]
 
-from bot.channels.matrix import MatrixChannel
+from bot.channels.matrix import SESSION_FILE, TOKEN_FILE, MatrixChannel
 from bot.config import MatrixSettings
 from bot.flowmodel import Bundle
-from bot.keys import KeyHasher
+from bot.keys import ConversationKey, KeyHasher
 from bot.service import ConversationService
 from storage import StateStore
 
@@ -104,7 +109,8 @@ class Employee:
         self.client = AsyncClient(synapse.url, account.user_id, account.device_id,
                                   store_path=str(folder),
                                   config=AsyncClientConfig(encryption_enabled=True,
-                                                           store_sync_tokens=True))
+                                                           store_sync_tokens=True,
+                                                           max_timeout_retry_wait_time=0.5))
         self.client.restore_login(account.user_id, account.device_id, account.access_token)
         self.seen: list[Seen] = []
         self.undecryptable = 0
@@ -114,6 +120,7 @@ class Employee:
         self.client.add_event_callback(self._on_text, RoomMessageText)
         self.client.add_event_callback(self._on_file, (RoomMessageFile, RoomEncryptedFile))
         self.client.add_event_callback(self._on_megolm, MegolmEvent)
+        self.client.add_response_callback(self._on_sync, SyncResponse)
 
     async def start(self) -> None:
         if self.client.should_upload_keys:
@@ -144,6 +151,9 @@ class Employee:
             data = decrypt_attachment(data, event.key["k"], event.hashes["sha256"], event.iv)
         self._note(Seen(event.event_id, event.sender, event.body, "", event.decrypted,
                         event.source, data))
+
+    async def _on_sync(self, response: SyncResponse) -> None:
+        self._changed.set()  # room state may have changed: conditions are checked again
 
     async def _on_megolm(self, room: Any, event: MegolmEvent) -> None:
         self.undecryptable += 1
@@ -286,3 +296,168 @@ async def test_emergency_contacts_come_with_tel_links(
         card = await anna.said("Polizei")
     assert '<a href="tel:110">110</a>' in card.html
     assert "110" in card.body
+
+
+# --- restarts ---------------------------------------------------------------------------------
+
+
+async def test_a_restart_mid_conversation_reuses_the_device_and_resumes_instead_of_guessing(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
+    bot, admin = synapse.register(), synapse.register(admin=True)
+    settings = bot_settings(synapse, bot)
+    async with employee(synapse, tmp_path / "anna") as anna:
+        async with running(new_service(shipped, tmp_path), settings, tmp_path):
+            await anna.open_dm(bot.user_id, encrypted=True)
+            await first_questions(anna)
+            await anna.said(Q_WHAT)
+        device = json.loads((tmp_path / "matrix" / SESSION_FILE).read_text())["device_id"]
+        devices = {d["device_id"] for d in synapse.devices(admin, bot.user_id)}
+        token = (tmp_path / "matrix" / TOKEN_FILE).read_text()
+        await anna.send("5")  # "physical attack", written while Lotse was down
+        since = len(anna.seen)
+        async with running(new_service(shipped, tmp_path), settings, tmp_path):
+            resumed = await anna.said(RESUMED, since)
+            assert Q_WHAT in resumed.body  # the open question again, not an answer to "5"
+            await anna.write("Drohung", Q_HOW)
+        later = " ".join(s.body for s in anna.after(since))
+    assert anna.after(since)[0] is resumed and "nicht verstanden" not in later
+    assert all(s.encrypted for s in anna.seen) and anna.undecryptable == 0
+    assert json.loads((tmp_path / "matrix" / SESSION_FILE).read_text())["device_id"] == device
+    after = {d["device_id"] for d in synapse.devices(admin, bot.user_id)}
+    assert after == devices and device in devices  # no new device for the restart
+    assert (tmp_path / "matrix" / TOKEN_FILE).read_text() != token
+
+
+async def test_after_a_homeserver_restart_the_conversation_goes_on(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
+    """The module's homeserver is restarted (on the same port and database): a fresh one
+    would cost its first start, and the tests run one after the other."""
+    bot = synapse.register()
+    async with running(new_service(shipped, tmp_path), bot_settings(synapse, bot), tmp_path), \
+            employee(synapse, tmp_path / "anna") as anna:
+        await anna.open_dm(bot.user_id, encrypted=True)
+        await first_questions(anna)
+        await anna.said(Q_WHAT)
+        try:
+            await asyncio.to_thread(synapse.stop)
+        finally:
+            await asyncio.to_thread(synapse.start)
+        await anna.write("Drohung", Q_HOW)
+        await anna.write("Persönlich", Q_WHEN)
+    assert anna.undecryptable == 0
+
+
+# --- rooms ------------------------------------------------------------------------------------
+
+
+async def test_in_a_group_room_it_says_why_and_leaves_keeping_nothing(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
+    bot, colleague = synapse.register(), synapse.register()
+    service = new_service(shipped, tmp_path)
+    async with running(service, bot_settings(synapse, bot), tmp_path), \
+            employee(synapse, tmp_path / "anna") as anna:
+        created = await anna.client.room_create(name="Team Bürgerbüro",
+                                                invite=[colleague.user_id, bot.user_id])
+        assert isinstance(created, RoomCreateResponse)
+        note = await anna.said("nur im Direktchat")
+        room = anna.client.rooms[created.room_id]
+        await anna.wait_for(lambda: bot.user_id not in room.users)
+        await anna.send("Ich wurde bedroht", created.room_id)
+        # A direct room that a third person joins later is left too.
+        await anna.open_dm(bot.user_id, encrypted=False)
+        await anna.said(Q_DANGER)
+        await anna.client.room_invite(anna.room_id, colleague.user_id)
+        await anna.said("nur im Direktchat", anna.seen.index(note) + 1)
+        assert not await service.has_conversation(ConversationKey("matrix", colleague.user_id))
+    notes = [s for s in anna.seen if "Direktchat" in s.body]
+    assert len(notes) == 2 and "<p>" in notes[0].html
+
+
+async def test_invites_from_other_homeservers_are_declined_when_servers_are_listed(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
+    bot = synapse.register()
+    settings = bot_settings(synapse, bot, allowed_servers=("stadt.example",))
+    async with running(new_service(shipped, tmp_path), settings, tmp_path), \
+            employee(synapse, tmp_path / "anna") as anna:
+        room_id = await anna.open_dm(bot.user_id, encrypted=False)
+        await anna.wait_for(lambda: room_id in anna.client.rooms)
+        room = anna.client.rooms[room_id]
+        await anna.wait_for(lambda: bot.user_id not in room.users)
+    assert anna.seen == []
+
+
+# --- what it cannot read ----------------------------------------------------------------------
+
+
+async def test_a_message_it_cannot_decrypt_gets_a_request_to_send_it_again(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
+    bot = synapse.register()
+    async with running(new_service(shipped, tmp_path), bot_settings(synapse, bot), tmp_path), \
+            employee(synapse, tmp_path / "anna") as anna:
+        await anna.open_dm(bot.user_id, encrypted=True)
+        await anna.said(Q_DANGER)
+        # Anna's client withholds the room key from Lotse's device: Lotse cannot read this.
+        olm = anna.client.olm
+        bot_device = next(iter(anna.client.device_store.active_user_devices(bot.user_id)))
+        anna.client.blacklist_device(bot_device)
+        olm.outbound_group_sessions.pop(anna.room_id, None)
+        since = len(anna.seen)
+        await anna.send("Nein")
+        again = await anna.said("noch einmal", since)
+        assert "nicht entschlüsseln" in again.body
+        anna.client.unblacklist_device(bot_device)
+        olm.outbound_group_sessions.pop(anna.room_id, None)
+        await anna.write("Nein", Q_WHO)
+
+
+async def test_pictures_and_files_get_a_note_that_only_text_is_read(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
+    bot = synapse.register()
+    async with running(new_service(shipped, tmp_path), bot_settings(synapse, bot), tmp_path), \
+            employee(synapse, tmp_path / "anna") as anna:
+        await anna.open_dm(bot.user_id, encrypted=False)
+        await anna.said(Q_DANGER)
+        since = len(anna.seen)
+        await anna.client.room_send(anna.room_id, "m.room.message", {
+            "msgtype": "m.image", "body": "foto.jpg", "url": "mxc://lotse.test/nothing"})
+        await anna.said("nur Text", since)
+        await anna.write("Nein", Q_WHO)  # the question is still open
+
+
+# --- robustness -------------------------------------------------------------------------------
+
+
+async def test_rate_limited_sends_are_retried_and_every_reply_arrives(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse,
+        caplog: pytest.LogCaptureFixture) -> None:
+    bot, admin = synapse.register(), synapse.register(admin=True)
+    synapse.override_ratelimit(admin, bot.user_id, per_second=2, burst=1)
+    async with running(new_service(shipped, tmp_path), bot_settings(synapse, bot), tmp_path), \
+            employee(synapse, tmp_path / "anna") as anna:
+        await anna.open_dm(bot.user_id, encrypted=False)
+        await anna.said(Q_DANGER)
+        since = len(anna.seen)
+        with caplog.at_level(logging.WARNING, logger="nio"):
+            for _ in range(3):
+                await anna.send("hilfe")  # three answers at once: over the limit
+            await anna.wait_for(lambda: len([s for s in anna.after(since)
+                                             if "Diese Wörter" in s.body]) == 3)
+    assert any("429" in r.getMessage() for r in caplog.records)
+
+
+async def test_forget_removes_the_conversation_from_the_room_too(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
+    bot = synapse.register()
+    service = new_service(shipped, tmp_path)
+    async with running(service, bot_settings(synapse, bot), tmp_path), \
+            employee(synapse, tmp_path / "anna") as anna:
+        await anna.open_dm(bot.user_id, encrypted=True)
+        await first_questions(anna)
+        await anna.said(Q_WHAT)
+        await anna.write("vergessen", "gelöscht")
+        assert not await service.has_conversation(ConversationKey("matrix", anna.account.user_id))
+        timeline = await anna.client.room_messages(anna.room_id, start="", limit=100)
+    redacted = [e for e in timeline.chunk if isinstance(e, RedactedEvent)]
+    assert len(redacted) >= 7  # four questions asked and three answers given
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        assert db.execute("SELECT count(*) FROM conversations").fetchone() == (0,)
