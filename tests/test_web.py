@@ -27,7 +27,7 @@ from playwright.async_api import (
     expect,
 )
 
-from bot.channels.web import COOKIE, CSP, MAX_BODY, WebChannel
+from bot.channels.web import COOKIE, CSP, DOCUMENT_TTL, MAX_BODY, WebChannel
 from bot.config import WebSettings
 from bot.conversation import Event, Output
 from bot.flowmodel import Bundle
@@ -583,6 +583,14 @@ async def test_a_document_link_works_once_and_only_for_its_own_session(
         async with http.get(f"{site.url}{pdf['url']}") as response:
             assert response.status == 404
         assert len(site.channel._downloads) == 1  # the text file, until it is fetched or old
+        later = site.channel.clock() + DOCUMENT_TTL + 1
+        site.channel.clock = lambda: later
+        async with http.get(f"{site.url}{txt['url']}") as response:
+            assert response.status == 404
+        assert not site.channel._downloads
+        status, data = await post(http, site, "/api/say", {"text": "drucken"})
+        assert [o for o in data["outputs"] if o["type"] == "document"]
+        assert len(site.channel._downloads) == 2
         status, data = await post(http, site, "/api/exit")
         assert status == 200 and data == {"exit": "about:blank"}
         assert not site.channel._downloads
