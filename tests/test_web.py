@@ -345,6 +345,11 @@ async def test_both_languages_switch_the_page_and_the_conversation(
         await answer(page, Q_WHAT, "Drohung")
         await expect(page.get_by_role("link", name="Schnell verlassen")).to_be_visible()
         await expect(current(page, Q_HOW)).to_be_visible()
+        # Each message keeps its language, for a screen reader's voice.
+        english = page.locator(".msg", has_text="Are you injured?").last
+        await expect(english).to_have_attribute("lang", "en")
+        await expect(current(page, Q_HOW).locator("xpath=ancestor-or-self::*[@lang][1]")
+                     ).to_have_attribute("lang", "de")
 
         # A page opened again continues the conversation in its language.
         await page.get_by_role("button", name="Switch to English").click()

@@ -139,7 +139,8 @@
   }
 
   function bubble(kind) {
-    const box = el("div", { class: `msg ${kind}` });
+    // Each message keeps the language it was written in, for a screen reader's voice.
+    const box = el("div", { class: `msg ${kind}`, lang });
     box.append(el("span", { class: "visually-hidden", text: `${kind === "user" ? t().you : t().lotse}: ` }));
     return box;
   }
