@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -461,3 +464,31 @@ async def test_forget_removes_the_conversation_from_the_room_too(
     assert len(redacted) >= 7  # four questions asked and three answers given
     with sqlite3.connect(tmp_path / "state.db") as db:
         assert db.execute("SELECT count(*) FROM conversations").fetchone() == (0,)
+
+
+# --- lotse run --------------------------------------------------------------------------------
+
+
+async def test_lotse_run_serves_matrix_from_the_environment_and_logs_no_ids(
+        tmp_path: Path, synapse: Synapse) -> None:
+    bot = synapse.register()
+    env = {**os.environ, "LOTSE_MATRIX_HOMESERVER": synapse.url,
+           "LOTSE_MATRIX_USER_ID": bot.user_id, "LOTSE_MATRIX_PASSWORD": bot.password,
+           "LOTSE_SECRET": "x" * 32, "LOTSE_DATA_DIR": str(tmp_path),
+           "LOTSE_WEB_ENABLED": "false", "LOTSE_LOG_LEVEL": "debug"}
+    async with employee(synapse, tmp_path / "anna") as anna:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", env=env, stderr=asyncio.subprocess.PIPE)
+        try:
+            await anna.open_dm(bot.user_id, encrypted=True)  # accepted once it is up
+            await anna.answer(Q_DANGER, "Nein")
+            await anna.said(Q_WHO)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(30):
+                _, stderr = await process.communicate()
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert bot.password not in log and "Nein" not in log
+    assert anna.account.user_id not in log and bot.user_id not in log and anna.room_id not in log
+    assert (tmp_path / "matrix" / SESSION_FILE).stat().st_mode & 0o077 == 0

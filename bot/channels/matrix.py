@@ -131,6 +131,31 @@ _DOCUMENT_FAILED = {
 }
 
 _REPLY_FALLBACK = re.compile(r"\A(?:>[^\n]*\n)+\n")
+_MATRIX_ID = re.compile(r"[@!#][^\s:'\"<>]+:[\w.\-\[\]]+(?::\d+)?")
+
+
+class _WithoutIds(logging.Filter):
+    """matrix-nio logs user and room ids (key sharing, device lists); Lotse's logs must not
+    tell who talked to it. Ids are replaced, the rest of the record stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if _MATRIX_ID.search(message):
+            record.msg, record.args = _MATRIX_ID.sub("<id>", message), ()
+        return True
+
+
+def quiet_nio() -> None:
+    """nio's loggers at WARNING (its INFO is a running account of key traffic), without ids."""
+    without = _WithoutIds()
+    for name in list(logging.root.manager.loggerDict):
+        if name == "nio" or name.startswith("nio."):
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _WithoutIds) for f in logger.filters):
+                logger.addFilter(without)
+    nio = logging.getLogger("nio")
+    if nio.level == logging.NOTSET:  # unless an operator chose a level for it
+        nio.setLevel(logging.WARNING)
 
 
 class MatrixError(RuntimeError):
@@ -247,6 +272,7 @@ class MatrixChannel:
         """Log in (or reuse the saved device), catch up once, then sync in the background.
 
         Returns when Lotse listens: what is written from now on is taken as input."""
+        quiet_nio()
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         (self.folder / STORE_DIR).mkdir(exist_ok=True, mode=0o700)
         config = AsyncClientConfig(
