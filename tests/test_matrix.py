@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from nio import (  # type: ignore[import-untyped]
     AsyncClient,
@@ -492,3 +493,22 @@ async def test_lotse_run_serves_matrix_from_the_environment_and_logs_no_ids(
     assert bot.password not in log and "Nein" not in log
     assert anna.account.user_id not in log and bot.user_id not in log and anna.room_id not in log
     assert (tmp_path / "matrix" / SESSION_FILE).stat().st_mode & 0o077 == 0
+
+
+async def test_when_its_device_was_logged_out_it_logs_in_as_a_new_one_and_still_answers(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
+    bot = synapse.register()
+    settings = bot_settings(synapse, bot)
+    session = tmp_path / "matrix" / SESSION_FILE
+    async with employee(synapse, tmp_path / "anna") as anna:
+        async with running(new_service(shipped, tmp_path), settings, tmp_path):
+            await anna.open_dm(bot.user_id, encrypted=True)
+            await anna.said(Q_DANGER)
+        old = json.loads(session.read_text())
+        logout = httpx.post(f"{synapse.url}/_matrix/client/v3/logout", timeout=10,
+                            headers={"Authorization": f"Bearer {old['access_token']}"})
+        assert logout.status_code == 200
+        async with running(new_service(shipped, tmp_path), settings, tmp_path):
+            await anna.write("Nein", Q_WHO)
+    assert json.loads(session.read_text())["device_id"] != old["device_id"]
+    assert all(s.encrypted for s in anna.seen) and anna.undecryptable == 0

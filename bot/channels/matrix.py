@@ -6,7 +6,7 @@ The event id is the event id, so an event seen twice is handled once.
 
 Lifecycle. The first start logs in with the password and writes the device and access token
 to `<data>/matrix/session.json`; every later start reuses them, so the bot keeps one device
-and its encryption keys (a revoked token leads to a new login *for the same device*). The
+and its encryption keys (only when that device was logged out does it log in as a new one). The
 crypto store (`store/`) and the sync token (`sync-token`) live beside it. The token is written
 only after every event of a sync has been handled, so a crash loses nothing: what was not
 handled comes again.
@@ -275,12 +275,7 @@ class MatrixChannel:
         quiet_nio()
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         (self.folder / STORE_DIR).mkdir(exist_ok=True, mode=0o700)
-        config = AsyncClientConfig(
-            encryption_enabled=True, store_sync_tokens=False, pickle_key=self._pickle_key(),
-            max_timeout_retry_wait_time=self.max_retry_pause,
-            request_timeout=max(60.0, self.sync_timeout + 30))
-        self.client = AsyncClient(self.settings.homeserver, self.settings.user_id,
-                                  store_path=str(self.folder / STORE_DIR), config=config)
+        self.client = self._new_client()
         await self._login(self.client)
         if self.client.should_upload_keys:
             await self.client.keys_upload()
@@ -305,10 +300,15 @@ class MatrixChannel:
             self._saving = None
         client, self.client = self.client, None
         if client is not None:
-            await client.close()
-            database = getattr(client.store, "database", None)
-            if database is not None:
-                database.close()
+            await _close(client)
+
+    def _new_client(self) -> AsyncClient:
+        config = AsyncClientConfig(
+            encryption_enabled=True, store_sync_tokens=False, pickle_key=self._pickle_key(),
+            max_timeout_retry_wait_time=self.max_retry_pause,
+            request_timeout=max(60.0, self.sync_timeout + 30))
+        return AsyncClient(self.settings.homeserver, self.settings.user_id,
+                           store_path=str(self.folder / STORE_DIR), config=config)
 
     def _pickle_key(self) -> str:
         """The key nio encrypts the stored Olm account and sessions with, made on first start."""
@@ -347,12 +347,17 @@ class MatrixChannel:
             if who.status_code != "M_UNKNOWN_TOKEN":
                 raise MatrixError(f"Matrix: the homeserver refused the saved login "
                                   f"({who.status_code}: {who.message})")
-            device_id = saved.device_id  # logged out: log in again as the same device
-            client.access_token = ""
+            # Logged out, and with that the device and its keys deleted on the server: a
+            # login as a new device, with new keys, is the only way back to encryption.
+            log.warning("matrix: the saved device was logged out; logging in as a new one")
+            await _close(client)
+            client = self.client = self._new_client()
+            device_id = None
         if not settings.password:
             raise MatrixError("Matrix: set LOTSE_MATRIX_PASSWORD (used once, for the first "
                               "login) or LOTSE_MATRIX_ACCESS_TOKEN")
-        client.device_id = device_id  # nio logs in as this device when set
+        if device_id:
+            client.device_id = device_id  # nio logs in as this device when set
         response = await client.login(settings.password, device_name=settings.device_name)
         if not isinstance(response, LoginResponse):
             raise MatrixError(f"Matrix: login refused ({response.status_code}: "
@@ -384,8 +389,8 @@ class MatrixChannel:
                 break
             if isinstance(response, SyncError) and response.status_code == "M_UNKNOWN_TOKEN":
                 raise MatrixError("Matrix: the homeserver no longer accepts Lotse's access "
-                                  "token (logged out or device deleted); delete "
-                                  f"{self.folder / SESSION_FILE} to log in anew")
+                                  "token (its device was logged out); start Lotse again, with "
+                                  "the password it logs in as a new device")
             failures += 1
             pause = min(self.max_retry_pause, 0.25 * 2 ** min(failures, 10))
             log.warning("matrix: sync failed (%s), retrying in %.1f s",
@@ -679,6 +684,14 @@ class MatrixChannel:
 _INPUT = (RoomMessageText, RoomMessageMedia, RoomEncryptedMedia, MegolmEvent)
 """Events from the person that get an answer; notices, emotes and state events do not."""
 
+
+
+async def _close(client: AsyncClient) -> None:
+    """The HTTP session and the crypto store's database."""
+    await client.close()
+    database = getattr(client.store, "database", None)
+    if database is not None:
+        database.close()
 
 
 def _words(table: dict[str, str], lang: str) -> str:
