@@ -36,8 +36,10 @@ from nio import (  # type: ignore[import-untyped]
 )
 from nio.crypto import decrypt_attachment  # type: ignore[import-untyped]
 
-from bot.channels.matrix import SESSION_FILE, TOKEN_FILE, MatrixChannel
+from bot.channels.matrix import SESSION_FILE, TOKEN_FILE, MatrixChannel, quiet_nio, said_text
+from bot.channels.matrix_render import joined, part, question_part, tel_uri
 from bot.config import MatrixSettings
+from bot.conversation import Option, Question, Say
 from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
 from bot.service import ConversationService
@@ -512,3 +514,56 @@ async def test_when_its_device_was_logged_out_it_logs_in_as_a_new_one_and_still_
             await anna.write("Nein", Q_WHO)
     assert json.loads(session.read_text())["device_id"] != old["device_id"]
     assert all(s.encrypted for s in anna.seen) and anna.undecryptable == 0
+
+
+# --- rendering and reading, without a homeserver ----------------------------------------------
+
+
+def test_phone_numbers_become_tel_uris() -> None:
+    assert tel_uri("110") == "tel:110"
+    assert tel_uri("+49 (0)561 787-0") == "tel:+495617870"
+    assert tel_uri("0561 282070") == "tel:0561282070"
+    assert tel_uri("0800 111 0 111, 0800 111 0 222") == "tel:08001110111"
+    assert tel_uri("—") is None
+
+
+def test_a_question_shows_numbered_choices_and_the_hint_for_typing() -> None:
+    question = Question("Sind Sie <verletzt>?", "employee", "injured",
+                        (Option(1, "yes", "Ja"), Option(2, "no", "Nein")), hint="Tippen Sie")
+    shown = question_part(question, "Antworten Sie mit der Nummer")
+    assert shown.html == ("<p>Sind Sie &lt;verletzt&gt;?</p><ol><li>Ja</li><li>Nein</li></ol>"
+                          "<p><i>Antworten Sie mit der Nummer</i></p>")
+    assert "1) Ja" in shown.body and "Tippen" not in shown.body
+
+
+def test_long_output_is_cut_into_messages_that_fit_and_short_ones_are_joined() -> None:
+    short = [part(Say(f"Satz {i}")) for i in range(3)]
+    assert len(joined([p for p in short if p is not None])) == 1
+    long = part(Say("\n".join(f"Zeile {i} " + "x" * 80 for i in range(300))))
+    assert long is not None
+    messages = joined([long], limit=6000)
+    assert len(messages) > 1
+    assert all(len(m.body) + len(m.html) <= 6000 for m in messages)
+    assert "\n".join(m.body for m in messages).count("Zeile") == 300
+
+
+def test_a_reply_is_read_without_the_quoted_text_and_an_edit_is_not_read() -> None:
+    def text(content: dict[str, Any]) -> str | None:
+        event = RoomMessageText.from_dict({
+            "type": "m.room.message", "event_id": "$1", "sender": "@anna:lotse.test",
+            "origin_server_ts": 1, "content": {"msgtype": "m.text", **content}})
+        return said_text(event)
+
+    assert text({"body": "Nein"}) == "Nein"
+    assert text({"body": "> <@lotse:lotse.test> Sind Sie verletzt?\n\nNein",
+                 "m.relates_to": {"m.in_reply_to": {"event_id": "$0"}}}) == "Nein"
+    assert text({"body": "* Ja", "m.new_content": {"msgtype": "m.text", "body": "Ja"},
+                 "m.relates_to": {"rel_type": "m.replace", "event_id": "$0"}}) is None
+
+
+def test_matrix_ids_are_removed_from_nio_log_records(caplog: pytest.LogCaptureFixture) -> None:
+    quiet_nio()
+    logger = logging.getLogger("nio.crypto.log")
+    with caplog.at_level(logging.WARNING, logger="nio"):
+        logger.warning("Sharing key with %s in !abc:lotse.test", "@anna:stadt.example")
+    assert caplog.records[-1].getMessage() == "Sharing key with <id> in <id>"

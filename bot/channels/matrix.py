@@ -280,7 +280,7 @@ class MatrixChannel:
         if self.client.should_upload_keys:
             await self.client.keys_upload()
         token_file = self.folder / TOKEN_FILE
-        self._token = token_file.read_text().strip() or None if token_file.exists() else None
+        self._token = (token_file.read_text().strip() if token_file.exists() else "") or None
         await self._sync(first=True)
         self._syncing = asyncio.create_task(self._sync_forever())
 
@@ -441,11 +441,14 @@ class MatrixChannel:
         tasks = []
         for room_id, invite in response.rooms.invite.items():
             tasks.append(self._spawn(self._invited(room_id, invite)))
+        for room_id in response.rooms.leave:
+            self._leaving.discard(room_id)
+            self._rooms.pop(room_id, None)
         for room_id, info in response.rooms.join.items():
-            if room_id in self._leaving:
-                continue
             room = client.rooms.get(room_id)
-            others = [u for u in (room.users if room is not None else ()) if u != me]
+            if room_id in self._leaving or room is None:
+                continue
+            others = [u for u in room.users if u != me]
             if len(others) != 1 or not self._allowed(others[0]):
                 self._leaving.add(room_id)
                 note = len(others) > 1 and not initial
@@ -574,18 +577,20 @@ class MatrixChannel:
         key = ConversationKey("matrix", person)
         memory = self._room(room_id)
         async with memory.lock:
+            before = self.service.language(key)
             outputs = await self.service.handle(key, event, event_id)
             if outputs:
-                await self._deliver(room_id, key, memory, outputs)
+                # The language after the turn; after `forget` the one it was spoken in.
+                lang = self.service.language(key) or before or self._lang(None)
+                await self._deliver(room_id, lang, memory, outputs)
 
     # --- outputs -----------------------------------------------------------------------------
 
-    async def _deliver(self, room_id: str, key: ConversationKey, memory: _Room,
+    async def _deliver(self, room_id: str, lang: str, memory: _Room,
                        outputs: tuple[Output, ...]) -> None:
         erased = any(isinstance(o, Ended) and o.erased for o in outputs)
         if erased:
             await self._erase(room_id, memory)  # first, so the confirmation stays visible
-        lang = self._lang(key)
         pending: list[Part] = []
         for output in outputs:
             if isinstance(output, Document):

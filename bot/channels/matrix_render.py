@@ -45,8 +45,12 @@ def text_html(text: str) -> str:
 
 
 def tel_uri(phone: str) -> str | None:
-    """`tel:` with digits and a leading +, as RFC 3966 wants it; None when nothing is left."""
-    digits = _PHONE_CHARS.sub("", phone.split(",")[0])
+    """`tel:` with digits and a leading +, as RFC 3966 wants it; None when nothing is left.
+    Only the first of several numbers; a "(0)" after the country code is not dialled."""
+    first = phone.split(",")[0].strip()
+    if first.startswith("+"):
+        first = first.replace("(0)", "")
+    digits = _PHONE_CHARS.sub("", first)
     plus = digits.startswith("+")
     digits = digits.replace("+", "")
     return f"tel:{'+' if plus else ''}{digits}" if digits else None
