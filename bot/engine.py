@@ -54,6 +54,7 @@ from bot.flowmodel import (
     Deadline,
     DocumentStep,
     End,
+    Field,
     Input,
     Link,
     Not,
@@ -154,7 +155,8 @@ class _Turn:
         if isinstance(event, Start):
             if event.lang in self.bundle.languages:
                 self.lang = event.lang
-            return self.begin(event.flow)
+            # A deep link or a web page may name any flow: an unknown one starts the default.
+            return self.begin(event.flow if event.flow in self.bundle.flows else None)
         if isinstance(event, Resume):
             if state is None:
                 return self.begin(None)
@@ -346,7 +348,7 @@ class _Turn:
                                      "invalid_date"))
                 return self.prompt(state, full=False)
         else:
-            value = text.strip()
+            value = _storable(text.strip())
             if not value:
                 self.say(self.system("empty_answer"))
                 return self.prompt(state, full=False)
@@ -379,10 +381,8 @@ class _Turn:
     def report_preview(self, here: ReportStep, state: State) -> Question:
         """Exactly what would be stored, in words, and the question whether to store it."""
         lines = [self.render(here.intro, state)]
-        for field in here.fields:
-            value = state.slots.get(field.slot)
-            if value is not None:
-                lines.append(f"- {self.render(field.label, state)}: {self.show(field.slot, value)}")
+        for field, values in self.report_answers(here, state):
+            lines.append(f"- {self.render(field.label, state)}: {self.show(field.slot, values)}")
         incident, reported = self.report_months(here, state)
         if incident:
             lines.append(f"- {self.system('report_incident_month')}: {incident}")
@@ -393,6 +393,23 @@ class _Turn:
         return Question("\n".join(lines), state.here.flow, state.here.node, options, False,
                         "choice", self.system("choose_hint"))
 
+    def report_answers(self, here: ReportStep, state: State
+                       ) -> list[tuple[Field, tuple[str, ...]]]:
+        """The answers a report would hold: only values the flows offer as choices now.
+
+        A conversation kept across a content update may hold a renamed choice or, where a
+        question changed its type, typed text: neither may be shown as stored, nor stored.
+        """
+        answers = []
+        for field in here.fields:
+            value = state.slots.get(field.slot)
+            known = self.bundle.choice_labels.get(field.slot, {})
+            values = tuple(v for v in (value if isinstance(value, tuple) else (value,))
+                           if v is not None and v in known)
+            if values:
+                answers.append((field, values))
+        return answers
+
     def report_months(self, here: ReportStep, state: State) -> tuple[str | None, str]:
         """The incident's month and the report's month, YYYY-MM: never a day, never a time."""
         start = state.slots.get(here.month) if here.month else None
@@ -401,11 +418,8 @@ class _Turn:
 
     def report(self, state: State, here: ReportStep, confirmed: bool) -> State | None:
         if confirmed:
-            answers: list[tuple[str, str]] = []
-            for field in here.fields:
-                value = state.slots.get(field.slot)
-                values = value if isinstance(value, tuple) else (value,) if value else ()
-                answers.extend((field.slot, v) for v in values)
+            answers = [(field.slot, v) for field, values in self.report_answers(here, state)
+                       for v in values]
             incident, reported = self.report_months(here, state)
             flow = self.bundle.flows[state.here.flow]
             self.out.append(Report(flow.id, flow.version, tuple(answers), incident, reported))
@@ -534,6 +548,16 @@ class _Turn:
         self.say(self.system("forgotten"))
         self.out.append(Ended(erased=True))
         return None
+
+
+def _storable(text: str) -> str:
+    """Typed text as valid Unicode: JSON from a platform may carry a lone surrogate ("\\ud800"),
+    which no UTF-8 encoder stores; it becomes U+FFFD, so the state can always be saved."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 @functools.lru_cache(maxsize=4096)

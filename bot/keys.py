@@ -35,12 +35,15 @@ class KeyHasher:
 
     @functools.lru_cache(maxsize=10_000)  # noqa: B019 - one hasher per process, bounded
     def _hash(self, key: ConversationKey) -> str:
-        message = f"{key.platform}\x00{key.user}".encode()
+        # surrogatepass: a user id from a platform's JSON may hold a lone surrogate ("\ud800");
+        # it must hash (to its own value), not crash the turn.
+        message = f"{key.platform}\x00{key.user}".encode("utf-8", "surrogatepass")
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def event(self, event_id: str) -> str:
         """A short keyed digest of a platform event id, for de-duplication only."""
-        return hashlib.blake2b(event_id.encode(), digest_size=8, key=self._event_key).hexdigest()
+        return hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=8,
+                               key=self._event_key).hexdigest()
 
 
 def load_secret(data_dir: Path, environ: dict[str, str] | None = None) -> bytes:

@@ -285,5 +285,5 @@ def _decode(text: str | None) -> State | None:
         return None
     try:
         return state_from_json(text)
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError):
         return None  # an unreadable state starts afresh rather than crash the conversation
