@@ -60,6 +60,11 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 NODE_KEYS = ("say", "next", *ACTIONS, *dict.fromkeys(k for keys in ACTIONS.values() for k in keys))
 CHOICE_KEYS = ("id", "label", "synonyms", "next")
+_OWNER: dict[str, str] = {}
+"""Each key that belongs with an action -> the first action it belongs with."""
+for _action, _keys in ACTIONS.items():
+    for _key in _keys:
+        _OWNER.setdefault(_key, _action)
 INPUT_TYPES = ("text", "date")
 MAX_PROBLEMS_PER_FILE = 100
 
@@ -111,7 +116,7 @@ class FlowReader:
 
     def unknown_keys(self, node: Y, allowed: tuple[str, ...], where: str) -> bool:
         ok = True
-        for key, _ in node.items():
+        for key in node.value:
             if key not in allowed:
                 line, col = node.key_pos(key)
                 # Past a hundred problems nobody reads hints; don't spend seconds on them.
@@ -202,15 +207,16 @@ class FlowReader:
         where = f"node '{node_id}'"
         errors = len(self.problems)
         self.unknown_keys(body, NODE_KEYS, where)
-        actions = [k for k in ACTIONS if body.get(k) is not None]
+        fields = body.value
+        actions = [k for k in ACTIONS if k in fields]
         if len(actions) > 1:
             second = body.key_pos(actions[1])
             self.error(*second, f"{where} has both '{actions[0]}' and '{actions[1]}'",
                        "a node does one thing: split it into two nodes linked by 'next'")
             return None
         action = actions[0] if actions else None
-        for key, _ in body.items():
-            owner = next((a for a, keys in ACTIONS.items() if key in keys), None)
+        for key in fields:
+            owner = _OWNER.get(key)
             if owner is not None and key not in ACTIONS.get(action or "", ()):
                 self.error(*body.key_pos(key), f"'{key}' in {where} belongs with '{owner}'",
                            f"add '{owner}:' or remove '{key}'")
@@ -270,7 +276,8 @@ class FlowReader:
             self.at(item, f"{where} must be a mapping", "write '- id: ...' and 'label: ...'")
             return None
         self.unknown_keys(item, CHOICE_KEYS, where)
-        cid = item.get("id")
+        fields = item.value
+        cid = fields.get("id")
         if cid is None:
             self.at(item, f"{where} has no 'id'", "add 'id: <word>'")
             return None
@@ -287,7 +294,7 @@ class FlowReader:
                          f"line {seen[cid.value]})", "rename one of them")
             return None
         seen[cid.value] = cid.line
-        label_node = item.get("label")
+        label_node = fields.get("label")
         if label_node is None:
             self.at(item, f"choice '{cid.value}' has no 'label'", "add 'label: <text>'")
             return None
@@ -297,23 +304,24 @@ class FlowReader:
                 self._synonyms.append((node_id, cid.value, words, label_node.line,
                                        label_node.col))
         synonyms: dict[str, tuple[str, ...]] = {}
-        raw = item.get("synonyms")
+        raw = fields.get("synonyms")
         if raw is not None:
             if not raw.is_map:
                 self.at(raw, "'synonyms' must give a list per language",
                         "write synonyms: {de: [wort], en: [word]}")
             else:
-                for lang, listed in raw.items():
-                    if not listed.is_list or not all(w.is_str for w in listed.value):
+                for lang, listed in raw.value.items():
+                    words = listed.value
+                    if not isinstance(words, list) \
+                            or not all(isinstance(w.value, str) for w in words):
                         self.at(listed, f"synonyms for '{lang}' must be a list of words",
                                 f"write {lang}: [word, other word]")
                         continue
-                    synonyms[lang] = tuple(w.value for w in listed.value)
+                    synonyms[lang] = tuple([w.value for w in words])
                     self._refs.append(Ref("language", lang, *raw.key_pos(lang)))
-                    for word in listed.value:
-                        self._synonyms.append((node_id, cid.value, word.value, word.line,
-                                               word.col))
-        links = self.links(item.value["next"], node_id) if "next" in item.value else ()
+                    self._synonyms.extend([(node_id, cid.value, w.value, w.line, w.col)
+                                           for w in words])
+        links = self.links(fields["next"], node_id) if "next" in fields else ()
         if label is None:
             return None
         return Choice(id=cid.value, label=label, synonyms=synonyms, next=links)

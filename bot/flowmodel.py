@@ -9,11 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from bot.commands import normalize
 
 Text = Mapping[str, str]
 """One text in every language: language code -> text."""
+
+
+@lru_cache(maxsize=1 << 16)
+def normalized(text: str) -> str:
+    """`normalize`, remembered: labels such as "Ja" or "Nein" recur in every other question."""
+    return normalize(text)
 
 
 # --- conditions --------------------------------------------------------------------------
@@ -97,11 +104,14 @@ class Choice:
     """Everything that answers with this choice, normalized once here instead of every turn."""
 
     def __post_init__(self) -> None:
-        words = {normalize(self.id.replace("_", " "))}
-        words.update(normalize(label) for label in self.label.values())
+        words = {normalized(self.id.replace("_", " "))}
+        for label in self.label.values():
+            words.add(normalized(label))
         for synonyms in self.synonyms.values():
-            words.update(normalize(s) for s in synonyms)
-        object.__setattr__(self, "phrases", frozenset(w for w in words if w))
+            for synonym in synonyms:
+                words.add(normalized(synonym))
+        words.discard("")
+        object.__setattr__(self, "phrases", frozenset(words))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -245,7 +245,7 @@ class MatrixChannel:
         self._rooms: OrderedDict[str, _Room] = OrderedDict()
         self._leaving: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._saving: asyncio.Task[None] | None = None
+        self._saving: asyncio.Task[bool] | None = None
         self._syncing: asyncio.Task[None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -418,16 +418,19 @@ class MatrixChannel:
             pass  # a turn's send did the same just now
 
     def _save_after(self, token: str, tasks: list[asyncio.Task[None]]) -> None:
-        """Write `token` once these turns, and every earlier sync's, are done."""
+        """Write `token` once these turns, and every earlier sync's, are done. A turn cut
+        off at shutdown stops the chain: its event comes again at the next start."""
         previous = self._saving
         path = self.folder / TOKEN_FILE
 
-        async def save() -> None:
-            if previous is not None:
-                await asyncio.gather(previous, return_exceptions=True)
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+        async def save() -> bool:
+            if previous is not None and not await previous:
+                return False
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+            if any(isinstance(r, asyncio.CancelledError) for r in results):
+                return False
             write_private(path, token)
+            return True
 
         self._saving = asyncio.create_task(save())
 
