@@ -34,6 +34,7 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
         "future_date": (),
         "empty_answer": (),
         "too_long": (),
+        "rate_limited": (),
         "help": (),
         "back_done": (),
         "back_nothing": (),

@@ -164,6 +164,11 @@ class _Turn:
             return self.prompt(state, full=True)
         if isinstance(event, Picked):
             return self.picked(state, event)
+        if len(event.text) > MAX_TEXT:
+            # Refused before it is read: no command is this long, and reading a megabyte
+            # would hold up every other conversation for a tenth of a second.
+            self.say(self.system("too_long"))
+            return self.prompt(state, full=False) if state else self.begin(None)
         command = parse_command(event.text)
         if command is not None:
             return self.command(state, *command)
@@ -307,9 +312,6 @@ class _Turn:
 
     def answer(self, state: State, text: str) -> State | None:
         here = self.node(state.here)
-        if len(text) > MAX_TEXT:
-            self.say(self.system("too_long"))
-            return self.prompt(state, full=False)
         if isinstance(here, Ask):
             return self.choose(state, here, text)
         if isinstance(here, Input):

@@ -17,6 +17,7 @@ from pathlib import Path
 from bot.commands import RESERVED
 from bot.content import Content, display, read_content, yaml_files
 from bot.flowfile import MAX_PROBLEMS_PER_FILE, FlowFile, FlowReader, Ref
+from bot.markup import check_markup
 from bot.flowmodel import (
     WAITING,
     Ask,
@@ -147,6 +148,7 @@ def _check(sources: Sources, today: dt.date | None) -> CheckResult:
             continue
         seen_flows[flow_id] = name
         files.append(flow_file)
+    check_markup(content, files, problems)
     bundle = _cross_check(content, files, problems)
     if sources.complete:
         _warn_unused(content, used_keys, problems)

@@ -31,6 +31,7 @@ from bot.conversation import (
 from bot.engine import step
 from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
+from bot.ratelimit import RateLimit, Verdict
 from storage import StateStore
 from storage.report_store import ReportStore
 
@@ -160,11 +161,18 @@ class ConversationService:
         self._cache_size = cache_size
         self._known: OrderedDict[str, _Known] = OrderedDict()
         self._commits = _GroupCommit(store, self._known.clear)
+        self.rate_limit: RateLimit | None = None
+        """How fast one conversation may write; None: no limit (the console, tests). A channel
+        open to the public sets one, so that one flooding user cannot slow down the others."""
 
     async def handle(self, key: ConversationKey, event: Event,
                      event_id: str | None = None) -> tuple[Output, ...]:
         """Run one turn; returns what to send. A duplicate event id returns nothing."""
         hashed = self.hasher(key)
+        if self.rate_limit is not None:
+            verdict = self.rate_limit.check(hashed)
+            if verdict is not Verdict.ALLOW:
+                return self._refused(hashed, event, verdict)
         await self.locks.acquire(hashed)
         try:
             return await self._turn(key, hashed, event, event_id)
@@ -214,6 +222,18 @@ class ConversationService:
             await self._commits.wait(scrub)
             self._remember(hashed, _Known(turn.state, seen, expires))
         return outputs
+
+    def _refused(self, hashed: str, event: Event, verdict: Verdict) -> tuple[Output, ...]:
+        """Over the rate limit: one notice, then silence. No lock, no database, no engine: a
+        flood costs the others nothing but this."""
+        if verdict is Verdict.DROP:
+            return ()
+        known = self._load(hashed)  # once per flood: one read at most
+        hint = known.state.lang if known and known.state else (getattr(event, "lang", None) or "")
+        lang = hint.lower()[:2]
+        if lang not in self.bundle.languages:
+            lang = self.bundle.default_language
+        return (Say(self.bundle.text("rate_limited", lang)),)
 
     def _load(self, hashed: str) -> _Known | None:
         known = self._known.get(hashed)

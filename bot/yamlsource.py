@@ -98,6 +98,18 @@ def parse_yaml(text: str, display: str, problems: list[Problem]) -> Y | None:
     except yaml.MarkedYAMLError as err:
         problems.append(_syntax_problem(err, text, display))
         return None
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow: say where
+        ahead = text[:err.position]
+        if not text[err.position:].startswith(chr(err.character or 0)):
+            # libyaml counts bytes of UTF-8, PyYAML's own reader characters
+            ahead = text.encode()[:err.position].decode("utf-8", "replace")
+        line = ahead.count("\n") + 1
+        col = len(ahead) - (ahead.rfind("\n") + 1) + 1
+        code = f"U+{err.character:04X}" if isinstance(err.character, int) else "a character"
+        problems.append(Problem(display, line, col, f"{code} is not allowed in YAML "
+                                f"({err.reason})", "delete it: it is invisible in most "
+                                "editors, often pasted in from elsewhere"))
+        return None
     except (yaml.YAMLError, ValueError, RecursionError) as err:
         problems.append(Problem(display, 1, 1, f"YAML cannot be read: {err}"))
         return None

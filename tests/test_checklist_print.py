@@ -61,10 +61,10 @@ nodes:
         text:
           de: "Zuhören, ernst nehmen, nicht bewerten"
           en: "Listen, take it seriously, do not judge"
-      - id: markup
+      - id: markup  # tags are refused by the checker (bot/markup.py); < > & are escaped
         text:
-          de: "<script>alert(1)</script> & „Kasse“ prüfen"
-          en: "<script>alert(1)</script> & check the till"
+          de: "1 < 2 > 0 & „Kasse“ prüfen"
+          en: "1 < 2 > 0 & check the till"
     next: between
   between:
     say: {de: "Gut. Nun zu den nächsten Tagen.", en: "Good. Now for the next days."}
@@ -193,7 +193,7 @@ def test_html_is_self_contained_and_escapes_everything(bundle: Bundle) -> None:
     page = to_html(flow_sheet(bundle, "lead", "de", TODAY))
     assert page.startswith("<!DOCTYPE html>") and '<html lang="de">' in page
     assert "<script>" not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; „Kasse“ prüfen" in page
+    assert "1 &lt; 2 &gt; 0 &amp; „Kasse“ prüfen" in page
     assert not re.search(r"<(link|script|img|iframe|object)\b|\b(src|href)=|@import|url\(",
                          page)
     assert page.count('class="box"') == 5
@@ -203,7 +203,7 @@ def test_pdf_shows_the_lists_contacts_and_page_footer(bundle: Bundle) -> None:
     data = render(flow_sheet(bundle, "lead", "de", TODAY), "pdf")
     (text,) = pdf_pages(data)
     assert "Checkliste für Führungskräfte · Seite 1 von 1" in text
-    assert "<script>alert(1)</script> & „Kasse“ prüfen" in text
+    assert "1 < 2 > 0 & „Kasse“ prüfen" in text
     assert "Rettungsdienst und Notarzt" in text and "Stand: 25.11.2026" in text
 
 

@@ -1,0 +1,210 @@
+"""Input limits: oversized messages refused politely, floods limited, no path from what a user
+types to the file system, to SQL, or to markup."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.conversation import Document, Question, Said, Say, Start, State
+from bot.engine import MAX_TEXT, step
+from bot.flowfile import FILE_NAME
+from bot.flowmodel import Ask, Checklist, DocumentStep, Input, ReportStep
+from bot.keys import ConversationKey, KeyHasher
+from bot.ratelimit import RateLimit, Verdict
+from bot.service import ConversationService
+from storage import StateStore
+
+from ..helpers import NOW, ROOT, Talk
+from . import figures
+from .fuzz import any_char
+from .test_fuzz_engine import SHIPPED
+
+pytestmark = pytest.mark.robustness
+
+SECRET = b"limits-secret-0123456789abcdef!!"
+
+
+def _at_every_kind_of_node() -> list[tuple[str, list[str]]]:
+    """(flow, answers) that lead to a choice, a free text, a date, a checklist and a report."""
+    return [("employee", []), ("protocol", ["heute"]), ("protocol", []),
+            ("supervisor", []), ("report", ["ja", "1", "1", "1", "1", "1", "1", "1", "1"])]
+
+
+@pytest.mark.parametrize(("flow", "answers"), _at_every_kind_of_node())
+@pytest.mark.parametrize("size", [MAX_TEXT + 1, 100_000, 5_000_000])
+def test_an_oversized_message_is_refused_politely_and_changes_nothing(
+        flow: str, answers: list[str], size: int) -> None:
+    talk = Talk(SHIPPED, flow=flow)
+    for answer in answers:
+        talk.send(answer)
+    before, question = talk.state, talk.question
+    assert before is not None
+    for text in ("x" * size, "notfall " * (size // 8 + 1), "1" * size):
+        outputs = talk.send(text)
+        assert talk.state == before
+        assert outputs[0] == Say(SHIPPED.text("too_long", "de"))
+        assert outputs[-1] == question  # the question again, to answer now
+        figures.count("limits: oversized messages refused")
+    kinds = {type(SHIPPED.flows[before.here.flow].nodes[before.here.node]).__name__}
+    assert kinds <= {Ask.__name__, Input.__name__, Checklist.__name__, ReportStep.__name__}
+
+
+def test_an_oversized_first_message_starts_the_conversation_with_the_refusal() -> None:
+    turn = step(SHIPPED, None, Said("ä" * (MAX_TEXT + 1), "en"), NOW)
+    assert turn.outputs[0] == Say(SHIPPED.text("too_long", "en"))
+    assert isinstance(turn.outputs[-1], Question) and turn.state is not None
+
+
+def test_a_message_of_exactly_the_limit_is_an_answer() -> None:
+    talk = Talk(SHIPPED, flow="protocol")
+    talk.send("heute")
+    node = talk.node
+    talk.send("y" * MAX_TEXT)
+    assert talk.node != node and talk.state is not None
+    assert "y" * MAX_TEXT in talk.state.slots.values()
+
+
+# --- the rate limit ----------------------------------------------------------------------
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_bucket_allows_a_burst_then_one_notice_then_silence_until_refilled() -> None:
+    ticks = Ticks()
+    limit = RateLimit(burst=3, per_second=1.0, clock=ticks)
+    assert [limit.check("a") for _ in range(6)] == [
+        Verdict.ALLOW, Verdict.ALLOW, Verdict.ALLOW, Verdict.NOTICE, Verdict.DROP, Verdict.DROP]
+    assert limit.check("b") is Verdict.ALLOW  # others are not affected
+    ticks.now = 1.0
+    assert limit.check("a") is Verdict.ALLOW
+    assert limit.check("a") is Verdict.DROP  # still the same flood: no second notice
+    ticks.now = 10.0
+    assert [limit.check("a") for _ in range(5)] == [
+        Verdict.ALLOW, Verdict.ALLOW, Verdict.ALLOW, Verdict.NOTICE, Verdict.DROP]
+
+
+def test_the_bucket_memory_is_bounded() -> None:
+    limit = RateLimit(burst=1, per_second=0.001, tracked=100, clock=Ticks())
+    for i in range(10_000):
+        limit.check(f"user-{i}")
+    assert len(limit) == 100
+
+
+async def test_a_flood_gets_one_notice_and_does_not_touch_the_state_or_the_others() -> None:
+    svc = ConversationService(SHIPPED, StateStore(None), KeyHasher(SECRET), lambda: NOW)
+    ticks = Ticks()
+    svc.rate_limit = RateLimit(burst=5, per_second=1.0, clock=ticks)
+    flooder, other = ConversationKey("web", "flood"), ConversationKey("web", "calm")
+    await svc.handle(flooder, Start("en"))
+    answers = await asyncio.gather(*(svc.handle(flooder, Said(f"spam {i}")) for i in range(1000)),
+                                   svc.handle(other, Start("de")))
+    flood, calm = answers[:-1], answers[-1]
+    notices = [a for a in flood if a == (Say(SHIPPED.text("rate_limited", "en")),)]
+    handled = [a for a in flood if a and a not in notices]
+    assert len(notices) == 1 and len(handled) == 4  # 5 in the burst, one of them the Start
+    assert "112" in notices[0][0].text  # no one in danger is left with only "wait"
+    assert sum(1 for a in flood if a == ()) == 1000 - 5
+    assert any(isinstance(o, Question) for o in calm)
+    assert len(svc.locks) == 0
+    figures.count("limits: flood messages refused", 1000 - 4)
+
+
+# --- no path from user input to the file system, to SQL, to markup -----------------------
+
+
+@figures.fuzz_settings(figures.scaled(30, 300))
+@given(typed=st.lists(st.text(any_char, min_size=1, max_size=60), min_size=11, max_size=11))
+def test_document_file_names_come_from_the_flows_never_from_what_was_typed(
+        typed: list[str]) -> None:
+    talk = Talk(SHIPPED, flow="protocol")
+    talk.send("heute")
+    names = set()
+    for text in [*typed, "fertig", "1", "ja", "2"] * 2:
+        for output in talk.send(text):
+            if isinstance(output, Document):
+                names.add(output.file)
+    declared = {n.file for f in SHIPPED.flows.values() for n in f.nodes.values()
+                if isinstance(n, DocumentStep)} | {"checkliste", "checklist"}
+    assert names <= declared
+    assert all(FILE_NAME.match(n) for n in names)
+
+
+_SQL_CALLS = {"execute", "executemany", "executescript"}
+_ALLOWED_IN_SQL = {"mode", "SAFETY_CHECKPOINT_PAGES"}
+"""Names an f-string SQL statement may interpolate: checked constants, never a value."""
+
+
+def test_every_sql_statement_is_a_constant_with_parameters() -> None:
+    """A static check: SQL text is written in the code, values only ever go in as parameters."""
+    checked = 0
+    for path in sorted([*(ROOT / "storage").glob("*.py"), *(ROOT / "bot").rglob("*.py")]):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in _SQL_CALLS and node.args):
+                continue
+            sql = node.args[0]
+            checked += 1
+            if isinstance(sql, ast.Constant):
+                continue
+            assert isinstance(sql, ast.JoinedStr), f"{path.name}:{node.lineno}: SQL not literal"
+            names = {n.id for v in sql.values if isinstance(v, ast.FormattedValue)
+                     for n in ast.walk(v.value) if isinstance(n, ast.Name)}
+            assert names <= _ALLOWED_IN_SQL, f"{path.name}:{node.lineno}: SQL built from {names}"
+    assert checked > 10
+
+
+async def test_hostile_text_is_stored_and_read_back_as_text(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    svc = ConversationService(SHIPPED, store, KeyHasher(SECRET), lambda: NOW)
+    key = ConversationKey("web", "'; DROP TABLE conversations; --")
+    await svc.handle(key, Start(flow="protocol"))
+    await svc.handle(key, Said("heute"))
+    hostile = "'); DROP TABLE conversations; -- <script>alert(1)</script> ../../etc/passwd \x00"
+    await svc.handle(key, Said(hostile))
+    row = store.load(svc.hasher(key))
+    assert row is not None and row.state is not None
+    from bot.conversation import state_from_json
+
+    state: State = state_from_json(row.state)
+    assert hostile.strip() in state.slots.values()
+    assert store.count() == 1
+    store.close()
+    assert not any(p.name.startswith(("etc", "passwd")) for p in tmp_path.rglob("*"))
+
+
+def test_engine_outputs_are_plain_text_for_channels_to_escape() -> None:
+    """What a user typed comes back (the protocol's review, the document) exactly as typed, so
+    each channel must escape it; shipped texts hold no markup a channel could mistake for its
+    own (the checker refuses it, see the corpus)."""
+    talk = Talk(SHIPPED, flow="protocol")
+    talk.send("heute")
+    talk.send("<b>bold</b> & <script>x</script>")
+    texts = [t for flow in SHIPPED.flows.values() for node in flow.nodes.values()
+             for t in _texts(node)] + [t for text in SHIPPED.system.values()
+                                       for t in text.values()]
+    assert texts and not [t for t in texts if re.search(r"<\s*/?\s*[a-zA-Z]", t)]
+
+
+def _texts(node: object) -> list[str]:
+    found = []
+    for name in ("say", "question", "title", "intro"):
+        text = getattr(node, name, None)
+        if text:
+            found.extend(text.values())
+    for choice in getattr(node, "choices", ()):
+        found.extend(choice.label.values())
+    return found
