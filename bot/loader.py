@@ -17,7 +17,6 @@ from pathlib import Path
 from bot.commands import RESERVED
 from bot.content import Content, display, read_content, yaml_files
 from bot.flowfile import MAX_PROBLEMS_PER_FILE, FlowFile, FlowReader, Ref
-from bot.markup import check_markup
 from bot.flowmodel import (
     WAITING,
     Ask,
@@ -33,6 +32,7 @@ from bot.flowmodel import (
     Text,
     normalized,
 )
+from bot.markup import check_markup
 from bot.problems import ContentError, Problem, Severity, did_you_mean
 from bot.resources import shipped_content, shipped_flows
 from bot.texts import placeholders
