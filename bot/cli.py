@@ -26,6 +26,7 @@ from bot.loader import CheckResult, Sources, check
 from bot.problems import ContentError
 from bot.service import ConversationService
 from storage import StateStore
+from storage.reminder_store import ReminderStore
 from storage.report_store import ReportStore, StoredReport
 
 EXIT_CONTENT = 2
@@ -128,7 +129,7 @@ def _service(bundle: Bundle, settings: Settings
 
     service = ConversationService(bundle, store, KeyHasher(load_secret(settings.data_dir)),
                                   idle=settings.idle, reports=reports, admins=settings.admins,
-                                  statistics=statistics)
+                                  statistics=statistics, reminders=ReminderStore(store))
     service.purge_expired()
     return service, store, reports
 
@@ -171,6 +172,8 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
 
     from bot import logs
     from bot.channels import configured, run_all
+    from bot.channels.errors import ChannelError
+    from bot.reminders import ReminderScheduler, Sender
 
     bundle = _bundle_or_exit(flows, content, settings)
     gc.freeze()
@@ -179,6 +182,10 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
     service, store, reports = _service(bundle, settings)
     try:
         channels = configured(settings, service)
+        senders = {c.name: c for c in channels if isinstance(c, Sender)}
+        if senders and service.reminders is not None:
+            channels.append(ReminderScheduler(service, service.reminders, senders,
+                                              settings.reminders))
         if not channels:
             click.echo("lotse run: no channel configured; the web page is switched off and "
                        "neither Telegram nor Matrix is set up (see docs/operating.md).", err=True)
@@ -197,7 +204,12 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
                 log.info("stopped; %s", "every turn saved" if drained
                          else "turns still running were cut off")
 
-        asyncio.run(serve())
+        try:
+            asyncio.run(serve())
+        except* ChannelError as errors:
+            for error in errors.exceptions:
+                click.echo(f"lotse run: {error}", err=True)
+            sys.exit(EXIT_CONFIG)
     finally:
         store.close()
         reports.close()
@@ -283,12 +295,14 @@ def purge(data_dir: Path | None, keep_years: int | None) -> None:
     store = StateStore(settings.state_db, settings.synchronous)
     try:
         removed = reports.purge_before(oldest)
-        expired = store.purge_expired(int(dt.datetime.now(dt.UTC).timestamp()))
+        now = int(dt.datetime.now(dt.UTC).timestamp())
+        expired = store.purge_expired(now)
+        overdue = ReminderStore(store).purge(now)
     finally:
         reports.close()
         store.close()
-    click.echo(f"deleted {removed} report(s) from before {oldest} and {expired} expired "
-               "conversation(s)")
+    click.echo(f"deleted {removed} report(s) from before {oldest}, {expired} expired "
+               f"conversation(s) and {overdue} reminder(s) overdue for 30 days")
 
 
 @main.command("check")

@@ -20,6 +20,7 @@ class Command(Enum):
     STOP = "stop"
     FORGET = "forget"
     STATS = "stats"
+    REMINDERS = "reminders"
 
 
 COMMAND_WORDS: dict[str, Command] = {
@@ -45,7 +46,15 @@ COMMAND_WORDS: dict[str, Command] = {
     "forget": Command.FORGET,
     "statistik": Command.STATS,
     "stats": Command.STATS,
+    "erinnerungen": Command.REMINDERS,
+    "erinnerung": Command.REMINDERS,
+    "reminders": Command.REMINDERS,
+    "reminder": Command.REMINDERS,
 }
+
+STOP_ARGS = frozenset({"stop", "stopp", "aus", "off", "beenden", "end", "löschen", "delete",
+                       "cancel", "keine", "none"})
+"""After "erinnerungen"/"reminders": end them all ("erinnerungen stopp", "reminders off")."""
 
 LANGUAGE_WORDS: dict[str, str] = {
     "deutsch": "de",
@@ -73,6 +82,7 @@ _NORMALIZED_COMMANDS = {normalize(w): c for w, c in COMMAND_WORDS.items()}
 _NORMALIZED_LANGUAGES = {normalize(w): lang for w, lang in LANGUAGE_WORDS.items()}
 _NORMALIZED_DONE = {normalize(w) for w in DONE_WORDS}
 _NORMALIZED_PRINT = {normalize(w) for w in PRINT_WORDS}
+_NORMALIZED_STOP = {normalize(w) for w in STOP_ARGS}
 _NORMALIZED_SKIP = {normalize(w) for w in SKIP_WORDS} | {"-"}
 RESERVED = frozenset(_NORMALIZED_COMMANDS) | frozenset(_NORMALIZED_LANGUAGES)
 """Words a choice may not use as label or synonym: they are commands everywhere."""
@@ -94,10 +104,14 @@ def parse_command(text: str) -> tuple[Command, str | None] | None:
     if command is None:
         return None
     if len(words) == 2:
-        if command is not Command.LANGUAGE:
-            return None
         arg = words[1]
-        return Command.LANGUAGE, _NORMALIZED_LANGUAGES.get(arg, arg)
+        if command is Command.LANGUAGE:
+            return Command.LANGUAGE, _NORMALIZED_LANGUAGES.get(arg, arg)
+        if command is Command.REMINDERS and arg in _NORMALIZED_STOP:
+            return Command.REMINDERS, "stop"
+        if command is Command.STOP and _NORMALIZED_COMMANDS.get(arg) is Command.REMINDERS:
+            return Command.REMINDERS, "stop"  # "stopp erinnerungen", "stop reminders"
+        return None
     return command, None
 
 

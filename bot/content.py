@@ -67,6 +67,12 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
         "report_incident_month": (),
         "report_report_month": (),
         "stats_refused": (),
+        "reminders_set": ("items",),
+        "reminders_list": ("items",),
+        "reminders_none": (),
+        "reminders_stopped": (),
+        "reminders_unavailable": (),
+        "reminder_intro": (),
     }.items()
 }
 """Lotse's own texts, under `system.` in every language, with the parameters each may use."""

@@ -70,21 +70,53 @@ def _frames(text: str) -> tuple[Frame, ...]:
 
 
 def state_to_json(state: State) -> str:
-    """Compact JSON: a stored conversation should stay well under 2 KB."""
+    """Compact JSON: a stored conversation should stay well under 2 KB.
+
+    Each undo step names the place the answer was given, and places repeat (a checklist ticked
+    ten times, deep inside a called flow): the history refers by number to a table "t" of the
+    distinct places. (Rows written before the table name the place in each step; both read.)
+    """
     data: dict[str, Any] = {"l": state.lang, "f": _frames_text(state.frames)}
     if state.slots:
         data["s"] = {k: list(v) if isinstance(v, tuple) else v for k, v in state.slots.items()}
     if state.history:
-        data["h"] = [_undo_to_json(u) for u in state.history]
+        places: dict[str, int] = {}
+        history: list[list[Any]] = []
+        for undo in state.history:
+            entry: list[Any] = [places.setdefault(_frames_text(undo.frames), len(places)),
+                                undo.slot]
+            if undo.had_value:
+                previous = undo.previous
+                entry.append(list(previous) if isinstance(previous, tuple) else previous)
+            history.append(entry)
+        data["t"] = _places_text(list(places))
+        data["h"] = history
     return orjson.dumps(data).decode()
 
 
-def _undo_to_json(undo: Undo) -> list[Any]:
-    entry: list[Any] = [_frames_text(undo.frames), undo.slot]
-    if undo.had_value:
-        previous = undo.previous
-        entry.append(list(previous) if isinstance(previous, tuple) else previous)
-    return entry
+def _places_text(places: list[str]) -> list[str]:
+    """The place table; a place that differs from the one before only in its last node is
+    written "~node" (answers given one after another in the same flow)."""
+    table = places[:1]
+    for before, place in zip(places, places[1:], strict=False):
+        outer, _, last = place.rpartition(":")
+        if before.rpartition(":")[0] == outer:
+            table.append("~" + last)
+        else:
+            table.append(place)
+    return table
+
+
+def _places(table: Any) -> list[tuple[Frame, ...]]:
+    places: list[tuple[Frame, ...]] = []
+    for entry in table:
+        text = _text(entry)
+        if text.startswith("~") and places:
+            before = places[-1]
+            places.append((*before[:-1], Frame(before[-1].flow, text[1:])))
+        else:
+            places.append(_frames(text))
+    return places
 
 
 def _slot(value: Any) -> SlotValue:
@@ -93,14 +125,27 @@ def _slot(value: Any) -> SlotValue:
     return None if value is None else str(value)
 
 
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, not {type(value).__name__}")
+    return value
+
+
 def state_from_json(text: str) -> State:
     """Raises ValueError (or KeyError/TypeError) for anything that is not a stored state."""
     data = orjson.loads(text)
     frames = _frames(data["f"])
     slots = {str(k): _slot(v) for k, v in data.get("s", {}).items()}
+    places = _places(data.get("t", []))
     history = []
     for entry in data.get("h", []):
-        undo_frames = _frames(entry[0])
+        where = entry[0]
+        if type(where) is int:
+            if not 0 <= where < len(places):
+                raise IndexError(f"no place {where} in the table")
+            undo_frames = places[where]
+        else:
+            undo_frames = _frames(_text(where))
         if len(entry) > 2:
             history.append(Undo(undo_frames, str(entry[1]), _slot(entry[2])))
         else:
@@ -144,7 +189,19 @@ class Picked:
     lang: str | None = None
 
 
-Event = Start | Resume | Said | Picked
+@dataclass(frozen=True, slots=True)
+class Reopen:
+    """A reminder fell due: open `flow` (at `node`, else its start) with the reminder's id in
+    the slot `reminder` and, for a deadline, its date in `reminder_date`."""
+
+    flow: str
+    node: str | None
+    reminder: str
+    date: str | None = None
+    lang: str | None = None
+
+
+Event = Start | Resume | Said | Picked | Reopen
 
 
 # --- outputs -----------------------------------------------------------------------------
@@ -254,4 +311,17 @@ class Report:
     report_month: str
 
 
-Output = Say | Question | Contacts | ChecklistView | Document | Ended | Report
+@dataclass(frozen=True, slots=True)
+class Reminders:
+    """Reminders the user asked for, or (`cancel`) the end of all of them.
+
+    For the service to store; channels never see it. `items` are (kind, due) pairs: kind is
+    "<flow>.<reminder id>" and names its definition in the flows; due is in UTC.
+    """
+
+    items: tuple[tuple[str, dt.datetime], ...]
+    lang: str
+    cancel: bool = False
+
+
+Output = Say | Question | Contacts | ChecklistView | Document | Ended | Report | Reminders

@@ -30,6 +30,8 @@ from bot.conversation import (
     Output,
     Picked,
     Question,
+    Reminders,
+    Reopen,
     Report,
     Resume,
     Say,
@@ -41,6 +43,10 @@ from bot.conversation import (
 )
 from bot.deadlines import period_end
 from bot.flowmodel import (
+    CAN_REMIND_SLOT,
+    OPENED_BY_REMINDER_SLOT,
+    REMINDER_DATE_SLOT,
+    REMINDER_SLOT,
     WAITING,
     AllOf,
     AnyOf,
@@ -58,12 +64,14 @@ from bot.flowmodel import (
     Input,
     Link,
     Not,
+    Remind,
     ReportStep,
     SlotAnswered,
     SlotIs,
     Step,
     Text,
 )
+from bot.reminder_times import LOCAL, due_time
 from bot.texts import fill
 
 MAX_AUTOMATIC_STEPS = 200
@@ -85,8 +93,10 @@ class _Runaway(Exception):
     """A flow ran too many automatic steps or called too deep: stopped, never looped."""
 
 
-def step(bundle: Bundle, state: State | None, event: Event, now: dt.datetime) -> Turn:
-    turn = _Turn(bundle, now)
+def step(bundle: Bundle, state: State | None, event: Event, now: dt.datetime,
+         can_remind: bool = False) -> Turn:
+    """One turn. `can_remind`: the channel can send on its own, so reminders may be offered."""
+    turn = _Turn(bundle, now, can_remind)
     try:
         new_state = turn.handle(state, event)
     except _Runaway:
@@ -98,9 +108,10 @@ def step(bundle: Bundle, state: State | None, event: Event, now: dt.datetime) ->
 class _Turn:
     """One turn's work: collects outputs while computing the next state."""
 
-    def __init__(self, bundle: Bundle, now: dt.datetime) -> None:
+    def __init__(self, bundle: Bundle, now: dt.datetime, can_remind: bool = False) -> None:
         self.bundle = bundle
         self.now = now
+        self.can_remind = can_remind
         self.out: list[Output] = []
         self.lang = ""
 
@@ -164,6 +175,8 @@ class _Turn:
             return self.prompt(state, full=True)
         if isinstance(event, Picked):
             return self.picked(state, event)
+        if isinstance(event, Reopen):
+            return self.reopen(state, event)
         if len(event.text) > MAX_TEXT:
             # Refused before it is read: no command is this long, and reading a megabyte
             # would hold up every other conversation for a tenth of a second.
@@ -198,7 +211,27 @@ class _Turn:
 
     def begin(self, flow_id: str | None) -> State | None:
         flow = self.bundle.flows[flow_id or self.bundle.default_flow]
-        return self.advance(State(self.lang, (Frame(flow.id, flow.start),)))
+        slots = {CAN_REMIND_SLOT: "yes"} if self.can_remind else {}
+        return self.advance(State(self.lang, (Frame(flow.id, flow.start),), slots))
+
+    def reopen(self, state: State | None, event: Reopen) -> State | None:
+        """A reminder opens its flow. Answers of a conversation still kept in that flow stay
+        (a supervisor's ticks); anything else starts afresh."""
+        if event.lang in self.bundle.languages:
+            self.lang = event.lang
+        flow = self.bundle.flows.get(event.flow)
+        if flow is None:  # the content changed since the reminder was set
+            return self.begin(None)
+        kept = state is not None and any(frame.flow == flow.id for frame in state.frames)
+        slots = dict(state.slots) if state is not None and kept else {}
+        slots.update({CAN_REMIND_SLOT: "yes", OPENED_BY_REMINDER_SLOT: "yes",
+                      REMINDER_SLOT: event.reminder})
+        if event.date:
+            slots[REMINDER_DATE_SLOT] = event.date
+        node = event.node if event.node is not None and event.node in flow.nodes else flow.start
+        if node != flow.start:
+            self.say(self.system("reminder_intro"))  # a flow's own start says what it is
+        return self.advance(State(self.lang, (Frame(flow.id, node),), slots))
 
     def node(self, frame: Frame) -> Step:
         return self.bundle.flows[frame.flow].nodes[frame.node]
@@ -219,6 +252,8 @@ class _Turn:
                 state = self.document(here, state)
             elif isinstance(here, Deadline):
                 state = self.deadline(here, state)
+            elif isinstance(here, Remind):
+                self.remind(here, state)
             elif isinstance(here, Call):
                 if len(state.frames) >= MAX_CALL_DEPTH:
                     raise _Runaway
@@ -294,6 +329,34 @@ class _Turn:
         else:
             slots.pop(here.slot, None)
         return State(state.lang, state.frames, slots, state.history)
+
+    def remind(self, here: Remind, state: State) -> None:
+        """Hand the chosen reminders to the service with their due times (or end them all)."""
+        if here.stop:
+            self.stop_reminders()
+            return
+        if state.slots.get(CAN_REMIND_SLOT) != "yes":
+            return  # no channel to deliver them: the flow's own branch should not get here
+        chosen = state.slots.get(here.slot) if here.slot else None
+        wanted = set(chosen) if isinstance(chosen, tuple) else {chosen}
+        items = []
+        for item in here.items:
+            if here.slot is None or item.id in wanted:
+                due = due_time(item, dict(state.slots), self.now)
+                if due is not None:
+                    items.append((f"{state.here.flow}.{item.id}", due))
+        if items:
+            self.out.append(Reminders(tuple(items), self.lang))
+            self.say(self.system("reminders_set", items=self.reminder_lines(items)))
+
+    def reminder_lines(self, items: list[tuple[str, dt.datetime]] | tuple[
+            tuple[str, dt.datetime], ...]) -> str:
+        """"- <label>: <date>" per reminder, in the conversation's language."""
+        lines = []
+        for kind, due in items:
+            label = self.bundle.reminder_labels.get(kind, {}).get(self.lang, kind)
+            lines.append(f"- {label}: {self.date(due.astimezone(LOCAL).date())}")
+        return "\n".join(lines)
 
     def document(self, here: DocumentStep, state: State) -> State:
         fields = tuple((self.render(f.label, state), self.show(f.slot, state.slots[f.slot]))
@@ -474,6 +537,7 @@ class _Turn:
             Command.STOP: self.cmd_stop,
             Command.FORGET: self.cmd_forget,
             Command.STATS: self.cmd_stats,
+            Command.REMINDERS: self.cmd_reminders,
         }
         return handlers[command](state, arg)
 
@@ -537,6 +601,8 @@ class _Turn:
         return self.prompt(State(lang, state.frames, state.slots, state.history), full=True)
 
     def cmd_stop(self, state: State | None, _: str | None) -> State | None:
+        if state is not None and state.slots.get(OPENED_BY_REMINDER_SLOT) == "yes":
+            self.stop_reminders()  # "stop" in answer to a reminder ends the reminders too
         self.say(self.system("stopped"))
         self.out.append(Ended())
         return None
@@ -545,6 +611,20 @@ class _Turn:
         """Statistics are for admins, answered by the service; everyone else learns nothing."""
         self.say(self.system("stats_refused"))
         return self.prompt(state, full=False) if state else self.begin(None)
+
+    def cmd_reminders(self, state: State | None, arg: str | None) -> State | None:
+        """"erinnerungen stopp" ends them; the list itself comes from the service, which keeps
+        them, so a channel without reminders lands here."""
+        if arg == "stop":
+            self.stop_reminders()
+        else:
+            self.say(self.system("reminders_unavailable" if not self.can_remind
+                                 else "reminders_none"))
+        return self.prompt(state, full=False) if state else self.begin(None)
+
+    def stop_reminders(self) -> None:
+        self.out.append(Reminders((), self.lang, cancel=True))
+        self.say(self.system("reminders_stopped"))
 
     def cmd_forget(self, state: State | None, _: str | None) -> State | None:
         self.say(self.system("forgotten"))

@@ -31,6 +31,8 @@ from bot.flowmodel import (
     Link,
     Message,
     Not,
+    Remind,
+    ReminderItem,
     ReportStep,
     SlotAnswered,
     SlotIs,
@@ -56,6 +58,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "call": (),
     "deadline": ("slot",),
     "report": ("fields", "month"),
+    "remind": ("slot",),
     "end": (),
 }
 NODE_KEYS = ("say", "next", *ACTIONS, *dict.fromkeys(k for keys in ACTIONS.values() for k in keys))
@@ -485,6 +488,83 @@ class FlowReader:
             return None
         self._refs.append(Ref("flow", target.value, target.line, target.col, node_id))
         return Call(id=node_id, say=say, next=links, line=line, flow=target.value)
+
+    def _remind(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
+                line: int) -> Remind | None:
+        spec = body.value["remind"]
+        example = ("write remind: {checkin: {after: 3, open: followup}} with the ids of the "
+                   "chosen answers, or 'remind: stop'")
+        if spec.value == "stop":
+            if body.get("slot") is not None:
+                self.error(*body.key_pos("slot"), "'remind: stop' ends every reminder and "
+                           "reads no answer", "remove 'slot'")
+                return None
+            return Remind(id=node_id, say=say, next=links, line=line, stop=True)
+        if not spec.is_map or not spec.value:
+            self.at(spec, f"'remind' of node '{node_id}' must list the reminders", example)
+            return None
+        items: list[ReminderItem] = []
+        for item_id, raw in spec.items():
+            item = self.reminder_item(node_id, item_id, raw, *spec.key_pos(item_id))
+            if item is not None:
+                items.append(item)
+        slot = None
+        if body.get("slot") is not None:
+            slot = self.slot(body, node_id)
+            raw_slot = body.value["slot"]
+            self._refs.append(Ref("remind_slot", slot, raw_slot.line, raw_slot.col, node_id))
+            for item in items:
+                line, col = spec.key_pos(item.id)
+                self._refs.append(Ref("value", item.id, line, col, slot))
+        if len(items) != len(spec.value):
+            return None
+        return Remind(id=node_id, say=say, next=links, line=line, items=tuple(items), slot=slot)
+
+    def reminder_item(self, node_id: str, item_id: str, raw: Y, line: int,
+                      col: int) -> ReminderItem | None:
+        where = f"reminder '{item_id}' of node '{node_id}'"
+        if not CHOICE_ID.match(item_id):
+            self.error(line, col, f"reminder id '{item_id}' is not valid",
+                       "use lower case letters, digits and _")
+            return None
+        if not raw.is_map:
+            self.at(raw, f"{where} must say when it is due and what it opens",
+                    "write {after: 3, open: followup} or {before: <date slot>, days: 17, "
+                    "open: followup}")
+            return None
+        errors = len(self.problems)
+        self.unknown_keys(raw, ("after", "before", "days", "open"), where)
+        after, before, days, target = (raw.get(k) for k in ("after", "before", "days", "open"))
+        if (after is None) == (before is None):
+            self.at(raw, f"{where} needs either 'after: <days>' or 'before: <date slot>'",
+                    "after: days from now; before: days before a date such as a deadline")
+        for number in (after, days):
+            if number is not None and (isinstance(number.value, bool)
+                                       or not isinstance(number.value, int)
+                                       or not 0 <= number.value <= 366):
+                self.at(number, "the number of days must be a whole number from 0 to 366")
+        if days is not None and before is None:
+            self.at(days, f"'days' in {where} counts back from 'before'",
+                    "add 'before: <date slot>', or use 'after'")
+        if before is not None:
+            if before.is_str:
+                self._refs.append(Ref("date_slot", before.value, before.line, before.col,
+                                      node_id))
+            else:
+                self.at(before, "'before' must name a date slot")
+        if target is None or not target.is_str or not re.fullmatch(
+                r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?", target.value):
+            self.at(target or raw, f"{where} needs 'open: <flow>' or 'open: <flow>.<node>'",
+                    "the flow (and node) the reminder message opens")
+        if len(self.problems) != errors:
+            return None
+        assert target is not None
+        flow, _, node = str(target.value).partition(".")
+        self._refs.append(Ref("open", str(target.value), target.line, target.col, node_id))
+        return ReminderItem(id=item_id, open_flow=flow, open_node=node or None,
+                            after_days=after.value if after is not None else None,
+                            before_slot=before.value if before is not None else None,
+                            before_days=days.value if days is not None else 0)
 
     # --- small parts ---------------------------------------------------------------------
 

@@ -187,6 +187,40 @@ class Deadline(Step):
     region: str = "DE-HE"
 
 
+CAN_REMIND_SLOT = "can_remind"
+"""'yes' when the channel can send on its own (Telegram, Matrix): only there are reminders
+offered."""
+REMINDER_SLOT = "reminder"
+"""The id of the reminder that opened the conversation."""
+REMINDER_DATE_SLOT = "reminder_date"
+"""The date a reminder is about (a deadline)."""
+OPENED_BY_REMINDER_SLOT = "opened_by_reminder"
+"""'yes' in a conversation a reminder opened: there, 'stop' also ends the reminders."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderItem:
+    """One reminder a flow offers: due `after_days` from now, or `before_days` before the date
+    in `before_slot`; when due it opens `open_flow` (at `open_node`, else its start)."""
+
+    id: str
+    open_flow: str
+    open_node: str | None = None
+    after_days: int | None = None
+    before_slot: str | None = None
+    before_days: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Remind(Step):
+    """Sets the reminders whose ids were chosen in `slot` (all of them without a slot), or
+    with `stop` ends every reminder of this user. Only where a channel can send on its own."""
+
+    items: tuple[ReminderItem, ...] = ()
+    slot: str | None = None
+    stop: bool = False
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Call(Step):
     """Runs another flow and comes back to `next` when it ends."""
@@ -261,6 +295,10 @@ class Bundle:
     date_slots: frozenset[str] = frozenset()
     free_text_slots: frozenset[str] = frozenset()
     """Slots holding what a person typed in their own words: never kept past a document."""
+    reminders: Mapping[str, ReminderItem] = field(default_factory=dict)
+    """"<flow>.<id>" -> the reminder's definition, to deliver a stored reminder."""
+    reminder_labels: Mapping[str, Text] = field(default_factory=dict)
+    """"<flow>.<id>" -> the words of the answer that chose it, to list reminders."""
 
     def text(self, key: str, lang: str) -> str:
         return self.system[key][lang]

@@ -18,6 +18,10 @@ from bot.commands import RESERVED
 from bot.content import Content, display, read_content, yaml_files
 from bot.flowfile import MAX_PROBLEMS_PER_FILE, FlowFile, FlowReader, Ref
 from bot.flowmodel import (
+    CAN_REMIND_SLOT,
+    OPENED_BY_REMINDER_SLOT,
+    REMINDER_DATE_SLOT,
+    REMINDER_SLOT,
     WAITING,
     Ask,
     Bundle,
@@ -28,6 +32,7 @@ from bot.flowmodel import (
     End,
     Flow,
     Input,
+    Remind,
     Step,
     Text,
     normalized,
@@ -252,6 +257,13 @@ def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem
             elif isinstance(step, Checklist):
                 for item in step.items:
                     labels[step.slot][item.id] = item.text
+    reminders = {f"{f.flow.id}.{item.id}": item for f in files
+                 for step in f.flow.nodes.values() if isinstance(step, Remind)
+                 for item in step.items}
+    reminder_labels = {f"{f.flow.id}.{item.id}": labels[step.slot][item.id] for f in files
+                       for step in f.flow.nodes.values()
+                       if isinstance(step, Remind) and step.slot is not None
+                       for item in step.items if item.id in labels.get(step.slot, {})}
     default_lang = "de" if "de" in content.languages else content.languages[0]
     default_flow = "employee" if "employee" in flows else sorted(flows)[0]
     return Bundle(flows=resolved, system=system, contacts=dict(content.contacts),
@@ -260,7 +272,8 @@ def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem
                   choice_labels=dict(labels),
                   date_slots=frozenset(dates),
                   free_text_slots=frozenset(s for s, v in slot_values.items()
-                                            if v is None and s not in dates))
+                                            if v is None and s not in dates),
+                  reminders=reminders, reminder_labels=reminder_labels)
 
 
 def _slot_values(files: list[FlowFile]) -> dict[str, set[str] | None]:
@@ -278,6 +291,16 @@ def _slot_values(files: list[FlowFile]) -> dict[str, set[str] | None]:
                     known.update(i.id for i in step.items)
             elif isinstance(step, (Input, Deadline)):
                 values[step.slot] = None
+            elif isinstance(step, Remind):
+                known = values.setdefault(REMINDER_SLOT, set())
+                if known is not None:
+                    known.update(item.id for item in step.items)
+    # Filled by the engine: where a channel can send on its own, and when a reminder opened
+    # the conversation (its id, and for a deadline the date).
+    values[CAN_REMIND_SLOT] = {"yes"}
+    values[OPENED_BY_REMINDER_SLOT] = {"yes"}
+    values.setdefault(REMINDER_SLOT, set())
+    values[REMINDER_DATE_SLOT] = None
     return values
 
 
@@ -304,6 +327,19 @@ def _check_refs(f: FlowFile, flows: Mapping[str, FlowFile], content: Content,
             add(ref, f"report '{ref.context}' may only store answers to questions with choices, "
                 f"and '{ref.name}' is not one", did_you_mean(ref.name, [
                     s for s, v in slot_values.items() if v]) or "name the slot of a question")
+        elif ref.kind == "remind_slot" and not slot_values.get(ref.name):
+            add(ref, f"node '{ref.context}' sets the reminders chosen in '{ref.name}', which "
+                "is not a question with choices", did_you_mean(ref.name, [
+                    s for s, v in slot_values.items() if v]) or "name the slot of a question")
+        elif ref.kind == "open":
+            flow_id, _, node_id = ref.name.partition(".")
+            if flow_id not in flows:
+                add(ref, f"node '{ref.context}' opens flow '{flow_id}', which does not exist",
+                    did_you_mean(flow_id, flows) or "add that flow in flows/, or fix the id")
+            elif node_id and node_id not in flows[flow_id].flow.nodes:
+                add(ref, f"node '{ref.context}' opens '{ref.name}', but flow '{flow_id}' has "
+                    f"no node '{node_id}'", did_you_mean(node_id, flows[flow_id].flow.nodes)
+                    or "name a node of that flow, or only the flow to open it at its start")
         elif ref.kind == "slot" and ref.name not in slot_values:
             add(ref, f"slot '{ref.name}' is not filled by any question",
                 did_you_mean(ref.name, slot_values) or "give a question 'slot: " + ref.name + "'")
@@ -327,8 +363,9 @@ def _check_refs(f: FlowFile, flows: Mapping[str, FlowFile], content: Content,
 
 
 def _date_slots(files: list[FlowFile]) -> set[str]:
-    return {n.slot for f in files for n in f.flow.nodes.values()
-            if (isinstance(n, Input) and n.kind == "date") or isinstance(n, Deadline)}
+    return {REMINDER_DATE_SLOT} | {
+        n.slot for f in files for n in f.flow.nodes.values()
+        if (isinstance(n, Input) and n.kind == "date") or isinstance(n, Deadline)}
 
 
 def successors(step: Step) -> list[str]:

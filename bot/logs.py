@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-QUIET = ("httpx", "httpcore", "aiohttp.access", "nio", "telegram.ext.Updater",
+QUIET = ("httpx", "httpcore", "aiohttp.access", "nio", "telegram.ext.Updater", "fontTools",
          "peewee", "urllib3")
 
 

@@ -21,6 +21,8 @@ from bot.conversation import (
     Ended,
     Event,
     Output,
+    Reminders,
+    Reopen,
     Report,
     Said,
     Say,
@@ -28,11 +30,14 @@ from bot.conversation import (
     state_from_json,
     state_to_json,
 )
-from bot.engine import step
+from bot.engine import format_date, step
 from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
 from bot.ratelimit import RateLimit, Verdict
+from bot.reminder_times import LOCAL, reminder_date
+from bot.texts import fill
 from storage import StateStore
+from storage.reminder_store import ReminderStore, StoredReminder
 from storage.report_store import ReportStore
 
 SEEN_LIMIT = 32
@@ -148,8 +153,11 @@ class ConversationService:
                  idle: dt.timedelta = dt.timedelta(hours=24),
                  cache_size: int = 10_000, reports: ReportStore | None = None,
                  admins: frozenset[ConversationKey] = frozenset(),
-                 statistics: Callable[[str], str] | None = None) -> None:
+                 statistics: Callable[[str], str] | None = None,
+                 reminders: ReminderStore | None = None) -> None:
         self.bundle = bundle
+        self.reminders = reminders
+        """Where reminders are kept; None: no channel here can deliver them (none offered)."""
         self.reports = reports
         self.admins = admins
         self.statistics = statistics
@@ -165,9 +173,12 @@ class ConversationService:
         """How fast one conversation may write; None: no limit (the console, tests). A channel
         open to the public sets one, so that one flooding user cannot slow down the others."""
 
-    async def handle(self, key: ConversationKey, event: Event,
-                     event_id: str | None = None) -> tuple[Output, ...]:
-        """Run one turn; returns what to send. A duplicate event id returns nothing."""
+    async def handle(self, key: ConversationKey, event: Event, event_id: str | None = None,
+                     reply_to: str | None = None) -> tuple[Output, ...]:
+        """Run one turn; returns what to send. A duplicate event id returns nothing.
+
+        `reply_to`: where the channel could write on its own later (a chat, a room); given only
+        by channels that can, and only then are reminders offered and kept."""
         hashed = self.hasher(key)
         if self.rate_limit is not None:
             verdict = self.rate_limit.check(hashed)
@@ -175,12 +186,27 @@ class ConversationService:
                 return self._refused(hashed, event, verdict)
         await self.locks.acquire(hashed)
         try:
-            return await self._turn(key, hashed, event, event_id)
+            return await self._turn(key, hashed, event, event_id, reply_to)
         finally:
             self.locks.release(hashed)
 
-    async def _turn(self, key: ConversationKey, hashed: str, event: Event,
-                    event_id: str | None) -> tuple[Output, ...]:
+    async def open_reminder(self, reminder: StoredReminder) -> tuple[Output, ...]:
+        """A due reminder opens its place in the flow; returns what to send to its address.
+        Nothing when the flows no longer have that reminder."""
+        item = self.bundle.reminders.get(reminder.kind)
+        if item is None:
+            return ()
+        due = dt.datetime.fromtimestamp(reminder.due_at, dt.UTC)
+        event = Reopen(item.open_flow, item.open_node, item.id, reminder_date(item, due),
+                       reminder.lang)
+        await self.locks.acquire(reminder.conversation)
+        try:
+            return await self._turn(None, reminder.conversation, event, None, reminder.address)
+        finally:
+            self.locks.release(reminder.conversation)
+
+    async def _turn(self, key: ConversationKey | None, hashed: str, event: Event,
+                    event_id: str | None, reply_to: str | None = None) -> tuple[Output, ...]:
         now = self.clock()
         known = self._load(hashed)
         state: State | None = None
@@ -197,8 +223,16 @@ class ConversationService:
                 and key in self.admins and _asks_for_statistics(event.text)):
             lang = state.lang if state else self.bundle.default_language
             return (Say(self.statistics(lang)),)
-        turn = step(self.bundle, state, event, now)
+        can_remind = reply_to is not None and self.reminders is not None
+        if can_remind and isinstance(event, Said) and _asks_for_reminders(event.text):
+            lang = state.lang if state else self.bundle.default_language
+            return (Say(self.reminder_list(hashed, lang)),)
+        turn = step(self.bundle, state, event, now, can_remind)
         outputs = turn.outputs
+        if any(isinstance(o, Reminders) for o in outputs):
+            for change in (o for o in outputs if isinstance(o, Reminders)):
+                self._set_reminders(hashed, key, reply_to, change)
+            outputs = tuple(o for o in outputs if not isinstance(o, Reminders))
         if any(isinstance(o, Report) for o in outputs):
             for report in (o for o in outputs if isinstance(o, Report)):
                 if self.reports is not None:
@@ -209,6 +243,8 @@ class ConversationService:
         # A document was handed over (its typed answers are now erased) or the conversation was
         # forgotten: older versions of the row must not linger in the WAL file.
         scrub = erased or any(isinstance(o, Document) for o in turn.outputs)
+        if erased and self.reminders is not None:
+            self.reminders.cancel(hashed)
         if erased or (turn.state is None and not seen):
             self.store.delete(hashed)
             self._known.pop(hashed, None)
@@ -222,6 +258,42 @@ class ConversationService:
             await self._commits.wait(scrub)
             self._remember(hashed, _Known(turn.state, seen, expires))
         return outputs
+
+    def _set_reminders(self, hashed: str, key: ConversationKey | None, reply_to: str | None,
+                       change: Reminders) -> None:
+        if self.reminders is None:
+            return
+        if change.cancel:
+            self.reminders.cancel(hashed)
+            return
+        if reply_to is None:
+            return
+        platform = key.platform if key is not None else self._platform_of(hashed)
+        if platform is None:
+            return
+        for kind, due in change.items:
+            self.reminders.add(hashed, platform, reply_to, int(due.timestamp()), kind,
+                               change.lang)
+
+    def _platform_of(self, hashed: str) -> str | None:
+        """A reminder's own conversation sets the next ones on the same channel."""
+        if self.reminders is None:
+            return None
+        known = self.reminders.of(hashed)
+        return known[0].channel if known else None
+
+    def reminder_list(self, hashed: str, lang: str) -> str:
+        """The reminders still to come, as the `reminders` command shows them."""
+        pending = self.reminders.of(hashed) if self.reminders is not None else []
+        if not pending:
+            return self.bundle.text("reminders_none", lang)
+        lines = []
+        for reminder in pending:
+            label = self.bundle.reminder_labels.get(reminder.kind, {}).get(lang, reminder.kind)
+            day = dt.datetime.fromtimestamp(reminder.due_at, dt.UTC).astimezone(LOCAL).date()
+            lines.append(f"- {label}: {format_date(day, lang)}")
+        text = self.bundle.text("reminders_list", lang)
+        return fill(text, lambda name: "\n".join(lines) if name == "items" else "")
 
     def _refused(self, hashed: str, event: Event, verdict: Verdict) -> tuple[Output, ...]:
         """Over the rate limit: one notice, then silence. No lock, no database, no engine: a
@@ -285,6 +357,12 @@ class ConversationService:
         """Erase every conversation that was idle for longer than it may be kept."""
         self._known.clear()
         return self.store.purge_expired(int(self.clock().timestamp()))
+
+
+def _asks_for_reminders(text: str) -> bool:
+    """`reminders` alone lists them; `reminders stop` goes on to the engine, which ends them."""
+    command = parse_command(text)
+    return command is not None and command == (Command.REMINDERS, None)
 
 
 def _asks_for_statistics(text: str) -> bool:

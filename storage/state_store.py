@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
 
 from storage.migrations import Migration, apply
+from storage.reminder_store import create_reminders
 
 
 def _create_conversations(db: sqlite_utils.Database) -> None:
@@ -40,11 +42,13 @@ def _add_expiry(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Migration] = [
     (1, "conversations", _create_conversations),
     (2, "conversation expiry", _add_expiry),
+    (3, "reminders", create_reminders),
 ]
 
 SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 SAFETY_CHECKPOINT_PAGES = 10_000
 """SQLite's own checkpoint, only if the background one falls behind (about 40 MB of WAL)."""
+TRUNCATE_ATTEMPTS = 20
 
 
 class _Checkpointer(threading.Thread):
@@ -124,7 +128,12 @@ class StateStore:
         ).fetchone()
         return StoredConversation(row[0], row[1] or "", row[2]) if row else None
 
-    def _begin(self) -> None:
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For the other tables of this database (reminders), which share its transactions."""
+        return self._conn
+
+    def begin(self) -> None:
         if not self._conn.in_transaction:
             self._conn.execute("BEGIN")
 
@@ -140,7 +149,7 @@ class StateStore:
     def save(self, key: str, state: str | None, seen: str, updated_at: int,
              expires_at: int) -> None:
         """Write one conversation; durable after the next `commit()`."""
-        self._begin()
+        self.begin()
         self._conn.execute(
             "INSERT INTO conversations (key, state, seen, updated_at, expires_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET state = excluded.state, "
@@ -150,12 +159,12 @@ class StateStore:
         )
 
     def delete(self, key: str) -> None:
-        self._begin()
+        self.begin()
         self._conn.execute("DELETE FROM conversations WHERE key = ?", (key,))
 
     def purge_expired(self, now: int) -> int:
         """Erase conversations whose expiry (epoch seconds) has passed; returns how many."""
-        self._begin()
+        self.begin()
         cursor = self._conn.execute("DELETE FROM conversations WHERE expires_at < ?", (now,))
         self.commit()
         return cursor.rowcount
@@ -164,9 +173,19 @@ class StateStore:
         return int(self._conn.execute("SELECT count(*) FROM conversations").fetchone()[0])
 
     def checkpoint(self) -> None:
-        """Fold the WAL back into the database file, e.g. before a privacy scan or backup."""
-        if self.path is not None:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        """Fold the WAL back into the database file and cut it to zero bytes, or raise.
+
+        Used after typed text was erased, so that no older version of a row stays in the WAL.
+        SQLite answers busy (first column 1) instead of raising when the background checkpoint
+        or a reader is in the way, and the WAL is then left as it was: so try again.
+        """
+        if self.path is None:
+            return
+        for attempt in range(TRUNCATE_ATTEMPTS):
+            if not self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]:
+                return
+            time.sleep(0.001 * (attempt + 1))
+        raise sqlite3.OperationalError("the WAL could not be truncated: the database stays busy")
 
     def close(self) -> None:
         """Close; a write whose turn never finished (no commit) is rolled back, not half kept."""

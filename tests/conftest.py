@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from bot.flowmodel import Bundle
 from bot.loader import Sources, check
+
+from .botapi_standin import StandIn
 
 
 @pytest.fixture
@@ -15,3 +17,12 @@ def shipped() -> Iterator[Bundle]:
     result = check(Sources.shipped())
     assert result.bundle is not None, "\n".join(str(p) for p in result.errors)
     yield result.bundle
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[StandIn]:
+    """The Telegram Bot API stand-in on a free port of 127.0.0.1, stopped after the test."""
+    server = StandIn()
+    await server.start()
+    yield server
+    await server.stop()

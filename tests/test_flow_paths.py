@@ -82,8 +82,10 @@ STATES_PER_POSITION = 60
 
 
 def walk(bundle: Bundle, flow: str, lang: str) -> tuple[set[tuple[str, str]], int]:
-    """Visit the reachable states; returns the nodes seen and the number of endings."""
-    first = step(bundle, None, Start(lang, flow), NOW)
+    """Visit the reachable states; returns the nodes seen and the number of endings.
+
+    As on a channel that can send reminders, so that their offers are walked too."""
+    first = step(bundle, None, Start(lang, flow), NOW, can_remind=True)
     assert first.state is not None
     _assert_readable(first.outputs)
     seen_nodes: set[tuple[str, str]] = set()
@@ -100,7 +102,7 @@ def walk(bundle: Bundle, flow: str, lang: str) -> tuple[set[tuple[str, str]], in
         per_position[state.frames] = per_position.get(state.frames, 0) + 1
         seen_nodes.add((state.here.flow, state.here.node))
         for event in _answers(bundle, state):
-            turn = step(bundle, state, event, NOW)
+            turn = step(bundle, state, event, NOW, can_remind=True)
             _assert_readable(turn.outputs)
             assert turn.outputs, f"no answer at {state.here} to {event}"
             if turn.state is None:

@@ -567,3 +567,37 @@ def test_matrix_ids_are_removed_from_nio_log_records(caplog: pytest.LogCaptureFi
     with caplog.at_level(logging.WARNING, logger="nio"):
         logger.warning("Sharing key with %s in !abc:lotse.test", "@anna:stadt.example")
     assert caplog.records[-1].getMessage() == "Sharing key with <id> in <id>"
+
+
+async def test_a_reminder_arrives_in_the_encrypted_direct_message_and_stop_ends_them(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
+    import datetime as dt
+
+    from bot.config import ReminderSettings
+    from bot.reminders import ReminderScheduler
+    from storage.reminder_store import ReminderStore
+
+    bot = synapse.register()
+    store = StateStore(tmp_path / "state.db")
+    reminders = ReminderStore(store)
+    service = ConversationService(shipped, store, KeyHasher(SECRET), reminders=reminders)
+    async with running(service, bot_settings(synapse, bot), tmp_path) as channel, \
+            employee(synapse, tmp_path / "anna") as anna:
+        room = await anna.open_dm(bot.user_id, encrypted=True)
+        await anna.said(Q_DANGER)
+        listing = await anna.write("erinnerungen", "Erinnerungen")
+        assert "keine Erinnerungen" in listing.body  # Matrix can remind; none set yet
+        hashed = service.hasher(ConversationKey("matrix", anna.account.user_id))
+        due = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+        reminders.add(hashed, "matrix", room, int(due.timestamp()), "employee.checkin", "de")
+        reminders.add(hashed, "matrix", room, int(due.timestamp()) + 86400 * 60,
+                      "employee.deadline", "de")
+        store.commit()
+        rounds = ReminderScheduler(service, reminders, {"matrix": channel}, ReminderSettings(),
+                                   lambda: due + dt.timedelta(minutes=1), pause=0)
+        since = len(anna.seen)
+        assert await rounds.tick() == 1
+        shown = await anna.said("Wie soll es weitergehen?", since)
+        assert "Wie geht es Ihnen inzwischen?" in shown.body and shown.encrypted
+        await anna.write("stopp", "Alle Erinnerungen sind beendet")
+        assert reminders.count() == 0

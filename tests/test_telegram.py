@@ -41,14 +41,6 @@ Q_PROTOCOL = "Möchten Sie das gleich hier mit mir aufschreiben?"
 STALE = "Dieser Knopf gehört zu einer früheren Frage"
 
 
-@pytest.fixture
-async def standin() -> AsyncIterator[StandIn]:
-    server = StandIn()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 @pytest.fixture(params=["polling", "webhook"])
 def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -301,10 +293,10 @@ def test_lotse_run_without_a_channel_exits_2_and_says_what_is_missing(tmp_path: 
 
     from bot.cli import main
 
-    env = {"LOTSE_TELEGRAM_TOKEN": "", "LOTSE_SECRET": "x" * 32}
+    env = {"LOTSE_TELEGRAM_TOKEN": "", "LOTSE_SECRET": "x" * 32, "LOTSE_WEB_ENABLED": "false"}
     result = CliRunner().invoke(main, ["run", "--data-dir", str(tmp_path)], env=env)
     assert result.exit_code == 2
-    assert "no channel configured" in result.output and "LOTSE_TELEGRAM_TOKEN" in result.output
+    assert "no channel configured" in result.output and "operating.md" in result.output
 
 
 async def test_lotse_run_serves_telegram_from_the_environment(
@@ -316,7 +308,7 @@ async def test_lotse_run_serves_telegram_from_the_environment(
 
     env = {**os.environ, "LOTSE_TELEGRAM_TOKEN": standin.token,
            "LOTSE_TELEGRAM_API_URL": standin.url, "LOTSE_SECRET": "x" * 32,
-           "LOTSE_DATA_DIR": str(tmp_path)}
+           "LOTSE_DATA_DIR": str(tmp_path), "LOTSE_WEB_ENABLED": "false"}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", env=env, stderr=asyncio.subprocess.PIPE)
     try:
@@ -360,3 +352,40 @@ async def test_emergency_contacts_arrive_as_html_with_the_numbers_and_links(
     sent = [c.params["text"] for c in standin.calls_to("sendMessage")]
     assert all(c.params.get("parse_mode") == "HTML" for c in standin.calls_to("sendMessage"))
     assert not any("<a href=\"tel:" in text for text in sent)  # plain numbers: the apps link them
+
+
+async def test_a_reminder_arrives_in_the_chat_and_can_end_all_reminders(
+        shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
+    import datetime as dt
+
+    from bot.config import ReminderSettings
+    from bot.reminders import ReminderScheduler
+    from storage.reminder_store import ReminderStore
+
+    store = StateStore(tmp_path / "state.db")
+    reminders = ReminderStore(store)
+    service = ConversationService(shipped, store, KeyHasher(SECRET), reminders=reminders)
+    async with running(service, standin) as bot:
+        listing = await write(standin, "erinnerungen", "Erinnerungen")
+        assert "keine Erinnerungen" in listing.text  # Telegram can remind; none set yet
+        hashed = service.hasher(ConversationKey("telegram", str(ANNA)))
+        due = dt.datetime(2027, 2, 7, 8, 0, tzinfo=dt.UTC)  # 9:00 in Berlin
+        reminders.add(hashed, "telegram", str(ANNA), int(due.timestamp()), "employee.deadline",
+                      "de")
+        store.commit()
+        clock = lambda: due + dt.timedelta(minutes=5)  # noqa: E731 - the moved clock
+        rounds = ReminderScheduler(service, reminders, {"telegram": bot.channel},
+                                   ReminderSettings(), clock, pause=0)
+        assert await rounds.tick() == 1
+        shown = await standin.wait_for(asking(standin, "Wie soll es weitergehen?"))
+        said = "\n".join(m.text for m in standin.bot_messages(ANNA))
+        assert "Die Frist für einen Strafantrag endet am 24.02.2027" in said
+        assert "Onlinewache" in said
+        reminders.add(hashed, "telegram", str(ANNA), int(due.timestamp()) + 86400,
+                      "employee.checkin", "de")
+        store.commit()
+        since = standin.last_id()
+        await standin.tap(ANNA, shown, "Keine Erinnerungen mehr")
+        await standin.wait_for(said_after(standin, since, "Alle Erinnerungen sind beendet"))
+        assert reminders.count() == 0
+        assert await rounds.tick() == 0

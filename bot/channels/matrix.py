@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from nio import (  # type: ignore[import-untyped]
+from nio import (
     AsyncClient,
     AsyncClientConfig,
     InviteInfo,
@@ -69,6 +69,7 @@ from nio import (  # type: ignore[import-untyped]
     WhoamiResponse,
 )
 
+from bot.channels.errors import ChannelError
 from bot.channels.matrix_render import (
     ANSWER_HINT,
     Part,
@@ -158,7 +159,7 @@ def quiet_nio() -> None:
         nio.setLevel(logging.WARNING)
 
 
-class MatrixError(RuntimeError):
+class MatrixError(ChannelError):
     """The channel cannot run: login refused, token revoked, nothing to log in with."""
 
 
@@ -581,11 +582,30 @@ class MatrixChannel:
         memory = self._room(room_id)
         async with memory.lock:
             before = self.service.language(key)
-            outputs = await self.service.handle(key, event, event_id)
+            outputs = await self.service.handle(key, event, event_id, room_id)
             if outputs:
                 # The language after the turn; after `forget` the one it was spoken in.
                 lang = self.service.language(key) or before or self._lang(None)
                 await self._deliver(room_id, lang, memory, outputs)
+
+    async def push(self, address: str, outputs: tuple[Output, ...]) -> None:
+        """Write on our own (a reminder) into the direct-message room it was set in. A room
+        Lotse has left meanwhile gets nothing; the reminder counts as delivered."""
+        if self.client is None or address not in self.client.rooms:
+            log.info("a reminder could not be delivered: the room is gone")
+            return
+        memory = self._room(address)
+        async with memory.lock:
+            await self._deliver(address, self._lang_of(outputs), memory, outputs)
+
+    def _lang_of(self, outputs: tuple[Output, ...]) -> str:
+        """The language of outputs that answer no message: told by a question's hint."""
+        bundle = self.service.bundle
+        hints = {o.hint for o in outputs if isinstance(o, Question)}
+        for lang in bundle.languages:
+            if any(bundle.text(k, lang) in hints for k in ("choose_hint", "choose_multiple_hint")):
+                return lang
+        return bundle.default_language
 
     # --- outputs -----------------------------------------------------------------------------
 

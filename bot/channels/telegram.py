@@ -86,11 +86,13 @@ COMMANDS: dict[str, tuple[tuple[str, str], ...]] = {
     "de": (("start", "Beginnen oder weitermachen"), ("hilfe", "Was Sie schreiben können"),
            ("notfall", "Notrufnummern sofort"), ("zurueck", "Letzte Antwort zurücknehmen"),
            ("neustart", "Von vorn beginnen"), ("sprache", "Sprache wechseln (English)"),
-           ("stopp", "Gespräch beenden"), ("vergessen", "Alles löschen, auch hier im Chat")),
+           ("stopp", "Gespräch beenden"), ("vergessen", "Alles löschen, auch hier im Chat"),
+           ("erinnerungen", "Ihre Erinnerungen ansehen oder beenden")),
     "en": (("start", "Begin or continue"), ("help", "What you can write"),
            ("emergency", "Emergency numbers at once"), ("back", "Take back the last answer"),
            ("restart", "Start over"), ("language", "Change language (Deutsch)"),
-           ("stop", "End the conversation"), ("forget", "Delete everything, in this chat too")),
+           ("stop", "End the conversation"), ("forget", "Delete everything, in this chat too"),
+           ("reminders", "See or end your reminders")),
 }
 """Registered with setMyCommands per language; the engine understands all of them as typed."""
 
@@ -333,7 +335,7 @@ class TelegramChannel:
             if update.message is not None:
                 memory.sent(update.message.message_id)
             outputs = await self.service.handle(ConversationKey("telegram", str(user.id)),
-                                                event, str(update.update_id))
+                                                event, str(update.update_id), str(chat.id))
             query = update.callback_query
             if query is not None:
                 with contextlib.suppress(BadRequest):
@@ -384,6 +386,19 @@ class TelegramChannel:
         return await self.application.bot._post(endpoint, data)
 
     # --- outputs -----------------------------------------------------------------------------
+
+    async def push(self, address: str, outputs: tuple[Output, ...]) -> None:
+        """Write on our own (a reminder). A user who blocked the bot gets nothing, and the
+        reminder counts as delivered: there is nobody to deliver it to."""
+        chat_id = int(address)
+        memory = self.chat(chat_id)
+        async with memory.lock:
+            for message_id in list(memory.keyboards):
+                await self.drop_keyboard(chat_id, message_id, memory)
+            try:
+                await self.deliver(chat_id, memory, outputs)
+            except Forbidden:
+                log.info("a reminder could not be delivered: the user blocked the bot")
 
     async def deliver(self, chat_id: int, memory: _Chat, outputs: tuple[Output, ...]) -> None:
         if any(isinstance(o, Ended) and o.erased for o in outputs):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,8 @@ def verify_pdf(data: bytes) -> Verdict:
     if not inner.ok:
         return Verdict(False, inner.fingerprint, "the embedded text was changed")
     title = canonical(text).split("\n", 1)[0]
-    if _squash(_shown_text(pages, printable(title))) != _squash(printable(without_rule(text))):
+    shown = _logical(_shown_text(pages, printable(title)))
+    if shown != _logical(_squash(printable(without_rule(text)))):
         return Verdict(False, inner.fingerprint,
                        "the text on the pages differs from the text the fingerprint covers")
     return Verdict(True, inner.fingerprint)
@@ -125,6 +127,22 @@ def _shown_text(pages: list[str], title: str) -> str:
 def _printed_in(pages: list[str]) -> str | None:
     found = FINGERPRINT.findall("\n".join(pages))
     return found[-1].replace(" ", "").lower() if found else None
+
+
+def _logical(text: str) -> str:
+    """Right-to-left runs (Arabic, Hebrew) are laid out in visual order on the page, so their
+    characters come back from the page in another order: compare such runs as sorted
+    characters. Runs without a right-to-left letter are compared exactly."""
+    return _NOT_LTR.sub(lambda m: "".join(sorted(m.group(0))) if _has_rtl(m.group(0))
+                        else m.group(0), text)
+
+
+def _has_rtl(run: str) -> bool:
+    return any(unicodedata.bidirectional(c) in ("R", "AL") for c in run)
+
+
+_NOT_LTR = re.compile(r"[^A-Za-z\u00C0-\u024F]+")
+"""Runs between Latin letters: where a right-to-left run and its neutrals may be reordered."""
 
 
 def _squash(text: str) -> str:

@@ -1,0 +1,115 @@
+"""`lotse run` as an operator runs it: two channels in one process, /healthz, JSON logs without
+personal data, SIGTERM in the middle of conversations, and both conversations resumed after the
+restart. A real process, the web page over HTTP and Telegram over the Bot API stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .botapi_standin import StandIn, free_port
+from .test_telegram import ANNA, Q_DANGER, Q_WHO, answer, asking
+
+HEADERS = {"X-Lotse": "1", "Sec-Fetch-Site": "same-origin"}
+
+
+@asynccontextmanager
+async def lotse_run(env: dict[str, str]) -> AsyncIterator[list[bytes]]:
+    """`python -m bot run` until the block ends, then SIGTERM; yields its stderr lines, which
+    are complete once the block has ended."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env={**os.environ, **env},
+        stderr=asyncio.subprocess.PIPE)
+    lines: list[bytes] = []
+    try:
+        yield lines
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            _, stderr = await process.communicate()
+        lines.extend(stderr.splitlines())
+        assert process.returncode == 0, stderr.decode()
+
+
+async def healthy(url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                reply = await client.get(f"{url}/healthz")
+                if reply.status_code == 200:
+                    data: dict[str, Any] = reply.json()
+                    return data
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("lotse run never became healthy")
+
+
+def questions(reply: httpx.Response) -> list[str]:
+    return [o["text"] for o in reply.json()["outputs"] if o["type"] == "question"]
+
+
+async def test_two_channels_in_one_process_survive_sigterm_and_resume(
+        tmp_path: Path, standin: StandIn) -> None:
+    port = free_port()
+    web = f"http://127.0.0.1:{port}"
+    env = {"LOTSE_TELEGRAM_TOKEN": standin.token, "LOTSE_TELEGRAM_API_URL": standin.url,
+           "LOTSE_WEB_LISTEN": f"127.0.0.1:{port}", "LOTSE_DATA_DIR": str(tmp_path),
+           "LOTSE_SECRET": "x" * 32}
+    async with lotse_run(env) as logs, httpx.AsyncClient(base_url=web,
+                                                          headers=HEADERS) as page:
+        assert (await healthy(web))["status"] == "ok"
+        # Telegram: Anna says she is not in danger now ...
+        await standin.wait_for(lambda: standin.calls_to("deleteWebhook"), timeout=60)
+        await standin.send_text(ANNA, "/start")
+        await answer(standin, Q_DANGER, "Nein")
+        await standin.wait_for(asking(standin, Q_WHO), timeout=30)
+        # ... and on the web page someone else says the same.
+        first = await page.post("/api/start", json={})
+        assert any("Sind Sie gerade in Gefahr?" in q for q in questions(first))
+        second = await page.post("/api/say", json={"text": "nein, ich bin sicher"})
+        assert any(Q_WHO in q for q in questions(second))
+        cookies = dict(page.cookies)
+    records = [json.loads(line) for line in logs]  # every line is one JSON object
+    assert any(r["event"] == "serving web, telegram, reminders" for r in records), records
+    assert records[-1]["event"] == "stopped; every turn saved"
+    everything = b"\n".join(logs).decode()
+    for secret in (standin.token, str(ANNA), "ich bin sicher", *cookies.values()):
+        assert secret not in everything
+
+    # After the restart both conversations go on where they were.
+    async with lotse_run(env), httpx.AsyncClient(base_url=web, headers=HEADERS,
+                                                 cookies=cookies) as page:
+        await healthy(web)
+        await standin.wait_for(lambda: len(standin.calls_to("deleteWebhook")) >= 2, timeout=60)
+        since = standin.last_id()
+        await standin.send_text(ANNA, "/start")
+        resumed = await standin.wait_for(
+            lambda: next((m for m in standin.bot_messages(ANNA)
+                          if m.message_id > since and Q_WHO in m.text), None), timeout=30)
+        assert resumed is not None
+        again = await page.post("/api/start", json={})
+        assert any(Q_WHO in q for q in questions(again))
+
+
+async def test_a_broken_settings_file_stops_lotse_run_before_it_starts(tmp_path: Path) -> None:
+    config = tmp_path / "lotse.yaml"
+    config.write_text("web:\n  listen: 127.0.0.1:8080\n  enabeld: true\n", encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--config", str(config), "run",
+        stderr=asyncio.subprocess.PIPE)
+    async with asyncio.timeout(60):
+        _, stderr = await process.communicate()
+    assert process.returncode == 2
+    text = stderr.decode()
+    assert f"{config}:3:3: unknown key 'enabeld' — did you mean 'enabled'?" in text
+    assert "Traceback" not in text
