@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import orjson
@@ -98,7 +99,7 @@ def _places_text(places: list[str]) -> list[str]:
     """The place table; a place that differs from the one before only in its last node is
     written "~node" (answers given one after another in the same flow)."""
     table = places[:1]
-    for before, place in zip(places, places[1:], strict=False):
+    for before, place in pairwise(places):
         outer, _, last = place.rpartition(":")
         if before.rpartition(":")[0] == outer:
             table.append("~" + last)
