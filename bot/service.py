@@ -252,7 +252,7 @@ class ConversationService:
         else:
             encoded = state_to_json(turn.state) if turn.state is not None else None
             expires = stamp + int(self.keep_for(turn.state).total_seconds())
-            self.store.save(hashed, encoded, orjson.dumps(seen).decode(), stamp,
+            self.store.save(hashed, encoded, " ".join(seen), stamp,
                             expires)
             self._known.pop(hashed, None)
             await self._commits.wait(scrub)
@@ -371,8 +371,11 @@ def _asks_for_statistics(text: str) -> bool:
 
 
 def _seen(text: str) -> list[str]:
+    """The recent event digests: space-separated (a JSON list in rows written before 0.2)."""
+    if not text.startswith("["):
+        return text.split()
     try:
-        seen = orjson.loads(text) if text else []
+        seen = orjson.loads(text)
     except orjson.JSONDecodeError:
         return []  # lost de-duplication memory is better than a crashed conversation
     return [str(s) for s in seen] if isinstance(seen, list) else []
