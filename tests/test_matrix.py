@@ -601,3 +601,20 @@ async def test_a_reminder_arrives_in_the_encrypted_direct_message_and_stop_ends_
         assert "Wie geht es Ihnen inzwischen?" in shown.body and shown.encrypted
         await anna.write("stopp", "Alle Erinnerungen sind beendet")
         assert reminders.count() == 0
+
+
+async def test_a_refused_login_stops_lotse_run_with_a_message_and_exit_2(
+        tmp_path: Path, synapse: Synapse) -> None:
+    bot = synapse.register()
+    env = {**os.environ, "LOTSE_MATRIX_HOMESERVER": synapse.url,
+           "LOTSE_MATRIX_USER_ID": bot.user_id, "LOTSE_MATRIX_PASSWORD": "not-the-password",
+           "LOTSE_SECRET": "x" * 32, "LOTSE_DATA_DIR": str(tmp_path),
+           "LOTSE_WEB_ENABLED": "false"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", env=env, stderr=asyncio.subprocess.PIPE)
+    async with asyncio.timeout(60):
+        _, stderr = await process.communicate()
+    log = stderr.decode()
+    assert process.returncode == 2, log
+    assert "lotse run:" in log and "Traceback" not in log
+    assert "not-the-password" not in log
