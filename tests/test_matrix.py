@@ -618,3 +618,62 @@ async def test_a_refused_login_stops_lotse_run_with_a_message_and_exit_2(
     assert process.returncode == 2, log
     assert "lotse run:" in log and "Traceback" not in log
     assert "not-the-password" not in log
+
+
+async def test_a_new_user_gets_the_reminders_asked_for_at_their_time_and_none_after_stop(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
+    import datetime as dt
+
+    from bot.config import ReminderSettings
+    from bot.conversation import state_from_json
+    from bot.flowmodel import Ask
+    from bot.reminders import ReminderScheduler
+    from storage.reminder_store import ReminderStore
+
+    from .helpers import NOW
+
+    now = [NOW]
+    bot = synapse.register()
+    store = StateStore(tmp_path / "state.db")
+    reminders = ReminderStore(store)
+    service = ConversationService(shipped, store, KeyHasher(SECRET), lambda: now[0],
+                                  reminders=reminders)
+    wanted = {"safety": "no", "role": "self", "injured": "no", "kind": "insult",
+              "channel": "phone", "police_offer": "yes"}
+    async with running(service, bot_settings(synapse, bot), tmp_path) as channel, \
+            employee(synapse, tmp_path / "anna") as anna:
+        await anna.open_dm(bot.user_id, encrypted=True)
+        await anna.said(Q_DANGER)
+        key = ConversationKey("matrix", anna.account.user_id)
+        for _ in range(60):  # typed answers, as a person reads the numbered lists
+            row = store.load(service.hasher(key))
+            assert row is not None and row.state is not None
+            here = state_from_json(row.state).here
+            if here.node.startswith("reminder_offer"):
+                break
+            node = shipped.flows[here.flow].nodes[here.node]
+            if isinstance(node, Ask):
+                ids = [c.id for c in node.choices]
+                pick = wanted.get(here.node) if wanted.get(here.node) in ids else next(
+                    (i for i in ids if i in ("no", "none", "later")), ids[0])
+                answer = str(ids.index(pick) + 1)
+            else:
+                answer = "gestern" if here.node == "when" else "überspringen"
+            before = row.state
+            await anna.send(answer)
+            await anna.wait_for(  # the answer was taken: the stored conversation moved on
+                lambda b=before: (r := store.load(service.hasher(key))) is None  # type: ignore[misc]
+                or r.state != b)
+        else:
+            raise AssertionError("never offered reminders")
+        await anna.write("1, 2", "07.02.2027")
+        rounds = ReminderScheduler(service, reminders, {"matrix": channel},
+                                   ReminderSettings(), lambda: now[0], pause=0)
+        now[0] = NOW + dt.timedelta(days=3, minutes=1)
+        since = len(anna.seen)
+        assert await rounds.tick() == 1
+        await anna.said("Wie geht es Ihnen inzwischen?", since)
+        await anna.write("stopp", "Alle Erinnerungen sind beendet")
+        now[0] = dt.datetime(2027, 2, 7, 8, 1, tzinfo=dt.UTC)  # 9:01 in Berlin
+        assert await rounds.tick() == 0
+        assert reminders.count() == 0

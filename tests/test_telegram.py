@@ -389,3 +389,79 @@ async def test_a_reminder_arrives_in_the_chat_and_can_end_all_reminders(
         await standin.wait_for(said_after(standin, since, "Alle Erinnerungen sind beendet"))
         assert reminders.count() == 0
         assert await rounds.tick() == 0
+
+
+async def walk_to_reminder_offer(standin: StandIn, bot: Bot, user: int) -> Shown:
+    """A new user taps and types through the employee flow as in tests/test_reminders.py:
+    insulted on the phone yesterday, wants to know about the police, no report. Returns the
+    reminder offer as shown."""
+    wanted = {"safety": "no", "role": "self", "injured": "no", "kind": "insult",
+              "channel": "phone", "police_offer": "yes"}
+    await bot.handled_all(await standin.send_text(user, "/start"))
+    for _ in range(60):
+        last = standin.bot_messages(user)[-1]
+        asking_now = standin.last_with_keyboard(user)
+        if asking_now is not None and asking_now.message_id == last.message_id:
+            buttons = [b for row in asking_now.keyboard or [] for b in row]
+            node = buttons[0]["callback_data"].split(" ")[1]
+            if node.startswith("reminder_offer"):
+                return asking_now
+            ids = [b["callback_data"].split(" ")[2] for b in buttons]
+            pick = wanted.get(node) if wanted.get(node) in ids else next(
+                (i for i in ids if i in ("no", "none", "later")), ids[0])
+            label = buttons[ids.index(pick)]["text"]
+            update = await standin.tap(user, asking_now, label)
+        else:
+            update = await standin.send_text(
+                user, "gestern" if "Wann" in last.text else "überspringen")
+        await bot.handled_all(update)
+    raise AssertionError("never offered reminders")
+
+
+async def test_a_new_user_gets_the_reminders_asked_for_at_their_time_and_none_after_stop(
+        shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
+    import datetime as dt
+
+    from bot.config import ReminderSettings
+    from bot.reminders import ReminderScheduler
+    from storage.reminder_store import ReminderStore
+
+    from .helpers import NOW
+
+    now = [NOW]
+    store = StateStore(tmp_path / "state.db")
+    reminders = ReminderStore(store)
+    service = ConversationService(shipped, store, KeyHasher(SECRET), lambda: now[0],
+                                  reminders=reminders)
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    ben = 502
+    async with running(service, standin) as bot:
+        rounds = ReminderScheduler(service, reminders, {"telegram": bot.channel},
+                                   ReminderSettings(), lambda: now[0], pause=0)
+        for user in (ANNA, ben):
+            offer = await walk_to_reminder_offer(standin, bot, user)
+            assert "Soll ich Sie erinnern?" in offer.text
+            since = standin.last_id()
+            await bot.handled_all(await standin.send_text(user, "1, 2"))
+            assert await standin.wait_for(said_after(standin, since, "07.02.2027", user))
+
+        now[0] = NOW + dt.timedelta(days=3) - dt.timedelta(minutes=1)
+        assert await rounds.tick() == 0  # not yet
+        now[0] = NOW + dt.timedelta(days=3, minutes=1)
+        since = standin.last_id()
+        assert await rounds.tick() == 2  # the check-in, to both
+        for user in (ANNA, ben):
+            await standin.wait_for(said_after(standin, since, "Wie geht es Ihnen", user))
+        # Ben has had enough: "stopp" in answer to the reminder ends all of his.
+        since = standin.last_id()
+        await bot.handled_all(await standin.send_text(ben, "stopp"))
+        await standin.wait_for(said_after(standin, since, "Alle Erinnerungen sind beendet", ben))
+
+        now[0] = dt.datetime(2027, 2, 7, 8, 59, tzinfo=berlin)
+        assert await rounds.tick() == 0
+        now[0] = dt.datetime(2027, 2, 7, 9, 1, tzinfo=berlin)
+        since = standin.last_id()
+        assert await rounds.tick() == 1  # the deadline, for Anna only
+        await standin.wait_for(said_after(standin, since, "endet am 24.02.2027"))
+        assert not [m for m in standin.bot_messages(ben) if m.message_id > since]
+        assert reminders.count() == 0
