@@ -233,11 +233,8 @@ class ConversationService:
             for change in (o for o in outputs if isinstance(o, Reminders)):
                 self._set_reminders(hashed, key, reply_to, change)
             outputs = tuple(o for o in outputs if not isinstance(o, Reminders))
-        if any(isinstance(o, Report) for o in outputs):
-            for report in (o for o in outputs if isinstance(o, Report)):
-                if self.reports is not None:
-                    self.reports.add(report.report_month, report.incident_month, report.flow,
-                                     report.flow_version, report.answers)
+        reports = [o for o in outputs if isinstance(o, Report)]
+        if reports:
             outputs = tuple(o for o in outputs if not isinstance(o, Report))
         erased = any(isinstance(o, Ended) and o.erased for o in turn.outputs)
         # A document was handed over (its typed answers are now erased) or the conversation was
@@ -257,6 +254,13 @@ class ConversationService:
             self._known.pop(hashed, None)
             await self._commits.wait(scrub)
             self._remember(hashed, _Known(turn.state, seen, expires))
+        # Reports only after the turn's state, with this event's id, is committed: a failed
+        # commit or a kill before it stores none, and the message delivered again stores it
+        # once. (A kill in between loses this one report: never a doubled one.)
+        for report in reports:
+            if self.reports is not None:
+                self.reports.add(report.report_month, report.incident_month, report.flow,
+                                 report.flow_version, report.answers)
         return outputs
 
     def _set_reminders(self, hashed: str, key: ConversationKey | None, reply_to: str | None,

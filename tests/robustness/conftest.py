@@ -24,8 +24,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("Lotse robustness figures"
                              + (" (full run)" if figures.FULL else " (fast subset)"))
     for name, value in sorted(figures.counts.items()):
-        write(f"{name:<40} {value:>12,}")
+        write(f"{name:<52} {value:>12,}")
     for name, top in sorted(figures.maxima.items()):
-        write(f"{name:<40} {top:>12.3f}")
+        write(f"{name:<52} {top:>12.3f}")
     for name, text in sorted(figures.notes.items()):
-        write(f"{name:<40} {text}")
+        write(f"{name:<52} {text}")

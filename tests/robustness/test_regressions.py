@@ -110,3 +110,37 @@ def test_the_service_survives_all_of_it_in_one_loop() -> None:
         await svc.handle(key, Said("\ud800" * 10))
         assert svc.store.count() == 1
     asyncio.run(run())
+
+
+class _FailingOnce(StateStore):
+    """A state database whose next commit fails, as on a full disk or a kill at that moment."""
+
+    fail = False
+
+    def commit(self) -> None:
+        if self.fail:
+            self.fail = False
+            raise OSError("disk full")
+        super().commit()
+
+
+async def test_a_report_is_stored_once_when_the_state_commit_fails_and_the_message_comes_again(
+        ) -> None:
+    """Found by reading the crash test's window: the report was inserted before the turn's state
+    was committed, so a failed commit (or a kill between the two) and the platform's redelivery
+    of the same "ja" stored the report twice. Now the state is committed first."""
+    reports = ReportStore(None)
+    store = _FailingOnce(None)
+    svc = ConversationService(SHIPPED, store, KeyHasher(SECRET), lambda: NOW, reports=reports)
+    key = ConversationKey("test", "twice")
+    await svc.handle(key, Start(flow="report"))
+    for n, text in enumerate(["ja", "1", "1", "1", "1", "1", "1", "1", "1"]):
+        await svc.handle(key, Said(text), f"m{n}")
+    store.fail = True
+    with pytest.raises(OSError):
+        await svc.handle(key, Said("ja"), "confirm")
+    assert reports.count() == 0  # nothing stored that the user was not told about
+    outputs = await svc.handle(key, Said("ja"), "confirm")  # the platform delivers it again
+    assert any("anonym gespeichert" in getattr(o, "text", "") for o in outputs)
+    assert await svc.handle(key, Said("ja"), "confirm") == ()
+    assert reports.count() == 1
