@@ -126,13 +126,27 @@ class Buttons:
         return Picked(parts[0], parts[1], parts[2], lang)
 
 
-def keyboard(question: Question, buttons: Buttons) -> InlineKeyboardMarkup | None:
+SEND = "#send"
+"""callback_data of the button that sends a multiple choice."""
+_SEND_LABEL = {"de": "Auswahl senden", "en": "Send selection"}
+_CHOOSE_FIRST = {"de": "Bitte tippen Sie zuerst auf eine oder mehrere Antworten.",
+                 "en": "Please tap one or more answers first."}
+TICK = "✓ "
+
+
+def keyboard(question: Question, buttons: Buttons, chosen: frozenset[str] = frozenset(),
+             lang: str = "de") -> InlineKeyboardMarkup | None:
+    """One button per choice. For a multiple choice a tap ticks or unticks (✓), and a last
+    button sends the ticked ones."""
     if not question.options:
         return None
-    return InlineKeyboardMarkup([
-        [InlineKeyboardButton(f"{o.number}. {o.label}",
-                              callback_data=buttons.data(question.flow, question.node, o.id))]
-        for o in question.options])
+    rows = [[InlineKeyboardButton(f"{TICK if o.id in chosen else ''}{o.number}. {o.label}",
+                                  callback_data=buttons.data(question.flow, question.node, o.id))]
+            for o in question.options]
+    if question.multiple:
+        rows.append([InlineKeyboardButton(_SEND_LABEL.get(lang, _SEND_LABEL["en"]),
+                                          callback_data=SEND)])
+    return InlineKeyboardMarkup(rows)
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -207,6 +221,8 @@ class _Chat:
     """Turns of one chat run and send in order; other chats go on meanwhile."""
     messages: list[int] = field(default_factory=list)
     keyboards: list[int] = field(default_factory=list)
+    choosing: dict[int, tuple[Question, set[str]]] = field(default_factory=dict)
+    """A multiple-choice question on screen (by message id) and what is ticked so far."""
 
     def sent(self, message_id: int) -> None:
         self.messages.append(message_id)
@@ -334,9 +350,15 @@ class TelegramChannel:
         async with memory.lock:
             if update.message is not None:
                 memory.sent(update.message.message_id)
+            query = update.callback_query
+            if query is not None and isinstance(query.message, Message):
+                ticked = await self.tick(chat.id, memory, query.message.message_id,
+                                         query.data or "", query.id, user.language_code)
+                if ticked is None:
+                    return  # a tick, not an answer yet: nothing goes to the conversation
+                event = ticked
             outputs = await self.service.handle(ConversationKey("telegram", str(user.id)),
                                                 event, str(update.update_id), str(chat.id))
-            query = update.callback_query
             if query is not None:
                 with contextlib.suppress(BadRequest):
                     await self.call("answerCallbackQuery", callback_query_id=query.id)
@@ -346,6 +368,42 @@ class TelegramChannel:
                 for message_id in list(memory.keyboards):
                     await self.drop_keyboard(chat.id, message_id, memory)
                 await self.deliver(chat.id, memory, outputs)
+
+    async def tick(self, chat_id: int, memory: _Chat, message_id: int, data: str,
+                   query_id: str, lang: str | None) -> Event | None:
+        """A tap on a multiple-choice keyboard: tick or untick in place (None), or with the
+        send button the ticked answers as if typed ("1, 3"). Any other tap: the event as is."""
+        choosing = memory.choosing.get(message_id)
+        if choosing is None:
+            if data == SEND:  # from before a restart: the engine answers it as stale
+                return Picked("", "", "", lang)
+            return self.buttons.picked(data, lang)
+        question, chosen = choosing
+        words = self.words(chat_id, lang)
+        if data == SEND:
+            if not chosen:
+                with contextlib.suppress(BadRequest):
+                    await self.call("answerCallbackQuery", callback_query_id=query_id,
+                                    text=_CHOOSE_FIRST.get(words, _CHOOSE_FIRST["en"]))
+                return None
+            numbers = [str(o.number) for o in question.options if o.id in chosen]
+            return Said(", ".join(numbers), lang)
+        picked = self.buttons.picked(data, lang)
+        if (picked.flow, picked.node) != (question.flow, question.node):
+            return picked
+        chosen.symmetric_difference_update({picked.choice})
+        with contextlib.suppress(BadRequest):
+            await self.call("answerCallbackQuery", callback_query_id=query_id)
+            await self.call("editMessageReplyMarkup", chat_id=chat_id, message_id=message_id,
+                            reply_markup=keyboard(question, self.buttons, frozenset(chosen),
+                                                  words))
+        return None
+
+    def words(self, chat_id: int, lang: str | None) -> str:
+        """The language for the channel's own words: the conversation's, else the app's."""
+        spoken = self.service.language(ConversationKey("telegram", str(chat_id)))
+        short = spoken or (lang or "")[:2]
+        return short if short in _SEND_LABEL else self.service.bundle.default_language
 
     def event(self, update: Update, lang: str | None) -> Event | None:
         query = update.callback_query
@@ -405,10 +463,12 @@ class TelegramChannel:
             await self.erase(chat_id, memory)  # first, so the confirmation stays visible
         for output in outputs:
             if isinstance(output, Question):
-                markup = keyboard(output, self.buttons)
+                markup = keyboard(output, self.buttons, lang=self.words(chat_id, None))
                 sent = await self.send(chat_id, memory, question_html(output), markup)
                 if markup is not None:
                     memory.keyboards.append(sent)
+                    if output.multiple:
+                        memory.choosing[sent] = (output, set())
             elif isinstance(output, Contacts):
                 for text in messages(contacts_html(output)):
                     await self.send(chat_id, memory, text)
@@ -444,6 +504,7 @@ class TelegramChannel:
             memory.sent(message.message_id)
 
     async def drop_keyboard(self, chat_id: int, message_id: int, memory: _Chat) -> None:
+        memory.choosing.pop(message_id, None)
         if message_id in memory.keyboards:
             memory.keyboards.remove(message_id)
         with contextlib.suppress(BadRequest):  # already gone, or not modified
@@ -455,6 +516,7 @@ class TelegramChannel:
         ids = sorted(set(memory.messages))
         memory.messages.clear()
         memory.keyboards.clear()
+        memory.choosing.clear()
         for start in range(0, len(ids), DELETE_BATCH):
             batch = ids[start:start + DELETE_BATCH]
             try:
