@@ -49,6 +49,19 @@ class Talkers:
         return Start() if position == 0 else Said(script[position - 1])
 
 
+class TimedStore(StateStore):
+    """The store with its WAL scrubs timed: each holds the event loop while it runs."""
+
+    def __init__(self, path: Path, synchronous: str) -> None:
+        super().__init__(path, synchronous)
+        self.scrubs: list[float] = []
+
+    def checkpoint(self) -> None:
+        started = time.perf_counter()
+        super().checkpoint()
+        self.scrubs.append(time.perf_counter() - started)
+
+
 def percentile(values: list[float], share: float) -> float:
     return sorted(values)[min(len(values) - 1, int(len(values) * share))] * 1000
 
@@ -95,7 +108,7 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
     gc.freeze()  # as `lotse run` does: the loaded content is never garbage, stop scanning it
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "state.db"
-        store = StateStore(path, synchronous)
+        store = TimedStore(path, synchronous)
         service = ConversationService(bundle, store, KeyHasher(b"bench-secret-0123456789abcdef"))
         per_second = await throughput(service, talkers, turns)
         offered = rate or per_second / 2
@@ -104,6 +117,7 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
             "SELECT length(key) + length(coalesce(state, '')) + length(seen) + 8 "
             "FROM conversations").fetchall()
         sizes = [r[0] for r in rows]
+        scrubs = list(store.scrubs)
         store.close()
         file_bytes = path.stat().st_size
     print(f"conversations        {conversations:,}")
@@ -112,6 +126,9 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
     print(f"latency at {offered:,.0f}/s   p50 {statistics.median(latencies) * 1000:.3f} ms, "
           f"p99 {percentile(latencies, 0.99):.3f} ms, max {max(latencies) * 1000:.3f} ms "
           f"({len(latencies):,} turns, open loop)")
+    print(f"WAL scrubs           {len(scrubs):,} (after a document or forget), median "
+          f"{statistics.median(scrubs or [0]) * 1000:.3f} ms, max {max(scrubs or [0]) * 1000:.3f}"
+          " ms, event loop held meanwhile")
     print(f"stored per conv.     mean {statistics.mean(sizes):,.0f} B, max {max(sizes):,} B "
           f"(row payload); {file_bytes / max(len(sizes), 1):,.0f} B (database file / rows)")
 

@@ -25,6 +25,11 @@ SlotValue = str | tuple[str, ...] | None
 class Frame:
     flow: str
     node: str
+    path: str = field(init=False, repr=False, compare=False)
+    """"flow:node", as stored: written once here, not for every undo step of every save."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", f"{self.flow}:{self.node}")
 
 
 _MISSING = object()
@@ -59,7 +64,9 @@ HISTORY_LIMIT = 40
 
 
 def _frames_text(frames: tuple[Frame, ...]) -> str:
-    return "/".join(f"{f.flow}:{f.node}" for f in frames)
+    if len(frames) == 1:
+        return frames[0].path
+    return "/".join([f.path for f in frames])
 
 
 def _frames(text: str) -> tuple[Frame, ...]:
@@ -78,18 +85,22 @@ def state_to_json(state: State) -> str:
     distinct places. (Rows written before the table name the place in each step; both read.)
     """
     data: dict[str, Any] = {"l": state.lang, "f": _frames_text(state.frames)}
-    if state.slots:
-        data["s"] = {k: list(v) if isinstance(v, tuple) else v for k, v in state.slots.items()}
+    slots = state.slots
+    if slots:
+        # orjson writes a tuple as a list: multiple answers need no copying.
+        data["s"] = slots if type(slots) is dict else dict(slots)
     if state.history:
         places: dict[str, int] = {}
         history: list[list[Any]] = []
         for undo in state.history:
-            entry: list[Any] = [places.setdefault(_frames_text(undo.frames), len(places)),
-                                undo.slot]
-            if undo.had_value:
-                previous = undo.previous
-                entry.append(list(previous) if isinstance(previous, tuple) else previous)
-            history.append(entry)
+            frames = undo.frames
+            place = frames[0].path if len(frames) == 1 else _frames_text(frames)
+            where = places.get(place)
+            if where is None:
+                where = places[place] = len(places)
+            previous = undo.previous
+            history.append([where, undo.slot] if previous is _MISSING
+                           else [where, undo.slot, previous])
         data["t"] = _places_text(list(places))
         data["h"] = history
     return orjson.dumps(data).decode()

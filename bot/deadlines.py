@@ -13,11 +13,14 @@ import calendar
 import datetime as dt
 import functools
 
-import holidays
+# `holidays` is imported where it is used: it takes a fifth of a second to import, and
+# `lotse check` of flows without a deadline never needs it.
 
 
 @functools.lru_cache(maxsize=64)
 def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[dt.date]:
+    import holidays
+
     return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
 
 
@@ -33,8 +36,11 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+@functools.lru_cache(maxsize=4096)
 def period_end(start: dt.date, months: int, region: str = "DE-HE") -> dt.date:
-    """The last day of a period of `months` months that begins at the end of `start`."""
+    """The last day of a period of `months` months that begins at the end of `start`.
+
+    Remembered: every conversation that reaches a deadline asks for the same few dates."""
     end = add_months(start, months)
     while not is_working_day(end, region):
         end += dt.timedelta(days=1)
@@ -42,6 +48,8 @@ def period_end(start: dt.date, months: int, region: str = "DE-HE") -> dt.date:
 
 
 def valid_region(region: str) -> bool:
+    import holidays
+
     country, _, subdivision = region.partition("-")
     try:
         holidays.country_holidays(country, subdiv=subdivision or None, years=2026)

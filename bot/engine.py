@@ -8,6 +8,7 @@ A state of None means "no conversation": a new one starts, or the old one was en
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
@@ -108,12 +109,13 @@ def step(bundle: Bundle, state: State | None, event: Event, now: dt.datetime,
 class _Turn:
     """One turn's work: collects outputs while computing the next state."""
 
-    def __init__(self, bundle: Bundle, now: dt.datetime, can_remind: bool = False) -> None:
+    def __init__(self, bundle: Bundle, now: dt.datetime, can_remind: bool = False,
+                 lang: str = "") -> None:
         self.bundle = bundle
         self.now = now
         self.can_remind = can_remind
         self.out: list[Output] = []
-        self.lang = ""
+        self.lang = lang
 
     # --- texts ---------------------------------------------------------------------------
 
@@ -182,7 +184,8 @@ class _Turn:
             # would hold up every other conversation for a tenth of a second.
             self.say(self.system("too_long"))
             return self.prompt(state, full=False) if state else self.begin(None)
-        command = parse_command(event.text)
+        # Digits alone (a typed option number) are never a command: no normalizing needed.
+        command = None if event.text.isdigit() else parse_command(event.text)
         if command is not None:
             return self.command(state, *command)
         if state is None:
@@ -245,7 +248,7 @@ class _Turn:
             if isinstance(here, WAITING):
                 return self.prompt(state, full=True)
             if here.say is not None:
-                self.say(self.render(here.say, state))
+                self.show_say(here, state)
             if isinstance(here, ContactList):
                 self.out.append(self.contacts(here.contacts))
             elif isinstance(here, DocumentStep):
@@ -258,7 +261,7 @@ class _Turn:
                 if len(state.frames) >= MAX_CALL_DEPTH:
                     raise _Runaway
                 called = self.bundle.flows[here.flow]
-                state = State(state.lang, (*state.frames, Frame(called.id, called.start)),
+                state = State(state.lang, (*state.frames, _frame(called.id, called.start)),
                               state.slots, state.history)
                 continue
             elif isinstance(here, End):
@@ -273,7 +276,7 @@ class _Turn:
     def go(self, state: State, links: tuple[Link, ...]) -> State:
         for link in links:
             if link.condition is None or holds(link.condition, state):
-                frames = (*state.frames[:-1], Frame(state.here.flow, link.target))
+                frames = (*state.frames[:-1], _frame(state.here.flow, link.target))
                 return State(state.lang, frames, state.slots, state.history)
         raise _Runaway  # the checker demands an else link; this is a content bug
 
@@ -281,8 +284,16 @@ class _Turn:
         """Show the waiting node: its message too when `full`, only the question when not."""
         here = self.node(state.here)
         if full and here.say is not None:
-            self.say(self.render(here.say, state))
+            self.show_say(here, state)
         flow, node = state.here.flow, state.here.node
+        if isinstance(here, (Ask, Input)):
+            questions = _fixed(self.bundle).questions
+            key = (here, self.lang, flow, node)
+            fixed = questions[key] if key in questions else questions.setdefault(
+                key, _fixed_question(self.bundle, here, self.lang, flow, node))
+            if fixed is not None:
+                self.out.append(fixed)
+                return state
         if isinstance(here, Ask):
             options = _fixed_options(here, self.lang) or tuple(
                 Option(i + 1, c.id, self.render(c.label, state))
@@ -298,15 +309,40 @@ class _Turn:
             self.out.append(self.report_preview(here, state))
         elif isinstance(here, Checklist):
             ticked = state.slots.get(here.slot) or ()
-            items = tuple(Tick(i + 1, item.id, self.render(item.text, state), item.id in ticked)
-                          for i, item in enumerate(here.items))
+            ticks = _fixed(self.bundle).ticks
+            at = (here, self.lang)
+            pairs = ticks[at] if at in ticks else ticks.setdefault(at, _fixed_ticks(here,
+                                                                                    self.lang))
+            if pairs is not None:
+                items = tuple(pair[item.id in ticked] for item, pair in zip(here.items, pairs,
+                                                                            strict=True))
+            else:
+                items = tuple(Tick(i + 1, item.id, self.render(item.text, state),
+                                   item.id in ticked) for i, item in enumerate(here.items))
             progress = self.system("checklist_progress", done=str(sum(t.done for t in items)),
                                    total=str(len(items)))
             self.out.append(ChecklistView(self.render(here.title, state), flow, node, items,
                                           progress, self.system("checklist_hint")))
         return state
 
+    def show_say(self, here: Step, state: State) -> None:
+        """A node's message; one that shows no answer is the same Say on every turn."""
+        fixed = _fixed_say(here, self.lang)
+        if fixed is None:
+            assert here.say is not None
+            self.say(self.render(here.say, state))
+        elif fixed.text:
+            self.out.append(fixed)
+
     def contacts(self, ids: tuple[str, ...]) -> Contacts:
+        cards = _fixed(self.bundle).contacts
+        key = (ids, self.lang)
+        found = cards.get(key)
+        if found is None:
+            found = cards[key] = self.build_contacts(ids)
+        return found
+
+    def build_contacts(self, ids: tuple[str, ...]) -> Contacts:
         cards = []
         for cid in ids:
             c = self.bundle.contacts[cid]
@@ -659,6 +695,66 @@ def _yes_no(bundle: Bundle) -> Ask:
         Choice("yes", label("report_yes"), {"de": ("ja", "speichern"), "en": ("yes", "save")}),
         Choice("no", label("report_no"), {"de": ("nein",), "en": ("no",)}),
     ))
+
+
+# Outputs are frozen, so an output that shows no answer is built once per node and language and
+# handed out on every turn (caches keyed by nodes, which compare by identity, and by the bundle).
+
+
+@functools.lru_cache(maxsize=8192)
+def _frame(flow: str, node: str) -> Frame:
+    return Frame(flow, node)
+
+
+@functools.lru_cache(maxsize=4096)
+def _fixed_say(here: Step, lang: str) -> Say | None:
+    """A node's message when it has no placeholder (a Say of "" when it is empty), else None."""
+    assert here.say is not None
+    text = here.say[lang]
+    return None if "{" in text or "}" in text else Say(text)
+
+
+@dataclass(slots=True)
+class _Fixed:
+    questions: dict[tuple[Step, str, str, str], Question | None] = dataclasses.field(
+        default_factory=dict)
+    """(node, language, flow id, node id) -> its question, or None when it shows an answer."""
+    contacts: dict[tuple[tuple[str, ...], str], Contacts] = dataclasses.field(default_factory=dict)
+    """(contact ids, language) -> their cards."""
+    ticks: dict[tuple[Checklist, str], tuple[tuple[Tick, Tick], ...] | None] = (
+        dataclasses.field(default_factory=dict))
+    """(checklist, language) -> each item open and done, or None when an item shows an answer."""
+
+
+@functools.lru_cache(maxsize=2)
+def _fixed(bundle: Bundle) -> _Fixed:
+    """The outputs built once for a bundle (a process runs one; two kept for a reload)."""
+    return _Fixed()
+
+
+def _fixed_ticks(here: Checklist, lang: str) -> tuple[tuple[Tick, Tick], ...] | None:
+    texts = [item.text[lang] for item in here.items]
+    if any("{" in text or "}" in text for text in texts):
+        return None
+    return tuple((Tick(i + 1, item.id, text, False), Tick(i + 1, item.id, text, True))
+                 for i, (item, text) in enumerate(zip(here.items, texts, strict=True)))
+
+
+def _fixed_question(bundle: Bundle, here: Ask | Input, lang: str, flow: str,
+                    node: str) -> Question | None:
+    """The question of a node whose words show no answer: the same on every turn."""
+    text = here.question[lang]
+    if "{" in text or "}" in text:
+        return None
+    if isinstance(here, Ask):
+        options = _fixed_options(here, lang)
+        if options is None:
+            return None
+        hint = _Turn(bundle, dt.datetime.min, lang=lang).system(
+            "choose_multiple_hint" if here.multiple else "choose_hint")
+        return Question(text, flow, node, options, here.multiple, "choice", hint)
+    hint = _Turn(bundle, dt.datetime.min, lang=lang).system("skip_hint") if here.optional else ""
+    return Question(text, flow, node, (), False, here.kind, hint)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -21,6 +21,7 @@ from bot.conversation import (
     Ended,
     Event,
     Output,
+    Question,
     Reminders,
     Reopen,
     Report,
@@ -229,17 +230,27 @@ class ConversationService:
             return (Say(self.reminder_list(hashed, lang)),)
         turn = step(self.bundle, state, event, now, can_remind)
         outputs = turn.outputs
-        if any(isinstance(o, Reminders) for o in outputs):
-            for change in (o for o in outputs if isinstance(o, Reminders)):
-                self._set_reminders(hashed, key, reply_to, change)
-            outputs = tuple(o for o in outputs if not isinstance(o, Reminders))
-        reports = [o for o in outputs if isinstance(o, Report)]
-        if reports:
-            outputs = tuple(o for o in outputs if not isinstance(o, Report))
-        erased = any(isinstance(o, Ended) and o.erased for o in turn.outputs)
+        changes: list[Reminders] = []
+        reports: list[Report] = []
+        erased = handed_over = False
+        for output in outputs:  # one pass; most outputs are words and questions
+            if isinstance(output, (Say, Question)):
+                continue
+            if isinstance(output, Reminders):
+                changes.append(output)
+            elif isinstance(output, Report):
+                reports.append(output)
+            elif isinstance(output, Document):
+                handed_over = True
+            elif isinstance(output, Ended) and output.erased:
+                erased = True
+        for change in changes:
+            self._set_reminders(hashed, key, reply_to, change)
+        if changes or reports:  # for the service only, never for a channel
+            outputs = tuple(o for o in outputs if not isinstance(o, (Reminders, Report)))
         # A document was handed over (its typed answers are now erased) or the conversation was
         # forgotten: older versions of the row must not linger in the WAL file.
-        scrub = erased or any(isinstance(o, Document) for o in turn.outputs)
+        scrub = erased or handed_over
         if erased and self.reminders is not None:
             self.reminders.cancel(hashed)
         if erased or (turn.state is None and not seen):
@@ -353,9 +364,12 @@ class ConversationService:
 
     def keep_for(self, state: State | None) -> dt.timedelta:
         """How long this conversation may stay idle: its flow's `keep_days`, or the default."""
-        days = [flow.keep_days for frame in (state.frames if state else ())
-                if (flow := self.bundle.flows.get(frame.flow)) is not None and flow.keep_days]
-        return max([self.idle, *(dt.timedelta(days=d) for d in days)])
+        longest = self.idle
+        for frame in state.frames if state else ():
+            flow = self.bundle.flows.get(frame.flow)
+            if flow is not None and flow.keep_days:
+                longest = max(longest, dt.timedelta(days=flow.keep_days))
+        return longest
 
     def purge_expired(self) -> int:
         """Erase every conversation that was idle for longer than it may be kept."""
