@@ -28,6 +28,7 @@ from bot.conversation import (
     Output,
     Picked,
     Question,
+    Reopen,
     Report,
     Resume,
     Said,
@@ -38,7 +39,19 @@ from bot.conversation import (
     state_to_json,
 )
 from bot.engine import MAX_CALL_DEPTH, MAX_TEXT, Turn
-from bot.flowmodel import WAITING, Ask, Bundle, Call, Checklist, Input, ReportStep
+from bot.flowmodel import (
+    CAN_REMIND_SLOT,
+    OPENED_BY_REMINDER_SLOT,
+    REMINDER_DATE_SLOT,
+    REMINDER_SLOT,
+    WAITING,
+    Ask,
+    Bundle,
+    Call,
+    Checklist,
+    Input,
+    ReportStep,
+)
 
 # --- what a person (or a broken client) might send ----------------------------------------
 
@@ -82,7 +95,7 @@ lang_hints = st.one_of(st.none(), st.sampled_from(["de", "en", "de-AT", "EN_us",
 class Act:
     """One abstract user action; `resolve` makes an event of it against the current state."""
 
-    kind: str  # say, answer, press, stale, start, resume
+    kind: str  # say, answer, press, stale, start, resume, reopen
     text: str = ""
     number: int = 0
     lang: str | None = None
@@ -106,6 +119,9 @@ def actions(bundle: Bundle) -> st.SearchStrategy[Act]:
                   flow=st.one_of(st.none(), st.sampled_from(flows), st.text(any_char,
                                                                             max_size=8))),
         st.builds(Act, st.just("resume"), lang=lang_hints),
+        st.builds(Act, st.just("reopen"), flow=some_id, node=some_id,
+                  text=st.sampled_from(["checkin", "deadline", "talk", "gone"]),
+                  number=st.integers(0, 20), lang=lang_hints),
     )
 
 
@@ -118,6 +134,9 @@ def resolve(bundle: Bundle, state: State | None, act: Act) -> Event:
         return Resume(act.lang)
     if act.kind == "stale":
         return Picked(act.flow or "", act.node, act.text, act.lang)
+    if act.kind == "reopen":  # a reminder fell due (or one of a content version long gone)
+        date = None if act.number % 2 else f"20{26 + act.number % 3}-0{1 + act.number % 9}-15"
+        return Reopen(act.flow or "", act.node or None, act.text, date, act.lang)
     flow = bundle.flows.get(state.here.flow) if state else None
     here = flow.nodes.get(state.here.node) if flow and state else None
     if act.kind == "press":
@@ -178,6 +197,11 @@ def slot_values(bundle: Bundle) -> dict[str, set[str] | None]:
                     known.update(i.id for i in node.items)
             elif hasattr(node, "slot"):
                 values[node.slot] = None
+    # Slots Lotse sets itself: whether reminders can be offered, which one opened the flow.
+    values[CAN_REMIND_SLOT] = {"yes"}
+    values[OPENED_BY_REMINDER_SLOT] = {"yes"}
+    values[REMINDER_SLOT] = None
+    values[REMINDER_DATE_SLOT] = None
     return values
 
 
@@ -264,7 +288,7 @@ def noisy_walk(bundle: Bundle, rng: random.Random, noise: float) -> Iterator[Act
     Hypothesis's own choices lean towards the first branch and small numbers; a seeded walk
     reaches the end of the flows (and their reports) far more often.
     """
-    kinds = ("say", "stale", "start", "resume", "press")
+    kinds = ("say", "stale", "start", "resume", "press", "reopen")
     while True:
         number = rng.randrange(100)
         if rng.random() >= noise:
@@ -274,6 +298,11 @@ def noisy_walk(bundle: Bundle, rng: random.Random, noise: float) -> Iterator[Act
         lang = rng.choice([None, "de", "en", "fr", _random_text(rng)[:5]])
         if kind == "start":
             yield Act(kind, lang=lang, flow=rng.choice([None, *bundle.flows, "nix"]))
+        elif kind == "reopen":
+            flow = rng.choice([*bundle.flows, "nix"])
+            nodes = list(bundle.flows[flow].nodes) if flow in bundle.flows else ["x"]
+            yield Act(kind, flow=flow, node=rng.choice([*nodes, ""]), number=number,
+                      text=rng.choice(["checkin", "deadline", "x"]), lang=lang)
         elif kind == "stale":
             flow = rng.choice([*bundle.flows, "nix"])
             nodes = list(bundle.flows[flow].nodes) if flow in bundle.flows else ["x"]
