@@ -186,6 +186,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
     from bot import logs
     from bot.channels import configured, run_all
     from bot.channels.errors import ChannelError
+    from bot.ratelimit import RateLimit
     from bot.reminders import ReminderScheduler, Sender
 
     bundle = _bundle_or_exit(flows, content, settings)
@@ -193,6 +194,9 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
     logs.setup(settings.log_level)
     log = logging.getLogger("lotse")
     service, store, reports = _service(bundle, settings)
+    if settings.rate_burst > 0 and settings.rate_per_second > 0:
+        # One person flooding the bot must not slow down everyone else (bench/flood.py).
+        service.rate_limit = RateLimit(settings.rate_burst, settings.rate_per_second)
     try:
         channels = configured(settings, service)
         senders = {c.name: c for c in channels if isinstance(c, Sender)}

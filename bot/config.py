@@ -122,6 +122,10 @@ class Settings:
     content: tuple[Path, ...] = ()
     """Content folders layered over the shipped content (see `lotse init`)."""
     log_level: str = "INFO"
+    rate_burst: int = 30
+    """`lotse run`/`lotse web`: messages one conversation may send at once (0: no limit) ..."""
+    rate_per_second: float = 1.0
+    """... and then on average per second; beyond it one notice (with 110/112), then silence."""
     web: WebSettings = field(default_factory=WebSettings)
     telegram: TelegramSettings | None = None
     """Set when a token is."""

@@ -113,3 +113,20 @@ async def test_a_broken_settings_file_stops_lotse_run_before_it_starts(tmp_path:
     text = stderr.decode()
     assert f"{config}:3:3: unknown key 'enabeld' — did you mean 'enabled'?" in text
     assert "Traceback" not in text
+
+
+async def test_lotse_run_limits_how_fast_one_conversation_may_write(tmp_path: Path) -> None:
+    port = free_port()
+    web = f"http://127.0.0.1:{port}"
+    env = {"LOTSE_WEB_LISTEN": f"127.0.0.1:{port}", "LOTSE_DATA_DIR": str(tmp_path),
+           "LOTSE_SECRET": "x" * 32, "LOTSE_RATE_BURST": "3", "LOTSE_RATE_PER_SECOND": "0.01"}
+    async with lotse_run(env), httpx.AsyncClient(base_url=web, headers=HEADERS) as page:
+        await healthy(web)
+        replies = [await page.post("/api/start", json={})]
+        for _ in range(4):
+            replies.append(await page.post("/api/say", json={"text": "hallo"}))
+    said = [" ".join(o.get("text", "") for o in r.json()["outputs"]) for r in replies]
+    notice = "Sie schreiben schneller, als ich antworten kann."
+    assert not any(notice in s for s in said[:3])  # three at once are fine
+    assert notice in said[3] and "110" in said[3]  # the one notice, with the emergency numbers
+    assert said[4] == ""  # then silence

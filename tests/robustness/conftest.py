@@ -12,11 +12,6 @@ import pytest
 from . import figures
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "robustness: the robustness run of issue #9 (fuzzing, "
-                            "crash recovery, bad content, input limits, privacy canaries)")
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not figures.counts and not figures.maxima and not figures.notes:
         return
