@@ -15,7 +15,7 @@ from typing import TextIO
 
 from bot.conversation import Document, Ended, Output, Resume, Said, Start
 from bot.keys import ConversationKey
-from bot.plaintext import render
+from bot.plaintext import for_typing, render
 from bot.service import ConversationService
 
 _PAUSED = {
@@ -87,7 +87,7 @@ class Console:
                 continue
             if isinstance(output, Ended):
                 return True
-            text = render(output)
+            text = render(for_typing(output, self.service.bundle))
             if text:
                 self.write(self.wrap(text) + "\n")
         return False

@@ -28,6 +28,7 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
     for key, params in {
         "not_understood": (),
         "choose_hint": (),
+        "choose_hint_typed": (),
         "choose_multiple_hint": (),
         "skip_hint": (),
         "invalid_date": (),

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from bot.conversation import ChecklistView, Contacts, Output, Question, Say
+from bot.flowmodel import Bundle
+
+
+def for_typing(output: Output, bundle: Bundle) -> Output:
+    """A question whose hint speaks of tapping buttons, for a channel that has none (the
+    console, Matrix): the hint asks for the number or the words instead."""
+    if not isinstance(output, Question) or not output.hint:
+        return output
+    for lang in bundle.languages:
+        if output.hint == bundle.text("choose_hint", lang):
+            return dataclasses.replace(output, hint=bundle.text("choose_hint_typed", lang))
+    return output
 
 
 def render(output: Output) -> str:

@@ -278,7 +278,7 @@ async def test_a_whole_conversation_in_a_direct_message_ends_with_the_document_a
         files = await whole_conversation(anna)
     # The question: HTML with a numbered list, a plain body with the numbers too.
     assert "<ol>" in greeting.html and "<li>Nein</li>" in greeting.html
-    assert "1)" in greeting.body and "Nummer oder mit den Worten" in greeting.body
+    assert "1)" in greeting.body and "die Nummer oder die Worte einer Antwort" in greeting.body
     assert "Tippen Sie" not in greeting.body  # no buttons to tap on Matrix
     assert all(s.source["content"].get("format") == "org.matrix.custom.html"
                for s in anna.seen if s.file is None)

@@ -71,7 +71,6 @@ from nio import (
 
 from bot.channels.errors import ChannelError
 from bot.channels.matrix_render import (
-    ANSWER_HINT,
     Part,
     joined,
     message,
@@ -636,7 +635,7 @@ class MatrixChannel:
             return None
         with contextlib.suppress(KeyError):
             if output.hint == self.service.bundle.text("choose_hint", lang):
-                return ANSWER_HINT.get(lang, ANSWER_HINT["en"])
+                return self.service.bundle.text("choose_hint_typed", lang)
         return None
 
     async def _send_parts(self, room_id: str, memory: _Room, parts: list[Part]) -> None:

@@ -23,11 +23,6 @@ MESSAGE_LIMIT = 6000
 """Characters of body plus formatted body per event. An event may be 64 KiB of JSON; escaped
 non-ASCII letters and, in encrypted rooms, base64 take up to eight times the characters."""
 
-ANSWER_HINT = {
-    "de": "Antworten Sie mit der Nummer oder mit den Worten einer Antwort.",
-    "en": "Answer with the number or the words of an answer.",
-}
-"""Replaces the engine's hint for single choices, which speaks of tapping buttons."""
 
 _PHONE_CHARS = re.compile(r"[^\d+]")
 
