@@ -311,14 +311,13 @@ class _Turn:
             ticked = state.slots.get(here.slot) or ()
             ticks = _fixed(self.bundle).ticks
             at = (here, self.lang)
-            pairs = ticks[at] if at in ticks else ticks.setdefault(at, _fixed_ticks(here,
-                                                                                    self.lang))
-            if pairs is not None:
-                items = tuple(pair[item.id in ticked] for item, pair in zip(here.items, pairs,
-                                                                            strict=True))
-            else:
-                items = tuple(Tick(i + 1, item.id, self.render(item.text, state),
-                                   item.id in ticked) for i, item in enumerate(here.items))
+            pairs = ticks.get(at)
+            if pairs is None:
+                pairs = ticks[at] = _fixed_ticks(here, self.lang)
+            items = tuple(
+                Tick(i + 1, item.id, self.render(item.text, state), item.id in ticked)
+                if pair is None else pair[item.id in ticked]
+                for i, (item, pair) in enumerate(zip(here.items, pairs, strict=True)))
             progress = self.system("checklist_progress", done=str(sum(t.done for t in items)),
                                    total=str(len(items)))
             self.out.append(ChecklistView(self.render(here.title, state), flow, node, items,
@@ -458,7 +457,8 @@ class _Turn:
 
     def tick(self, state: State, here: Checklist, text: str) -> State | None:
         ticked = tuple(state.slots.get(here.slot) or ())
-        if is_print(text):
+        digits = text.isdigit()  # an item's number: neither "print" nor "done"
+        if not digits and is_print(text):
             # The list as it stands, to print or to keep: every item, done or still open.
             fields = tuple((self.render(item.text, state), self.system(
                 "checklist_item_done" if item.id in ticked else "checklist_item_open"))
@@ -468,7 +468,7 @@ class _Turn:
                                      fields, self.now, self.lang))
             self.say(self.system("document_ready", title=title))
             return self.prompt(state, full=False)
-        if is_done(text):
+        if not digits and is_done(text):
             state = self.remember(state, here.slot, ticked)
             return self.advance(self.go(state, here.next))
         numbers = parse_numbers(text, len(here.items))
@@ -721,9 +721,9 @@ class _Fixed:
     """(node, language, flow id, node id) -> its question, or None when it shows an answer."""
     contacts: dict[tuple[tuple[str, ...], str], Contacts] = dataclasses.field(default_factory=dict)
     """(contact ids, language) -> their cards."""
-    ticks: dict[tuple[Checklist, str], tuple[tuple[Tick, Tick], ...] | None] = (
+    ticks: dict[tuple[Checklist, str], tuple[tuple[Tick, Tick] | None, ...]] = (
         dataclasses.field(default_factory=dict))
-    """(checklist, language) -> each item open and done, or None when an item shows an answer."""
+    """(checklist, language) -> each item open and done (None: the item shows an answer)."""
 
 
 @functools.lru_cache(maxsize=2)
@@ -732,12 +732,14 @@ def _fixed(bundle: Bundle) -> _Fixed:
     return _Fixed()
 
 
-def _fixed_ticks(here: Checklist, lang: str) -> tuple[tuple[Tick, Tick], ...] | None:
-    texts = [item.text[lang] for item in here.items]
-    if any("{" in text or "}" in text for text in texts):
-        return None
-    return tuple((Tick(i + 1, item.id, text, False), Tick(i + 1, item.id, text, True))
-                 for i, (item, text) in enumerate(zip(here.items, texts, strict=True)))
+def _fixed_ticks(here: Checklist, lang: str) -> tuple[tuple[Tick, Tick] | None, ...]:
+    pairs: list[tuple[Tick, Tick] | None] = []
+    for i, item in enumerate(here.items):
+        text = item.text[lang]
+        fixed = "{" not in text and "}" not in text
+        pairs.append((Tick(i + 1, item.id, text, False), Tick(i + 1, item.id, text, True))
+                     if fixed else None)
+    return tuple(pairs)
 
 
 def _fixed_question(bundle: Bundle, here: Ask | Input, lang: str, flow: str,
