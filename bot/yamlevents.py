@@ -47,6 +47,13 @@ def resolve_plain(value: str) -> tuple[str, Any]:
     return _STR, value
 
 
+MAX_ALIASES = 1_000
+"""Aliases are refused; past this many the rest of the file is not read (a YAML bomb)."""
+MAX_READ_PROBLEMS = 1_000
+"""Past this many problems in one file the rest is not read: nobody reads them, and a file of
+50,000 duplicate keys must not take seconds to refuse."""
+
+
 def events_to_values(text: str, display: str, problems: list[Problem], max_depth: int,
                      make: type[tuple[Any, ...]], anchors: dict[str, Any],
                      aliases: list[tuple[str, Any]]) -> Any:
@@ -90,6 +97,7 @@ def _build(get_event: Callable[[], Any], display: str, problems: list[Problem],
     skipping = 0  # depth inside a part we refuse (a complex key, too deep a nesting)
     skipped_key = False  # what was skipped was a key: its value must be dropped too
     documents = 0
+    first_problem = len(problems)
     while True:
         event = get_event()
         if event is None:
@@ -145,6 +153,8 @@ def _build(get_event: Callable[[], Any], display: str, problems: list[Problem],
             continue
         elif kind is yaml.AliasEvent:
             aliases.append((event.anchor, event.start_mark))
+            if len(aliases) > MAX_ALIASES:
+                return None  # refused anyway (the caller names the first ones): stop reading
             if skipping:
                 continue
             if items is not None and is_map and key is None:
@@ -190,6 +200,10 @@ def _build(get_event: Callable[[], Any], display: str, problems: list[Problem],
                         _problem(problems, display, mark,
                                  f"duplicate key '{name}' (first on line {keys[name][0]})",
                                  "remove or rename one of them")
+                        if len(problems) - first_problem >= MAX_READ_PROBLEMS:
+                            _problem(problems, display, mark, "stopped reading: too many "
+                                     "problems in this file", "fix the ones above first")
+                            return None
                         key, skip = name, True
                         continue
                     keys[name] = (line, col)

@@ -115,3 +115,23 @@ def test_a_good_lotse_still_passes(tmp_path: Path) -> None:
     """The control: the same harness on the shipped flows and content says OK, exit 0."""
     code, output, _ = _run_check([])
     assert code == 0, output
+
+
+def test_a_file_of_endless_mistakes_is_not_read_to_its_end() -> None:
+    """50,000 duplicate keys or 100,000 aliases are refused after the first thousand, so a
+    hostile or broken file is rejected at once instead of after seconds."""
+    from bot.problems import Problem
+    from bot.yamlevents import MAX_ALIASES, MAX_READ_PROBLEMS
+    from bot.yamlsource import parse_yaml
+
+    problems: list[Problem] = []
+    assert parse_yaml("k: 1\n" * 50_000, "dups.yaml", problems) is None
+    assert len(problems) == MAX_READ_PROBLEMS + 1
+    assert problems[-1].message == "stopped reading: too many problems in this file"
+    assert problems[-1].line == MAX_READ_PROBLEMS + 1
+
+    problems = []
+    bomb = "a: &x 1\nb: [" + ", ".join(["*x"] * 100_000) + "]\n"
+    assert parse_yaml(bomb, "bomb.yaml", problems) is None
+    assert problems and all("aliases" in p.message for p in problems)
+    assert MAX_ALIASES < 100_000
