@@ -20,6 +20,7 @@ from bot import __version__
 from bot.config import CONFIG_FILE, Settings
 from bot.loader import CheckResult, Sources, check
 from bot.problems import ContentError
+from bot.resources import shipped_flows
 
 if TYPE_CHECKING:
     from bot.flowmodel import Bundle
@@ -34,12 +35,17 @@ EXIT_CONTENT = 2
 EXIT_CONFIG = 2
 
 _paths = click.Path(exists=True, path_type=Path)
+_data_dir = click.option("--data-dir", type=click.Path(path_type=Path), envvar="LOTSE_DATA_DIR",
+                         help="Folder for Lotse's data (default ./data).")
+_flows = click.option("--flows", multiple=True, type=_paths, help="Flow file or folder to run.")
+_content = click.option("--content", multiple=True, type=_paths,
+                        help="Content folder layered on top.")
 
 
 def _sources(flows: tuple[Path, ...], content: tuple[Path, ...]) -> Sources:
     if not flows and not content:
         return Sources.shipped()
-    return Sources.from_paths(flows or (Sources.shipped().flow_files[0].parent,), content)
+    return Sources.from_paths(flows or (shipped_flows(),), content)
 
 
 def _report(result: CheckResult, quiet: bool = False) -> None:
@@ -93,10 +99,9 @@ def main(context: click.Context, config: Path | None) -> None:
 @main.command()
 @click.option("--lang", type=click.Choice(["de", "en"]), help="Language of a new conversation.")
 @click.option("--flow", "flow_id", help="Start this flow instead of the default one.")
-@click.option("--data-dir", type=click.Path(path_type=Path), envvar="LOTSE_DATA_DIR",
-              help="Folder for Lotse's data (default ./data).")
-@click.option("--flows", multiple=True, type=_paths, help="Flow file or folder to run.")
-@click.option("--content", multiple=True, type=_paths, help="Content folder layered on top.")
+@_data_dir
+@_flows
+@_content
 @click.option("--out-dir", type=click.Path(path_type=Path), default=Path("."),
               show_default=True, help="Where documents you create are saved.")
 def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
@@ -132,12 +137,12 @@ def _service(bundle: Bundle, settings: Settings
     from storage.reminder_store import ReminderStore
     from storage.report_store import ReportStore
 
-    store = StateStore(settings.state_db, settings.synchronous)
+    store = StateStore(settings.state_db, settings.db_sync)
     reports = ReportStore(settings.reports_db)
 
     def statistics(lang: str) -> str:
         return stats.as_text(stats.crosstab(reports.reports(), ["kind", "channel"],
-                                            settings.threshold))
+                                            settings.stats_threshold))
 
     service = ConversationService(bundle, store, KeyHasher(load_secret(settings.data_dir)),
                                   idle=settings.idle, reports=reports, admins=settings.admins,
@@ -145,12 +150,6 @@ def _service(bundle: Bundle, settings: Settings
     service.purge_expired()
     return service, store, reports
 
-
-_data_dir = click.option("--data-dir", type=click.Path(path_type=Path), envvar="LOTSE_DATA_DIR",
-                         help="Folder for Lotse's data (default ./data).")
-_flows = click.option("--flows", multiple=True, type=_paths, help="Flow file or folder to run.")
-_content = click.option("--content", multiple=True, type=_paths,
-                        help="Content folder layered on top.")
 
 
 @main.command()
@@ -260,7 +259,7 @@ def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
     from storage.report_store import ReportStore
 
     settings = _settings(data_dir)
-    threshold = threshold or settings.threshold
+    threshold = threshold or settings.stats_threshold
     reports = ReportStore(settings.reports_db)
     try:
         stored = reports.reports(since)
@@ -269,18 +268,18 @@ def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
     table = stats.crosstab(stored, fields, threshold)
     click.echo(getattr(stats, _FORMATS[fmt])(table), nl=False)
     if chart is not None:
-        _chart(stored, fields[0], threshold, lang, chart)
+        _chart(stored, fields[0], threshold, lang, chart, settings)
 
 
 def _chart(stored: list[StoredReport], field: str, threshold: int, lang: str,
-           path: Path) -> None:
+           path: Path, settings: Settings) -> None:
     try:
         from bot.chart import draw
     except ImportError:  # pragma: no cover - depends on the installation
         raise click.ClickException("charts need matplotlib: pip install 'lotse[charts]'") from None
     from bot import stats
 
-    result = check(Sources.shipped())
+    result = check(_sources(settings.flows, settings.content))  # the city's labels too
     labels: dict[str, str] = {}
     if result.bundle is not None:
         for values in result.bundle.choice_labels.values():
@@ -319,7 +318,7 @@ def purge(data_dir: Path | None, keep_years: int | None) -> None:
     from storage.report_store import ReportStore
 
     reports = ReportStore(settings.reports_db)
-    store = StateStore(settings.state_db, settings.synchronous)
+    store = StateStore(settings.state_db, settings.db_sync)
     try:
         removed = reports.purge_before(oldest)
         now = int(dt.datetime.now(dt.UTC).timestamp())
@@ -402,8 +401,6 @@ def verify(file: Path) -> None:
 def checklist(flow_id: str, lang: str, fmt: str, output: Path | None, flows: tuple[Path, ...],
               content: tuple[Path, ...]) -> None:
     """Print a checklist flow as a sheet: tick boxes, deadlines, contacts, an "as of" date."""
-    import datetime as dt
-
     from bot.checklist_print import NoChecklist, flow_sheet, render
 
     bundle = _bundle_or_exit(flows, content)

@@ -56,11 +56,6 @@ class TelegramSettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> TelegramSettings | None:
-        """Only the Telegram part, from variables (kept for tests and benchmarks)."""
-        return Settings.load(None, dict(env)).telegram
-
 
 @dataclass(frozen=True)
 class MatrixSettings:
@@ -99,11 +94,11 @@ class WebSettings:
 
 @dataclass(frozen=True)
 class ReminderSettings:
-    """Opt-in reminders are delivered only within these hours, local time."""
+    """Opt-in reminders are delivered only within these hours, German local time
+    (bot.localtime)."""
 
     first_hour: int = 8
     last_hour: int = 20
-    timezone: str = "Europe/Berlin"
 
 
 @dataclass(frozen=True)
@@ -140,31 +135,12 @@ class Settings:
         return dt.timedelta(hours=self.idle_hours)
 
     @property
-    def synchronous(self) -> str:
-        return self.db_sync
-
-    @property
-    def threshold(self) -> int:
-        return self.stats_threshold
-
-    @property
     def state_db(self) -> Path:
         return self.data_dir / STATE_DB
 
     @property
     def reports_db(self) -> Path:
         return self.data_dir / REPORTS_DB
-
-    @classmethod
-    def from_env(cls, data_dir: Path | None = None,
-                 environ: Mapping[str, str] | None = None) -> Settings:
-        """Settings from the config file named by LOTSE_CONFIG (or ./lotse.yaml if there is
-        one) and the environment; `data_dir`, when given, wins over both."""
-        env = os.environ if environ is None else environ
-        named = env.get("LOTSE_CONFIG")
-        path = Path(named) if named else Path(CONFIG_FILE)
-        settings = cls.load(path if named or path.is_file() else None, env)
-        return dataclasses.replace(settings, data_dir=data_dir) if data_dir else settings
 
     @classmethod
     def load(cls, path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:

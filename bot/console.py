@@ -96,11 +96,10 @@ class Console:
         """Write the PDF and the text file side by side; returns (pdf, txt)."""
         # Imported here: fpdf2 takes half a second to import, and most chats make no document.
         from bot.documents import document_pdf, document_text
-        from bot.documents.text import timezone
+        from bot.documents.text import file_stem
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        stamp = document.created.astimezone(timezone()).strftime("%Y%m%d-%H%M%S")  # as printed
-        name = f"{document.file}-{stamp}"
+        name = file_stem(document)
         txt, pdf = self.out_dir / f"{name}.txt", self.out_dir / f"{name}.pdf"
         txt.write_text(document_text(document), encoding="utf-8", newline="\n")
         pdf.write_bytes(document_pdf(document))

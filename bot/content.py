@@ -296,7 +296,7 @@ def _read_topics(name: str, root: Y, content: Content, problems: list[Problem]) 
             problems.append(Problem(name, line, col, f"topic '{topic}' is defined twice "
                                     f"(also {first[0]}:{first[1]})", "keep one of them"))
             continue
-        text = literal_text(label, content_languages(content), name, problems,
+        text = literal_text(label, content.languages, name, problems,
                             f"topic '{topic}'")
         if text is not None:
             content.topics[topic] = text
@@ -318,9 +318,6 @@ def _read_contact_list(name: str, root: Y, content: Content, problems: list[Prob
             content.contacts[contact.id] = contact
             content.contact_pos[contact.id] = (name, entry.line, entry.col)
 
-
-def content_languages(content: Content) -> tuple[str, ...]:
-    return content.languages or tuple(content.texts)
 
 
 def literal_text(node: Y, languages: tuple[str, ...], file: str, problems: list[Problem],
@@ -384,7 +381,7 @@ def _contact(entry: Y, content: Content, file: str, problems: list[Problem],
         problems.append(Problem(file, cid.line, cid.col, f"contact id '{cid.value}' is used "
                                 f"twice (also {first[0]}:{first[1]})", "rename one of them"))
         return None
-    langs = content_languages(content)
+    langs = content.languages
     what = f"contact '{cid.value}'"
     name = literal_text(entry.value["name"], langs, file, problems, f"{what} name")
     topics_node = entry.value["topics"]

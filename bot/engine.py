@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.answers import DateError, match_choice, match_choices, parse_date, parse_numbers
@@ -72,7 +72,8 @@ from bot.flowmodel import (
     Step,
     Text,
 )
-from bot.reminder_times import LOCAL, due_time
+from bot.localtime import LOCAL
+from bot.reminder_times import due_time
 from bot.texts import fill
 
 MAX_AUTOMATIC_STEPS = 200
@@ -158,23 +159,21 @@ class _Turn:
     # --- the turn ------------------------------------------------------------------------
 
     def handle(self, state: State | None, event: Event) -> State | None:
-        hint = getattr(event, "lang", None)
+        hint = event.lang
         if state is not None and not self.valid(state):
-            self.lang = state.lang if state.lang in self.bundle.languages else self.pick_lang(hint)
+            self.lang = self.bundle.pick_language(
+                state.lang if state.lang in self.bundle.languages else hint)
             self.say(self.system("flow_changed"))
             flow = state.frames[0].flow
             return self.begin(flow if flow in self.bundle.flows else None)
-        self.lang = state.lang if state else self.pick_lang(hint)
+        self.lang = state.lang if state else self.bundle.pick_language(hint)
         if isinstance(event, Start):
             if event.lang in self.bundle.languages:
                 self.lang = event.lang
             # A deep link or a web page may name any flow: an unknown one starts the default.
             return self.begin(event.flow if event.flow in self.bundle.flows else None)
         if isinstance(event, Resume):
-            if state is None:
-                return self.begin(None)
-            self.say(self.system("resume"))
-            return self.prompt(state, full=True)
+            return self.cmd_start(state, None)
         if isinstance(event, Picked):
             return self.picked(state, event)
         if isinstance(event, Reopen):
@@ -183,7 +182,7 @@ class _Turn:
             # Refused before it is read: no command is this long, and reading a megabyte
             # would hold up every other conversation for a tenth of a second.
             self.say(self.system("too_long"))
-            return self.prompt(state, full=False) if state else self.begin(None)
+            return self.again(state)
         # Digits alone (a typed option number) are never a command: no normalizing needed.
         command = None if event.text.isdigit() else parse_command(event.text)
         if command is not None:
@@ -191,13 +190,6 @@ class _Turn:
         if state is None:
             return self.begin(None)
         return self.answer(state, event.text)
-
-    def pick_lang(self, hint: str | None) -> str:
-        if hint:
-            short = hint.lower()[:2]
-            if short in self.bundle.languages:
-                return short
-        return self.bundle.default_language
 
     def valid(self, state: State) -> bool:
         """A stored state fits the flows loaded now (content may have changed meanwhile)."""
@@ -382,16 +374,8 @@ class _Turn:
                     items.append((f"{state.here.flow}.{item.id}", due))
         if items:
             self.out.append(Reminders(tuple(items), self.lang))
-            self.say(self.system("reminders_set", items=self.reminder_lines(items)))
-
-    def reminder_lines(self, items: list[tuple[str, dt.datetime]] | tuple[
-            tuple[str, dt.datetime], ...]) -> str:
-        """"- <label>: <date>" per reminder, in the conversation's language."""
-        lines = []
-        for kind, due in items:
-            label = self.bundle.reminder_labels.get(kind, {}).get(self.lang, kind)
-            lines.append(f"- {label}: {self.date(due.astimezone(LOCAL).date())}")
-        return "\n".join(lines)
+            self.say(self.system("reminders_set",
+                                 items=reminder_lines(self.bundle, items, self.lang)))
 
     def document(self, here: DocumentStep, state: State) -> State:
         fields = tuple((self.render(f.label, state), self.show(f.slot, state.slots[f.slot]))
@@ -475,8 +459,9 @@ class _Turn:
         if numbers is None:
             return self.not_understood(state)
         toggled = set(ticked) ^ {here.items[n].id for n in set(numbers)}
-        order = [i.id for i in here.items]
-        state = self.remember(state, here.slot, tuple(sorted(toggled, key=order.index)))
+        # In the list's order; a tick kept from before a content update that removed its item
+        # is dropped here instead of crashing the turn.
+        state = self.remember(state, here.slot, tuple(i.id for i in here.items if i.id in toggled))
         return self.prompt(state, full=False)
 
     def report_preview(self, here: ReportStep, state: State) -> Question:
@@ -577,6 +562,10 @@ class _Turn:
         }
         return handlers[command](state, arg)
 
+    def again(self, state: State | None) -> State | None:
+        """Ask the current question again (after a command or a refusal), or begin."""
+        return self.prompt(state, full=False) if state else self.begin(None)
+
     def cmd_start(self, state: State | None, _: str | None) -> State | None:
         if state is None:
             return self.begin(None)
@@ -585,7 +574,7 @@ class _Turn:
 
     def cmd_help(self, state: State | None, _: str | None) -> State | None:
         self.say(self.system("help"))
-        return self.prompt(state, full=False) if state else self.begin(None)
+        return self.again(state)
 
     def cmd_back(self, state: State | None, _: str | None) -> State | None:
         if state is None:
@@ -629,7 +618,7 @@ class _Turn:
             names = " / ".join(f"{self.bundle.text('language_name', code)} ({code})"
                                for code in languages)
             self.say(names)
-            return self.prompt(state, full=False) if state else self.begin(None)
+            return self.again(state)
         self.lang = lang
         self.say(self.system("language_switched"))
         if state is None:
@@ -646,7 +635,7 @@ class _Turn:
     def cmd_stats(self, state: State | None, _: str | None) -> State | None:
         """Statistics are for admins, answered by the service; everyone else learns nothing."""
         self.say(self.system("stats_refused"))
-        return self.prompt(state, full=False) if state else self.begin(None)
+        return self.again(state)
 
     def cmd_reminders(self, state: State | None, arg: str | None) -> State | None:
         """"erinnerungen stopp" ends them; the list itself comes from the service, which keeps
@@ -656,7 +645,7 @@ class _Turn:
         else:
             self.say(self.system("reminders_unavailable" if not self.can_remind
                                  else "reminders_none"))
-        return self.prompt(state, full=False) if state else self.begin(None)
+        return self.again(state)
 
     def stop_reminders(self) -> None:
         self.out.append(Reminders((), self.lang, cancel=True))
@@ -676,6 +665,21 @@ def _storable(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return text
+
+
+def reminder_lines(bundle: Bundle, items: Iterable[tuple[str, dt.datetime]], lang: str) -> str:
+    """"- <label>: <date>" per reminder (kind, due time), for setting and for listing them."""
+    return "\n".join(f"- {bundle.reminder_labels.get(kind, {}).get(lang, kind)}: "
+                     f"{format_date(due.astimezone(LOCAL).date(), lang)}" for kind, due in items)
+
+
+def listed_reminders(bundle: Bundle, items: list[tuple[str, dt.datetime]], lang: str) -> str:
+    """What the `reminders` command answers: the reminders still to come, or that there are
+    none."""
+    if not items:
+        return bundle.text("reminders_none", lang)
+    return fill(bundle.text("reminders_list", lang),
+                lambda name: reminder_lines(bundle, items, lang) if name == "items" else "")
 
 
 @functools.lru_cache(maxsize=4096)

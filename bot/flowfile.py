@@ -1,7 +1,7 @@
 """One flow file read into a `Flow`, with one message per rule broken.
 
 Only the shape of a single file is checked here; what needs all flows and the content together
-(jump targets, reachability, slots, texts in every language) is `bot.checks`.
+(jump targets, reachability, slots, texts in every language) is `bot.loader`.
 """
 
 from __future__ import annotations
@@ -106,7 +106,6 @@ class FlowReader:
         self.file = file
         self.resolve = resolve
         self.problems = problems
-        self.result: FlowFile | None = None
         self._refs: list[Ref] = []
         self._texts: list[tuple[Text, int, int, str]] = []
         self._synonyms: list[tuple[str, str, str, int, int]] = []
@@ -362,7 +361,7 @@ class FlowReader:
             for value in raw.value:
                 self._refs.append(Ref(kind, value.value, value.line, value.col, node_id))
                 names.append(f"{kind}:{value.value}")
-        # Topics are turned into contact ids once the directory is known (bot.checks).
+        # Topics are turned into contact ids once the directory is known (bot.loader).
         return ContactList(id=node_id, say=say, next=links, line=line, contacts=tuple(names))
 
     def _checklist(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],

@@ -302,3 +302,8 @@ class Bundle:
 
     def text(self, key: str, lang: str) -> str:
         return self.system[key][lang]
+
+    def pick_language(self, hint: str | None) -> str:
+        """A platform's language hint ("de-AT", "en") as one of ours, else the default."""
+        short = (hint or "").lower()[:2]
+        return short if short in self.languages else self.default_language

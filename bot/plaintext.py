@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from bot.conversation import ChecklistView, Contacts, Output, Question, Say
 from bot.flowmodel import Bundle
@@ -37,6 +38,22 @@ def render(output: Output) -> str:
         lines.append(f"{output.progress} — {output.hint}")
         return "\n".join(lines)
     return ""
+
+
+_PHONE_CHARS = re.compile(r"[^\d+]")
+
+
+def tel_uri(phone: str) -> str | None:
+    """`tel:` with digits and a leading +, as RFC 3966 wants it, for the channels that link
+    numbers (Matrix, the web page); None when nothing is left. Only the first of several
+    numbers; a "(0)" after the country code is not dialled."""
+    first = phone.split(",")[0].strip()
+    if first.startswith("+"):
+        first = first.replace("(0)", "")
+    digits = _PHONE_CHARS.sub("", first)
+    plus = digits.startswith("+")
+    digits = digits.replace("+", "")
+    return f"tel:{'+' if plus else ''}{digits}" if digits else None
 
 
 def card_text(contacts: Contacts, index: int) -> str:

@@ -8,11 +8,10 @@ for the allowed hours (8–20 by default): nobody is woken by a reminder of a ba
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from bot.flowmodel import ReminderItem
+from bot.localtime import LOCAL
 
-LOCAL = ZoneInfo("Europe/Berlin")
 MORNING = dt.time(9, 0)
 """A date-based reminder is due at this local time of its day."""
 

@@ -15,7 +15,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
-from zoneinfo import ZoneInfo
 
 from bot.config import ReminderSettings
 from bot.conversation import Output
@@ -32,8 +31,8 @@ class Sender(Protocol):
 
     name: str
 
-    async def push(self, address: str, outputs: tuple[Output, ...]) -> None:
-        """Send outputs that answer no message of the user's."""
+    async def push(self, address: str, outputs: tuple[Output, ...], lang: str) -> None:
+        """Send outputs that answer no message of the user's, in the reminder's language."""
 
 
 class ReminderScheduler:
@@ -47,7 +46,6 @@ class ReminderScheduler:
         self.store = store
         self.senders = senders
         self.settings = settings
-        self.zone = ZoneInfo(settings.timezone)
         self.clock = clock
         self.interval = interval
         self.pause = pause
@@ -62,8 +60,7 @@ class ReminderScheduler:
                 await asyncio.wait_for(stop.wait(), self.interval)
 
     def allowed(self, now: dt.datetime) -> bool:
-        return next_allowed(now, self.settings.first_hour, self.settings.last_hour,
-                            self.zone) == now
+        return next_allowed(now, self.settings.first_hour, self.settings.last_hour) == now
 
     async def tick(self) -> int:
         """Send what is due now (within the allowed hours); returns how many were sent."""
@@ -81,7 +78,7 @@ class ReminderScheduler:
             try:
                 outputs = await self.service.open_reminder(reminder)
                 if outputs:
-                    await sender.push(reminder.address, outputs)
+                    await sender.push(reminder.address, outputs, reminder.lang)
             except Exception:
                 log.warning("reminder delivery on %s failed; it stays due", reminder.channel,
                             exc_info=True)

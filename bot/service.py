@@ -31,12 +31,11 @@ from bot.conversation import (
     state_from_json,
     state_to_json,
 )
-from bot.engine import format_date, step
+from bot.engine import listed_reminders, step
 from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
 from bot.ratelimit import RateLimit, Verdict
-from bot.reminder_times import LOCAL, reminder_date
-from bot.texts import fill
+from bot.reminder_times import reminder_date
 from storage import StateStore
 from storage.reminder_store import ReminderStore, StoredReminder
 from storage.report_store import ReportStore
@@ -191,7 +190,8 @@ class ConversationService:
         hashed = self.hasher(key)
         if self.rate_limit is not None:
             verdict = self.rate_limit.check(hashed)
-            if verdict is not Verdict.ALLOW:
+            # `forget` always passes: erasing must never wait for a flood to calm down.
+            if verdict is not Verdict.ALLOW and _command(event) != (Command.FORGET, None):
                 return self._refused(hashed, event, verdict)
         if not self.locks.try_acquire(hashed):
             await self.locks.acquire(hashed)
@@ -211,12 +211,16 @@ class ConversationService:
                        reminder.lang)
         await self.locks.acquire(reminder.conversation)
         try:
-            return await self._turn(None, reminder.conversation, event, None, reminder.address)
+            return await self._turn(None, reminder.conversation, event, None, reminder.address,
+                                    reminder.channel)
         finally:
             self.locks.release(reminder.conversation)
 
     async def _turn(self, key: ConversationKey | None, hashed: str, event: Event,
-                    event_id: str | None, reply_to: str | None = None) -> tuple[Output, ...]:
+                    event_id: str | None, reply_to: str | None = None,
+                    platform: str | None = None) -> tuple[Output, ...]:
+        """One turn under the conversation's lock. `platform`: the channel a reminder came on,
+        when there is no key (a reminder knows only the hashed conversation)."""
         now = self.clock()
         known = self._load(hashed)
         state: State | None = None
@@ -229,13 +233,14 @@ class ConversationService:
             if digest in seen:
                 return ()
             seen = [*seen, digest][-SEEN_LIMIT:]
-        if (isinstance(event, Said) and self.statistics is not None
-                and key in self.admins and _asks_for_statistics(event.text)):
-            lang = state.lang if state else self.bundle.default_language
+        command = _command(event)
+        lang = state.lang if state else self.bundle.default_language
+        if (command is not None and command[0] is Command.STATS and self.statistics is not None
+                and key in self.admins):
             return (Say(self.statistics(lang)),)
         can_remind = reply_to is not None and self.reminders is not None
-        if can_remind and isinstance(event, Said) and _asks_for_reminders(event.text):
-            lang = state.lang if state else self.bundle.default_language
+        if can_remind and command == (Command.REMINDERS, None):
+            # The list is kept here, not in the engine; "reminders stop" goes on to the engine.
             return (Say(self.reminder_list(hashed, lang)),)
         turn = step(self.bundle, state, event, now, can_remind)
         outputs = turn.outputs
@@ -254,7 +259,7 @@ class ConversationService:
             elif isinstance(output, Ended) and output.erased:
                 erased = True
         for change in changes:
-            self._set_reminders(hashed, key, reply_to, change)
+            self._set_reminders(hashed, key.platform if key else platform, reply_to, change)
         if changes or reports:  # for the service only, never for a channel
             outputs = tuple(o for o in outputs if not isinstance(o, (Reminders, Report)))
         # A document was handed over (its typed answers are now erased) or the conversation was
@@ -262,17 +267,16 @@ class ConversationService:
         scrub = erased or handed_over
         if erased and self.reminders is not None:
             self.reminders.cancel(hashed)
-        if erased or (turn.state is None and not seen):
-            self.store.delete(hashed)
-            self._known.pop(hashed, None)
-            await self._commits.wait(scrub)
-        else:
+        kept = not (erased or (turn.state is None and not seen))
+        expires = stamp + int(self.keep_for(turn.state).total_seconds())
+        if kept:
             encoded = state_to_json(turn.state) if turn.state is not None else None
-            expires = stamp + int(self.keep_for(turn.state).total_seconds())
-            self.store.save(hashed, encoded, " ".join(seen), stamp,
-                            expires)
-            self._known.pop(hashed, None)
-            await self._commits.wait(scrub)
+            self.store.save(hashed, encoded, " ".join(seen), stamp, expires)
+        else:
+            self.store.delete(hashed)
+        self._known.pop(hashed, None)
+        await self._commits.wait(scrub)
+        if kept:
             self._remember(hashed, _Known(turn.state, seen, expires))
         # Reports only after the turn's state, with this event's id, is committed: a failed
         # commit or a kill before it stores none, and the message delivered again stores it
@@ -283,41 +287,24 @@ class ConversationService:
                                  report.flow_version, report.answers)
         return outputs
 
-    def _set_reminders(self, hashed: str, key: ConversationKey | None, reply_to: str | None,
+    def _set_reminders(self, hashed: str, platform: str | None, reply_to: str | None,
                        change: Reminders) -> None:
         if self.reminders is None:
             return
         if change.cancel:
             self.reminders.cancel(hashed)
             return
-        if reply_to is None:
-            return
-        platform = key.platform if key is not None else self._platform_of(hashed)
-        if platform is None:
+        if reply_to is None or platform is None:
             return
         for kind, due in change.items:
             self.reminders.add(hashed, platform, reply_to, int(due.timestamp()), kind,
                                change.lang)
 
-    def _platform_of(self, hashed: str) -> str | None:
-        """A reminder's own conversation sets the next ones on the same channel."""
-        if self.reminders is None:
-            return None
-        known = self.reminders.of(hashed)
-        return known[0].channel if known else None
-
     def reminder_list(self, hashed: str, lang: str) -> str:
         """The reminders still to come, as the `reminders` command shows them."""
         pending = self.reminders.of(hashed) if self.reminders is not None else []
-        if not pending:
-            return self.bundle.text("reminders_none", lang)
-        lines = []
-        for reminder in pending:
-            label = self.bundle.reminder_labels.get(reminder.kind, {}).get(lang, reminder.kind)
-            day = dt.datetime.fromtimestamp(reminder.due_at, dt.UTC).astimezone(LOCAL).date()
-            lines.append(f"- {label}: {format_date(day, lang)}")
-        text = self.bundle.text("reminders_list", lang)
-        return fill(text, lambda name: "\n".join(lines) if name == "items" else "")
+        return listed_reminders(self.bundle, [
+            (r.kind, dt.datetime.fromtimestamp(r.due_at, dt.UTC)) for r in pending], lang)
 
     def _refused(self, hashed: str, event: Event, verdict: Verdict) -> tuple[Output, ...]:
         """Over the rate limit: one notice, then silence. No lock, no database, no engine: a
@@ -325,10 +312,8 @@ class ConversationService:
         if verdict is Verdict.DROP:
             return ()
         known = self._load(hashed)  # once per flood: one read at most
-        hint = known.state.lang if known and known.state else (getattr(event, "lang", None) or "")
-        lang = hint.lower()[:2]
-        if lang not in self.bundle.languages:
-            lang = self.bundle.default_language
+        lang = self.bundle.pick_language(known.state.lang if known and known.state
+                                         else event.lang)
         return (Say(self.bundle.text("rate_limited", lang)),)
 
     def _load(self, hashed: str) -> _Known | None:
@@ -364,7 +349,7 @@ class ConversationService:
         known = self._load(self.hasher(key))
         if known is None or known.state is None:
             return False
-        return known.expires_at >= self.clock().timestamp()
+        return known.expires_at >= int(self.clock().timestamp())  # as a turn compares
 
     def language(self, key: ConversationKey) -> str | None:
         """The language of a running conversation, for a channel's own words around it."""
@@ -386,15 +371,11 @@ class ConversationService:
         return self.store.purge_expired(int(self.clock().timestamp()))
 
 
-def _asks_for_reminders(text: str) -> bool:
-    """`reminders` alone lists them; `reminders stop` goes on to the engine, which ends them."""
-    command = parse_command(text)
-    return command is not None and command == (Command.REMINDERS, None)
-
-
-def _asks_for_statistics(text: str) -> bool:
-    command = parse_command(text)
-    return command is not None and command[0] is Command.STATS
+def _command(event: Event) -> tuple[Command, str | None] | None:
+    """The command a typed message is, if any; digits alone (an option number) never are."""
+    if not isinstance(event, Said) or event.text.isdigit() or len(event.text) > 100:
+        return None
+    return parse_command(event.text)
 
 
 def _seen(text: str) -> list[str]:

@@ -353,6 +353,18 @@ def test_called_flow_runs_and_returns_and_checklists_tick(tmp_path: Path) -> Non
     assert [f.flow for f in talk.state.frames] == ["main"]
 
 
+def test_a_tick_kept_from_before_a_content_update_does_not_crash_the_list(
+        tmp_path: Path) -> None:
+    talk = Talk(bundle_of(tmp_path, CALLS, SUB), flow="main")
+    assert talk.state is not None
+    talk.state = dataclasses.replace(talk.state, slots={**talk.state.slots,
+                                                        "tick": ("removed_item", "a")})
+    talk.send("2")  # the item the content no longer has is dropped, the others stay
+    view = next(o for o in talk.outputs if isinstance(o, ChecklistView))
+    assert [t.done for t in view.items] == [True, True]
+    assert talk.state is not None and talk.state.slots["tick"] == ("a", "b")
+
+
 def test_runaway_guard_stops_instead_of_looping(tmp_path: Path) -> None:
     bundle = bundle_of(tmp_path, CALLS, SUB)
     flows = dict(bundle.flows)

@@ -46,7 +46,7 @@ class Outbox:
         self.sent: list[tuple[str, tuple[Output, ...]]] = []
         self.fail = False
 
-    async def push(self, address: str, outputs: tuple[Output, ...]) -> None:
+    async def push(self, address: str, outputs: tuple[Output, ...], lang: str) -> None:
         if self.fail:
             raise ConnectionError("network down")
         self.sent.append((address, outputs))

@@ -507,7 +507,7 @@ async def test_a_multiple_choice_is_ticked_by_taps_and_sent_with_one_button(
 
         # Telegram has no way to name a flow: begin this one as the service would
         await bot.channel.push(str(ANNA), await service.handle(
-            ConversationKey("telegram", str(ANNA)), Start("de", "pick")))
+            ConversationKey("telegram", str(ANNA)), Start("de", "pick")), "de")
         question = await standin.wait_for(asking(standin, "Was trifft zu?"))
         await bot.handled_all(await standin.tap(ANNA, question, "Auswahl senden"))
         assert standin.last_with_keyboard(ANNA) is question  # nothing sent, still asking

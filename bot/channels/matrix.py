@@ -79,8 +79,9 @@ from bot.channels.matrix_render import (
     text_html,
 )
 from bot.config import MatrixSettings
-from bot.conversation import Document, Ended, Event, Output, Question, Resume, Said, Start
+from bot.conversation import Document, Ended, Event, Output, Resume, Said, Start
 from bot.keys import ConversationKey
+from bot.plaintext import for_typing
 from bot.service import ConversationService
 
 log = logging.getLogger(__name__)
@@ -587,7 +588,7 @@ class MatrixChannel:
                 lang = self.service.language(key) or before or self._lang(None)
                 await self._deliver(room_id, lang, memory, outputs)
 
-    async def push(self, address: str, outputs: tuple[Output, ...]) -> None:
+    async def push(self, address: str, outputs: tuple[Output, ...], lang: str) -> None:
         """Write on our own (a reminder) into the direct-message room it was set in. A room
         Lotse has left meanwhile gets nothing; the reminder counts as delivered."""
         if self.client is None or address not in self.client.rooms:
@@ -595,16 +596,7 @@ class MatrixChannel:
             return
         memory = self._room(address)
         async with memory.lock:
-            await self._deliver(address, self._lang_of(outputs), memory, outputs)
-
-    def _lang_of(self, outputs: tuple[Output, ...]) -> str:
-        """The language of outputs that answer no message: told by a question's hint."""
-        bundle = self.service.bundle
-        hints = {o.hint for o in outputs if isinstance(o, Question)}
-        for lang in bundle.languages:
-            if any(bundle.text(k, lang) in hints for k in ("choose_hint", "choose_multiple_hint")):
-                return lang
-        return bundle.default_language
+            await self._deliver(address, lang, memory, outputs)
 
     # --- outputs -----------------------------------------------------------------------------
 
@@ -620,23 +612,13 @@ class MatrixChannel:
                 pending = []
                 await self._send_document(room_id, memory, output)
                 continue
-            block = part(output, self._hint(output, lang))
+            block = part(for_typing(output, self.service.bundle))
             if block is not None:
                 pending.append(block)
         if erased:
             note = _words(_ERASED, lang)
             pending.append(Part(note, f"<p>{text_html(note)}</p>"))
         await self._send_parts(room_id, memory, pending)
-
-    def _hint(self, output: Output, lang: str) -> str | None:
-        """On Matrix there are no buttons to tap: the engine's hint for single choices says
-        "tap or type the number", ours says "number or words"."""
-        if not isinstance(output, Question) or output.multiple or not output.options:
-            return None
-        with contextlib.suppress(KeyError):
-            if output.hint == self.service.bundle.text("choose_hint", lang):
-                return self.service.bundle.text("choose_hint_typed", lang)
-        return None
 
     async def _send_parts(self, room_id: str, memory: _Room, parts: list[Part]) -> None:
         for block in joined(parts):
@@ -666,16 +648,16 @@ class MatrixChannel:
         rooms); if an upload fails the text goes out as a message, so nothing is lost."""
         # Imported here: fpdf2 takes half a second to import, and most chats make no document.
         from bot.documents import document_pdf, document_text
-        from bot.documents.text import timezone
+        from bot.documents.text import file_stem
 
         client = self.client
         assert client is not None
-        stamp = document.created.astimezone(timezone()).strftime("%Y%m%d-%H%M%S")
-        name = f"{document.file}-{stamp}"
+        name = file_stem(document)
         text = document_text(document)
         room = client.rooms.get(room_id)
         encrypt = bool(room is not None and room.encrypted)
-        for data, suffix, mime in ((document_pdf(document), "pdf", "application/pdf"),
+        pdf = await asyncio.to_thread(document_pdf, document)  # ~0.3 s: not on the loop
+        for data, suffix, mime in ((pdf, "pdf", "application/pdf"),
                                    (text.encode("utf-8"), "txt", "text/plain")):
             filename = f"{name}.{suffix}"
             uploaded, keys = await client.upload(

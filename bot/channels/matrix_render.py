@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from bot.conversation import ChecklistView, Contacts, Output, Question, Say
-from bot.plaintext import card_text, render
+from bot.plaintext import render, tel_uri
 
 HTML_FORMAT = "org.matrix.custom.html"
 MESSAGE_LIMIT = 6000
@@ -24,7 +23,6 @@ MESSAGE_LIMIT = 6000
 non-ASCII letters and, in encrypted rooms, base64 take up to eight times the characters."""
 
 
-_PHONE_CHARS = re.compile(r"[^\d+]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,18 +35,6 @@ class Part:
 
 def text_html(text: str) -> str:
     return html.escape(text).replace("\n", "<br>")
-
-
-def tel_uri(phone: str) -> str | None:
-    """`tel:` with digits and a leading +, as RFC 3966 wants it; None when nothing is left.
-    Only the first of several numbers; a "(0)" after the country code is not dialled."""
-    first = phone.split(",")[0].strip()
-    if first.startswith("+"):
-        first = first.replace("(0)", "")
-    digits = _PHONE_CHARS.sub("", first)
-    plus = digits.startswith("+")
-    digits = digits.replace("+", "")
-    return f"tel:{'+' if plus else ''}{digits}" if digits else None
 
 
 def question_part(question: Question, hint: str | None = None) -> Part:
@@ -94,8 +80,7 @@ def contacts_part(contacts: Contacts) -> Part:
         if card.checked:
             lines.append(f"({html.escape(labels.checked)} {html.escape(card.checked)})")
         blocks.append("<br>".join(lines))
-    body = "\n\n".join(card_text(contacts, i) for i in range(len(contacts.cards)))
-    return Part(body, "".join(_paragraphs(blocks)))
+    return Part(render(contacts), "".join(_paragraphs(blocks)))
 
 
 def checklist_part(view: ChecklistView) -> Part:
@@ -106,10 +91,10 @@ def checklist_part(view: ChecklistView) -> Part:
     return Part(render(view), "".join(_paragraphs(lines)))
 
 
-def part(output: Output, hint: str | None = None) -> Part | None:
+def part(output: Output) -> Part | None:
     """The output as a block of text; None for what is not text (documents, the end)."""
     if isinstance(output, Question):
-        return question_part(output, hint)
+        return question_part(output)
     if isinstance(output, Contacts):
         return contacts_part(output)
     if isinstance(output, ChecklistView):

@@ -445,9 +445,10 @@ class TelegramChannel:
 
     # --- outputs -----------------------------------------------------------------------------
 
-    async def push(self, address: str, outputs: tuple[Output, ...]) -> None:
+    async def push(self, address: str, outputs: tuple[Output, ...], lang: str) -> None:
         """Write on our own (a reminder). A user who blocked the bot gets nothing, and the
-        reminder counts as delivered: there is nobody to deliver it to."""
+        reminder counts as delivered: there is nobody to deliver it to. (`lang` is the
+        conversation's, which Telegram's own words take from the service anyway.)"""
         chat_id = int(address)
         memory = self.chat(chat_id)
         async with memory.lock:
@@ -490,11 +491,9 @@ class TelegramChannel:
         """The PDF and the text file, built in memory and uploaded; nothing touches the disk."""
         # Imported here: fpdf2 takes half a second to import, and most chats make no document.
         from bot.documents import document_pdf, document_text
-        from bot.documents.text import timezone
-
-        stamp = document.created.astimezone(timezone()).strftime("%Y%m%d-%H%M%S")
-        name = f"{document.file}-{stamp}"
-        pdf = document_pdf(document)
+        from bot.documents.text import file_stem
+        name = file_stem(document)
+        pdf = await asyncio.to_thread(document_pdf, document)  # ~0.3 s: not on the loop
         txt = document_text(document).encode("utf-8")
         bot = self.application.bot
         for data, suffix in ((pdf, "pdf"), (txt, "txt")):

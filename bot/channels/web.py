@@ -205,11 +205,10 @@ class WebChannel:
 
     async def start(self, request: web.Request) -> web.Response:
         """The page was opened: continue the session's conversation, or begin one."""
-        return await self._turn(request, lambda data, lang, resume: (
-            Resume(lang) if resume else Start(lang)))
+        return await self._turn(request, None)
 
     async def say(self, request: web.Request) -> web.Response:
-        def said(data: Mapping[str, Any], lang: str | None, resume: bool) -> Event | None:
+        def said(data: Mapping[str, Any], lang: str | None) -> Event | None:
             text = data.get("text")
             if not isinstance(text, str) or not text.strip():
                 return None
@@ -218,7 +217,7 @@ class WebChannel:
         return await self._turn(request, said)
 
     async def pick(self, request: web.Request) -> web.Response:
-        def picked(data: Mapping[str, Any], lang: str | None, resume: bool) -> Event | None:
+        def picked(data: Mapping[str, Any], lang: str | None) -> Event | None:
             parts = [data.get(name) for name in ("flow", "node", "choice")]
             if not all(isinstance(p, str) and 0 < len(p) <= 200 for p in parts):
                 return None
@@ -226,8 +225,10 @@ class WebChannel:
         return await self._turn(request, picked)
 
     async def _turn(self, request: web.Request,
-                    make: Callable[[Mapping[str, Any], str | None, bool], Event | None],
+                    make: Callable[[Mapping[str, Any], str | None], Event | None] | None,
                     ) -> web.Response:
+        """One request, one turn. `make` reads the event from the request; None: the page was
+        opened, and the session's conversation goes on (Resume) or begins (Start)."""
         data = await self._read(request)
         if isinstance(data, web.Response):
             return data
@@ -237,8 +238,13 @@ class WebChannel:
         if session is None:
             session = secrets.token_urlsafe(32)
         key = ConversationKey("web", session)
-        resume = not fresh and await self.service.has_conversation(key)
-        event = make(data, lang, resume)
+        event: Event | None
+        if make is not None:
+            event = make(data, lang)
+        elif not fresh and await self.service.has_conversation(key):
+            event = Resume(lang)
+        else:
+            event = Start(lang)
         if event is None:
             return self._error(400, "bad_request", lang)
         event_id = data.get("id")
@@ -290,10 +296,8 @@ class WebChannel:
         """Build both files in memory and offer each under a one-time URL."""
         # Imported here: fpdf2 takes half a second to import, and most chats make no document.
         from bot.documents import document_pdf, document_text
-        from bot.documents.text import timezone
-
-        stamp = document.created.astimezone(timezone()).strftime("%Y%m%d-%H%M%S")
-        name = _NAME.sub("_", f"{document.file}-{stamp}")
+        from bot.documents.text import file_stem
+        name = _NAME.sub("_", file_stem(document))
         pdf = await asyncio.to_thread(document_pdf, document)
         txt = document_text(document).encode("utf-8")
         files = []

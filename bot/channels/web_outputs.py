@@ -12,8 +12,8 @@ from typing import Any
 
 from bot.conversation import ChecklistView, Contacts, Ended, Output, Question, Say
 from bot.flowmodel import Bundle
+from bot.plaintext import tel_uri
 
-_TEL = re.compile(r"[^\d+]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 MESSAGES: dict[str, dict[str, str]] = {
@@ -42,14 +42,6 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def message(key: str, lang: str | None) -> str:
     return MESSAGES.get(lang or "", MESSAGES["de"])[key]
-
-
-def tel_link(phone: str) -> str | None:
-    """A `tel:` URL from a phone number as written in the contacts ("0561 282070")."""
-    digits = _TEL.sub("", phone)
-    if digits.count("+") > 1 or "+" in digits[1:] or not digits.strip("+"):
-        return None
-    return f"tel:{digits}"
 
 
 def web_link(url: str) -> str | None:
@@ -98,7 +90,7 @@ def contacts_json(contacts: Contacts) -> dict[str, Any]:
     for card in contacts.cards:
         cards.append({
             "name": card.name,
-            "phone": card.phone, "tel": tel_link(card.phone) if card.phone else None,
+            "phone": card.phone, "tel": tel_uri(card.phone) if card.phone else None,
             "web": card.web, "href": web_link(card.web) if card.web else None,
             "email": card.email, "mailto": mail_link(card.email) if card.email else None,
             "hours": card.hours, "note": card.note, "checked": card.checked,

@@ -7,17 +7,16 @@ the canonical text, a line of 64 hyphens, then the fingerprint and the safe-keep
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import re
 import textwrap
 import unicodedata
-import zoneinfo
 from dataclasses import dataclass
 
 from bot.conversation import Document
 from bot.documents.labels import labels
 from bot.engine import format_date
+from bot.localtime import LOCAL
 
 RULE = "-" * 64
 """Ends the fingerprinted text in a .txt file; the last such line counts."""
@@ -26,13 +25,10 @@ FINGERPRINT = re.compile(r"\b((?:[0-9a-f]{8} ?){7}[0-9a-f]{8})\b", re.IGNORECASE
 _END_PUNCTUATION = (":", "?", "!", ".")
 
 
-@functools.cache
-def timezone() -> dt.tzinfo:
-    """German local time: Lotse serves German municipalities, wherever its server runs."""
-    try:
-        return zoneinfo.ZoneInfo("Europe/Berlin")
-    except zoneinfo.ZoneInfoNotFoundError:  # no time zone database: the server's own zone
-        return dt.datetime.now().astimezone().tzinfo or dt.UTC
+def file_stem(document: Document) -> str:
+    """The name both files of a document share: its file name and when it was made, local
+    time as printed in it ("gedaechtnisprotokoll-20261125-113000")."""
+    return f"{document.file}-{document.created.astimezone(LOCAL).strftime('%Y%m%d-%H%M%S')}"
 
 
 def canonical(text: str) -> str:
@@ -62,7 +58,7 @@ def grouped(digest: str) -> str:
 
 
 def created_line(document: Document) -> str:
-    local = document.created.astimezone(timezone())
+    local = document.created.astimezone(LOCAL)
     offset = local.utcoffset() or dt.timedelta()
     minutes = int(offset.total_seconds()) // 60
     sign = "+" if minutes >= 0 else "-"

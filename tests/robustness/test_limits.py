@@ -122,6 +122,18 @@ async def test_a_flood_gets_one_notice_and_does_not_touch_the_state_or_the_other
     figures.count("limits: flood messages refused", 1000 - 4)
 
 
+async def test_forget_passes_the_rate_limit_so_the_quick_exit_always_erases() -> None:
+    svc = ConversationService(SHIPPED, StateStore(None), KeyHasher(SECRET), lambda: NOW)
+    svc.rate_limit = RateLimit(burst=2, per_second=0.001, clock=Ticks())
+    key = ConversationKey("web", "hurried")
+    await svc.handle(key, Start("de"))
+    await svc.handle(key, Said("nein"))
+    assert await svc.handle(key, Said("ja")) != ()  # the notice: over the limit now
+    assert await svc.has_conversation(key)
+    await svc.handle(key, Said("vergessen"))
+    assert not await svc.has_conversation(key)
+
+
 # --- no path from user input to the file system, to SQL, to markup -----------------------
 
 
