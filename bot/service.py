@@ -233,12 +233,13 @@ class ConversationService:
             if digest in seen:
                 return ()
             seen = [*seen, digest][-SEEN_LIMIT:]
-        command = _command(event)
-        lang = state.lang if state else self.bundle.default_language
-        if (command is not None and command[0] is Command.STATS and self.statistics is not None
-                and key in self.admins):
-            return (Say(self.statistics(lang)),)
+        statistics = self.statistics if key in self.admins else None
         can_remind = reply_to is not None and self.reminders is not None
+        # Only where the service answers a command itself; the engine parses the rest.
+        command = _command(event) if statistics is not None or can_remind else None
+        lang = state.lang if state else self.bundle.default_language
+        if statistics is not None and command is not None and command[0] is Command.STATS:
+            return (Say(statistics(lang)),)
         if can_remind and command == (Command.REMINDERS, None):
             # The list is kept here, not in the engine; "reminders stop" goes on to the engine.
             return (Say(self.reminder_list(hashed, lang)),)
