@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bot.deadlines import valid_region
 from bot.flowmodel import (
@@ -70,11 +71,28 @@ for _action, _keys in ACTIONS.items():
         _OWNER.setdefault(_key, _action)
 INPUT_TYPES = ("text", "date")
 MAX_PROBLEMS_PER_FILE = 100
+_KEY_SETS = {id(keys): frozenset(keys) for keys in (FLOW_KEYS, NODE_KEYS, CHOICE_KEYS)}
+"""The long key tuples as sets, by identity: `unknown_keys` tests them in one C call."""
+_CHOICE_KEY_SET = _KEY_SETS[id(CHOICE_KEYS)]
 
 
-@dataclass(frozen=True, slots=True)
-class Ref:
-    """Where something in a flow points to something else, kept for the cross-file checks."""
+def _words(listed: object) -> tuple[str, ...] | None:
+    """The words of a synonym list, or None unless it is a list of texts."""
+    if not isinstance(listed, list):
+        return None
+    words = tuple([w.value for w in listed])
+    for word in words:
+        if not isinstance(word, str):
+            return None
+    return words
+
+
+class Ref(NamedTuple):
+    """Where something in a flow points to something else, kept for the cross-file checks.
+
+    A named tuple, not a frozen dataclass: a large flow has tens of thousands of them, and a
+    frozen dataclass sets each field through object.__setattr__.
+    """
 
     kind: str  # "target", "flow", "slot", "value", "contact", "topic"
     name: str
@@ -117,6 +135,11 @@ class FlowReader:
         self.error(node.line, node.col, message, hint)
 
     def unknown_keys(self, node: Y, allowed: tuple[str, ...], where: str) -> bool:
+        if len(allowed) > 3:
+            # The common case, all keys known, tested in C; a long tuple is a slow `in`.
+            known = _KEY_SETS.get(id(allowed))
+            if known is not None and known.issuperset(node.value):
+                return True
         ok = True
         for key in node.value:
             if key not in allowed:
@@ -130,13 +153,17 @@ class FlowReader:
 
     def text(self, node: Y, what: str) -> Text | None:
         text = self.resolve(node, self.file, what)
-        if text is not None and node.is_map:
+        if text is None:
+            return None
+        value = node.value
+        if isinstance(value, dict):
             # Inline: each language at its own place, so a message can point at that text.
-            for lang, value in text.items():
-                at = node.value[lang]
-                self._texts.append(({lang: value}, at.line, at.col, ""))
-        elif text is not None:
-            self._texts.append((text, node.line, node.col, node.value))
+            append = self._texts.append
+            for lang, words in text.items():
+                at = value[lang]
+                append(({lang: words}, at.line, at.col, ""))
+        else:
+            self._texts.append((text, node.line, node.col, value))
         return text
 
     # --- the file --------------------------------------------------------------------------
@@ -170,19 +197,23 @@ class FlowReader:
             return None
         steps: dict[str, Step] = {}
         node_pos: dict[str, tuple[int, int]] = {}
-        for node_id, body in nodes.items():
-            line, col = nodes.key_pos(node_id)
-            node_pos[node_id] = (line, col)
-            if not ID.match(node_id):
+        key_pos = nodes.keys or {}
+        nodes_pos = (nodes.line, nodes.col)
+        valid_id = ID.match
+        read_node = self.node
+        for node_id, body in nodes.value.items():
+            pos = node_pos[node_id] = key_pos.get(node_id, nodes_pos)
+            line, col = pos
+            if not valid_id(node_id):
                 self.error(line, col, f"node id '{node_id}' is not valid",
                            "use lower case letters, digits and _, starting with a letter")
                 continue
-            if not body.is_map:
+            if not isinstance(body.value, dict):
                 hint = (f"'{node_id}' is a key inside a node: indent it like the keys above it"
                         if node_id in NODE_KEYS else "give it 'say:', 'ask:', 'next:' ...")
                 self.error(line, col, f"node '{node_id}' must be a mapping", hint)
                 continue
-            step = self.node(node_id, body, line)
+            step = read_node(node_id, body, line)
             if step is not None:
                 steps[node_id] = step
         if start.is_str:
@@ -210,23 +241,27 @@ class FlowReader:
         errors = len(self.problems)
         self.unknown_keys(body, NODE_KEYS, where)
         fields = body.value
-        actions = [k for k in ACTIONS if k in fields]
+        # Most nodes have one action among three or four keys: look the keys up, not the
+        # actions; only two or more actions need the ordered list (for the message).
+        actions = [k for k in fields if k in ACTIONS]
         if len(actions) > 1:
+            actions = [k for k in ACTIONS if k in fields]
             second = body.key_pos(actions[1])
             self.error(*second, f"{where} has both '{actions[0]}' and '{actions[1]}'",
                        "a node does one thing: split it into two nodes linked by 'next'")
             return None
         action = actions[0] if actions else None
+        belongs = ACTIONS.get(action or "", ())
         for key in fields:
             owner = _OWNER.get(key)
-            if owner is not None and key not in ACTIONS.get(action or "", ()):
+            if owner is not None and key not in belongs:
                 self.error(*body.key_pos(key), f"'{key}' in {where} belongs with '{owner}'",
                            f"add '{owner}:' or remove '{key}'")
-        say = self.text(body.value["say"], f"'say' of {where}") if "say" in body.value else None
-        has_next = "next" in body.value
-        links = self.links(body.value["next"], node_id) if has_next else ()
+        say = self.text(fields["say"], f"'say' of {where}") if "say" in fields else None
+        has_next = "next" in fields
+        links = self.links(fields["next"], node_id) if has_next else ()
         if action == "end":
-            end = body.value["end"]
+            end = fields["end"]
             if end.value is not True:
                 self.at(end, f"'end' in {where} must be 'true'", "write 'end: true'")
             if has_next:
@@ -244,27 +279,27 @@ class FlowReader:
             cls: type[Message] | type[Branch] = Message if say is not None or plain else Branch
             step = cls(id=node_id, say=say, next=links, line=line)
         else:
-            step = getattr(self, f"_{action}")(node_id, body, say, links, line)
+            step = _READ_ACTION[action](self, node_id, body, say, links, line)
         return step if len(self.problems) == errors else None
 
     def _ask(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
              line: int) -> Ask | None:
-        where = f"node '{node_id}'"
-        question = self.text(body.value["ask"], f"the question of {where}")
+        question = self.text(body.value["ask"], f"the question of node '{node_id}'")
         slot = self.slot(body, node_id)
         multiple = self.flag(body, "multiple")
-        raw = body.get("choices")
-        if raw is None or not raw.is_list or not raw.value:
-            self.at(raw or body, f"{where} asks a question but has no 'choices'",
+        raw = body.value.get("choices")
+        if raw is None or not isinstance(raw.value, list) or not raw.value:
+            self.at(raw or body, f"node '{node_id}' asks a question but has no 'choices'",
                     "add 'choices:' with a list of '- id: ... label: ...'")
             return None
         choices: list[Choice] = []
         seen: dict[str, int] = {}
+        read_choice = self.choice
         for item in raw.value:
-            choice = self.choice(item, node_id, seen)
+            choice = read_choice(item, node_id, seen)
             if choice is not None:
                 if not choice.next and not links:
-                    self.at(item, f"choice '{choice.id}' of {where} leads nowhere",
+                    self.at(item, f"choice '{choice.id}' of node '{node_id}' leads nowhere",
                             "give the choice or the node a 'next'")
                 choices.append(choice)
         if question is None or len(choices) != len(raw.value):
@@ -273,60 +308,62 @@ class FlowReader:
                    choices=tuple(choices), multiple=multiple)
 
     def choice(self, item: Y, node_id: str, seen: dict[str, int]) -> Choice | None:
-        where = f"a choice of node '{node_id}'"
-        if not item.is_map:
-            self.at(item, f"{where} must be a mapping", "write '- id: ...' and 'label: ...'")
-            return None
-        self.unknown_keys(item, CHOICE_KEYS, where)
         fields = item.value
+        if not isinstance(fields, dict):
+            self.at(item, f"a choice of node '{node_id}' must be a mapping",
+                    "write '- id: ...' and 'label: ...'")
+            return None
+        if not _CHOICE_KEY_SET.issuperset(fields):
+            self.unknown_keys(item, CHOICE_KEYS, f"a choice of node '{node_id}'")
         cid = fields.get("id")
         if cid is None:
-            self.at(item, f"{where} has no 'id'", "add 'id: <word>'")
+            self.at(item, f"a choice of node '{node_id}' has no 'id'", "add 'id: <word>'")
             return None
-        if isinstance(cid.value, bool):
-            self.at(cid, f"choice id reads as {str(cid.value).lower()} in YAML",
+        choice_id = cid.value
+        if isinstance(choice_id, bool):
+            self.at(cid, f"choice id reads as {str(choice_id).lower()} in YAML",
                     "put it in quotes: id: \"yes\"")
             return None
-        if not (cid.is_str and CHOICE_ID.match(cid.value)):
-            self.at(cid, f"choice id {cid.value!r} is not valid",
+        if not (isinstance(choice_id, str) and CHOICE_ID.match(choice_id)):
+            self.at(cid, f"choice id {choice_id!r} is not valid",
                     "use lower case letters, digits and _")
             return None
-        if cid.value in seen:
-            self.at(cid, f"choice id '{cid.value}' is used twice in node '{node_id}' (first on "
-                         f"line {seen[cid.value]})", "rename one of them")
+        if choice_id in seen:
+            self.at(cid, f"choice id '{choice_id}' is used twice in node '{node_id}' (first on "
+                         f"line {seen[choice_id]})", "rename one of them")
             return None
-        seen[cid.value] = cid.line
+        seen[choice_id] = cid.line
         label_node = fields.get("label")
         if label_node is None:
-            self.at(item, f"choice '{cid.value}' has no 'label'", "add 'label: <text>'")
+            self.at(item, f"choice '{choice_id}' has no 'label'", "add 'label: <text>'")
             return None
-        label = self.text(label_node, f"the label of choice '{cid.value}'")
+        label = self.text(label_node, f"the label of choice '{choice_id}'")
         if label is not None:
-            for words in label.values():
-                self._synonyms.append((node_id, cid.value, words, label_node.line,
-                                       label_node.col))
+            at_line, at_col = label_node.line, label_node.col
+            self._synonyms.extend([(node_id, choice_id, words, at_line, at_col)
+                                   for words in label.values()])
         synonyms: dict[str, tuple[str, ...]] = {}
         raw = fields.get("synonyms")
         if raw is not None:
-            if not raw.is_map:
+            if not isinstance(raw.value, dict):
                 self.at(raw, "'synonyms' must give a list per language",
                         "write synonyms: {de: [wort], en: [word]}")
             else:
                 for lang, listed in raw.value.items():
                     words = listed.value
-                    if not isinstance(words, list) \
-                            or not all(isinstance(w.value, str) for w in words):
+                    found = _words(words)
+                    if found is None:
                         self.at(listed, f"synonyms for '{lang}' must be a list of words",
                                 f"write {lang}: [word, other word]")
                         continue
-                    synonyms[lang] = tuple([w.value for w in words])
+                    synonyms[lang] = found
                     self._refs.append(Ref("language", lang, *raw.key_pos(lang)))
-                    self._synonyms.extend([(node_id, cid.value, w.value, w.line, w.col)
+                    self._synonyms.extend([(node_id, choice_id, w.value, w.line, w.col)
                                            for w in words])
         links = self.links(fields["next"], node_id) if "next" in fields else ()
         if label is None:
             return None
-        return Choice(id=cid.value, label=label, synonyms=synonyms, next=links)
+        return Choice(id=choice_id, label=label, synonyms=synonyms, next=links)
 
     def _input(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
                line: int) -> Input | None:
@@ -568,7 +605,7 @@ class FlowReader:
     # --- small parts ---------------------------------------------------------------------
 
     def slot(self, body: Y, node_id: str) -> str:
-        raw = body.get("slot")
+        raw = body.value.get("slot")
         if raw is None:
             return node_id
         if not (raw.is_str and ID.match(raw.value)):
@@ -578,7 +615,7 @@ class FlowReader:
         return str(raw.value)
 
     def flag(self, body: Y, key: str) -> bool:
-        raw = body.get(key)
+        raw = body.value.get(key)
         if raw is None:
             return False
         if not isinstance(raw.value, bool):
@@ -587,9 +624,10 @@ class FlowReader:
         return raw.value
 
     def links(self, raw: Y, node_id: str) -> tuple[Link, ...]:
-        if raw.is_str:
-            self._refs.append(Ref("target", raw.value, raw.line, raw.col, node_id))
-            return (Link(raw.value),)
+        target = raw.value
+        if isinstance(target, str):
+            self._refs.append(Ref("target", target, raw.line, raw.col, node_id))
+            return (Link(target),)
         if not raw.is_list or not raw.value:
             self.at(raw, f"'next' of node '{node_id}' must be a node id or a list of links",
                     "write 'next: <node id>' or a list of '- if: ... then: ...' and '- else: ...'")
@@ -676,3 +714,8 @@ class FlowReader:
             names.append(str(v.value))
             self._refs.append(Ref("value", str(v.value), v.line, v.col, slot.value))
         return SlotIs(slot.value, frozenset(names))
+
+
+_READ_ACTION: dict[str, Callable[..., Step | None]] = {
+    action: getattr(FlowReader, f"_{action}") for action in ACTIONS if action != "end"}
+"""Each action's reader, looked up once rather than by name for every node."""
