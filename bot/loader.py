@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -236,8 +236,9 @@ def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem
     dates = _date_slots(files)
     for flow_file in files:
         _check_refs(flow_file, flows, content, slot_values, dates, problems)
-        _check_graph(flow_file, problems)
-        _check_automatic_loops(flow_file, flows, problems)
+        after = {node_id: successors(step) for node_id, step in flow_file.flow.nodes.items()}
+        _check_graph(flow_file, after, problems)
+        _check_automatic_loops(flow_file, flows, after, problems)
         _check_words(flow_file, problems)
         _check_placeholders(flow_file, content, slot_values, problems)
     _check_call_cycles(files, problems)
@@ -372,41 +373,52 @@ def successors(step: Step) -> list[str]:
     targets = [link.target for link in step.next]
     if isinstance(step, Ask):
         for choice in step.choices:
-            targets.extend(link.target for link in choice.next)
+            targets.extend([link.target for link in choice.next])
     return targets
 
 
-def _check_graph(f: FlowFile, problems: list[Problem]) -> None:
+def _check_graph(f: FlowFile, after: Mapping[str, list[str]], problems: list[Problem]) -> None:
+    """Every node reached from the start, and from every reached node an end reached.
+
+    `after` holds each node's successors, computed once for this and the loop check. Both
+    searches visit each node and link once; nothing is built per node beyond the reverse links.
+    """
     nodes = f.flow.nodes
-    if f.flow.start not in nodes:
+    start = f.flow.start
+    if start not in nodes:
         return
-    after = {node_id: successors(step) for node_id, step in nodes.items()}
-    reached = {f.flow.start}
-    queue = deque([f.flow.start])
-    while queue:
-        for target in after[queue.popleft()]:
-            if target in nodes and target not in reached:
+    reached = {start}
+    todo = [start]
+    while todo:  # the order of the visits does not matter, only the set
+        for target in after[todo.pop()]:
+            if target not in reached and target in nodes:
                 reached.add(target)
-                queue.append(target)
-    for node_id in nodes:
-        if node_id not in reached:
-            line, col = f.node_pos[node_id]
-            problems.append(Problem(f.file, line, col, f"node '{node_id}' cannot be reached "
-                                    f"from the start '{f.flow.start}'",
-                                    "lead to it with 'next' from another node, or delete it"))
+                todo.append(target)
+    if len(reached) != len(nodes):
+        for node_id in nodes:
+            if node_id not in reached:
+                line, col = f.node_pos[node_id]
+                problems.append(Problem(f.file, line, col, f"node '{node_id}' cannot be reached "
+                                        f"from the start '{start}'",
+                                        "lead to it with 'next' from another node, or delete "
+                                        "it"))
     incoming: dict[str, list[str]] = defaultdict(list)
+    # A node leading to a missing node (reported already) might well end: no echo of that error.
+    can_end: set[str] = set()
     for node_id, targets in after.items():
+        ends = isinstance(nodes[node_id], End)
         for target in targets:
             incoming[target].append(node_id)
-    # A node leading to a missing node (reported already) might well end: no echo of that error.
-    can_end = {n for n, s in nodes.items()
-               if isinstance(s, End) or any(t not in nodes for t in after[n])}
-    queue = deque(can_end)
-    while queue:
-        for source in incoming[queue.popleft()]:
+            if target not in nodes:
+                ends = True
+        if ends:
+            can_end.add(node_id)
+    todo = list(can_end)
+    while todo:
+        for source in incoming[todo.pop()]:
             if source not in can_end:
                 can_end.add(source)
-                queue.append(source)
+                todo.append(source)
     for node_id in nodes:
         if node_id in reached and node_id not in can_end:
             line, col = f.node_pos[node_id]
@@ -423,7 +435,7 @@ def _waits(step: Step, flows: Mapping[str, FlowFile]) -> bool:
 
 
 def _check_automatic_loops(f: FlowFile, flows: Mapping[str, FlowFile],
-                           problems: list[Problem]) -> None:
+                           after: Mapping[str, list[str]], problems: list[Problem]) -> None:
     """A loop of nodes that never wait for the user would run for ever."""
     nodes = f.flow.nodes
     # A dict, not a set: the search starts at the first such node in the file, every time.
@@ -432,8 +444,7 @@ def _check_automatic_loops(f: FlowFile, flows: Mapping[str, FlowFile],
     for root in auto:
         if state.get(root):
             continue
-        stack: list[tuple[str, list[str]]] = [(root, [t for t in successors(nodes[root])
-                                                      if t in auto])]
+        stack: list[tuple[str, list[str]]] = [(root, [t for t in after[root] if t in auto])]
         path = [root]
         state[root] = 1
         while stack:
@@ -453,7 +464,7 @@ def _check_automatic_loops(f: FlowFile, flows: Mapping[str, FlowFile],
             elif not state.get(nxt):
                 state[nxt] = 1
                 path.append(nxt)
-                stack.append((nxt, [t for t in successors(nodes[nxt]) if t in auto]))
+                stack.append((nxt, [t for t in after[nxt] if t in auto]))
 
 
 def _check_call_cycles(files: list[FlowFile], problems: list[Problem]) -> None:
