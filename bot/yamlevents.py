@@ -33,6 +33,11 @@ _IMPLICIT = Resolver.yaml_implicit_resolvers
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 _SPECIAL = frozenset(c for c in _IMPLICIT if c)
 """First characters with which a plain scalar may be more than text (a number, true, null …)."""
+_SHORT_ONLY = frozenset(c for c, found in _IMPLICIT.items() if c.isalpha() and all(
+    tag in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:null") for tag, _ in found))
+"""First letters with which only true/false and null words are more than text: 'yes', 'Off',
+'NULL' … have five letters at most, so a longer word such as a node id 'n1234' is text
+without a pattern tried (six allows for the newline that a pattern's `$` lets through)."""
 
 
 def resolve_plain(value: str) -> tuple[str, Any]:
@@ -83,7 +88,7 @@ def _build(get_event: Callable[[], Any], display: str, problems: list[Problem],
     scalar_event = yaml.ScalarEvent
     mapping_start = yaml.MappingStartEvent
     mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
-    special = _SPECIAL
+    special, short_only = _SPECIAL, _SHORT_ONLY
     plain_is_text: dict[str, bool] = {}  # a plain word starting like a number or true: text?
     # The open collection, unpacked into locals; its parents are saved on `stack`.
     items: Any = None  # dict or list; None before the root collection opened
@@ -108,7 +113,8 @@ def _build(get_event: Callable[[], Any], display: str, problems: list[Problem],
                 and event.anchor is None and event.tag is None:
             raw = event.value
             fast = True
-            if not event.style and not (raw and raw[0] not in special):
+            if not event.style and (not raw or (raw[0] in special and (
+                    len(raw) <= 6 or raw[0] not in short_only))):
                 known = plain_is_text.get(raw)
                 if known is None:
                     known = plain_is_text[raw] = bool(raw) and resolve_plain(raw)[0] == _STR
