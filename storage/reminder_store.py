@@ -12,6 +12,7 @@ a process that died while sending, and the reminder is tried again.
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -60,13 +61,16 @@ class ReminderStore:
             lang: str) -> None:
         """Set one reminder, replacing one of the same kind for this conversation; durable with
         the next commit of the state store."""
-        self._store.begin()
-        self._conn.execute("DELETE FROM reminders WHERE conversation = ? AND kind = ?",
-                           (conversation, kind))
-        self._conn.execute(
-            "INSERT INTO reminders (id, conversation, channel, address, due_at, kind, lang) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (secrets.token_hex(8), conversation, channel, address, due_at, kind, lang))
+        row = (secrets.token_hex(8), conversation, channel, address, due_at, kind, lang)
+
+        def replace(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM reminders WHERE conversation = ? AND kind = ?",
+                         (conversation, kind))
+            conn.execute(
+                "INSERT INTO reminders (id, conversation, channel, address, due_at, kind, lang) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+
+        self._store.defer(replace)
 
     def of(self, conversation: str) -> list[StoredReminder]:
         rows = self._conn.execute(
@@ -74,12 +78,10 @@ class ReminderStore:
             "WHERE conversation = ? ORDER BY due_at", (conversation,)).fetchall()
         return [StoredReminder(*row) for row in rows]
 
-    def cancel(self, conversation: str) -> int:
+    def cancel(self, conversation: str) -> None:
         """Erase every reminder of this conversation; durable with the next commit."""
-        self._store.begin()
-        cursor = self._conn.execute("DELETE FROM reminders WHERE conversation = ?",
-                                    (conversation,))
-        return cursor.rowcount
+        self._store.defer(lambda conn: conn.execute(
+            "DELETE FROM reminders WHERE conversation = ?", (conversation,)))
 
     def due(self, now: int, limit: int = 100) -> list[StoredReminder]:
         """Reminders due by `now` that nobody is delivering, oldest first."""
@@ -92,33 +94,26 @@ class ReminderStore:
     def claim(self, reminder_id: str, now: int) -> bool:
         """Take a reminder for delivery; False when another delivery has it (or it is gone).
         Committed at once, so the claim holds across processes."""
-        self._store.begin()
-        cursor = self._conn.execute(
+        claimed = self._store.write(lambda conn: conn.execute(
             "UPDATE reminders SET claimed_at = ? WHERE id = ? "
-            "AND (claimed_at IS NULL OR claimed_at < ?)", (now, reminder_id, now - STALE_CLAIM))
-        self._store.commit()
-        return cursor.rowcount == 1
+            "AND (claimed_at IS NULL OR claimed_at < ?)",
+            (now, reminder_id, now - STALE_CLAIM)).rowcount)
+        return claimed == 1
 
     def release(self, reminder_id: str) -> None:
         """Sending failed: the reminder is due again at the next round."""
-        self._store.begin()
-        self._conn.execute("UPDATE reminders SET claimed_at = NULL WHERE id = ?",
-                           (reminder_id,))
-        self._store.commit()
+        self._store.write(lambda conn: conn.execute(
+            "UPDATE reminders SET claimed_at = NULL WHERE id = ?", (reminder_id,)))
 
     def done(self, reminder_id: str) -> None:
         """Delivered: erased at once."""
-        self._store.begin()
-        self._conn.execute("DELETE FROM reminders WHERE id = ?", (reminder_id,))
-        self._store.commit()
+        self._store.write(lambda conn: conn.execute(
+            "DELETE FROM reminders WHERE id = ?", (reminder_id,)))
 
     def purge(self, now: int) -> int:
         """Erase reminders overdue for longer than OVERDUE_LIMIT (their channel is gone)."""
-        self._store.begin()
-        cursor = self._conn.execute("DELETE FROM reminders WHERE due_at < ?",
-                                    (now - OVERDUE_LIMIT,))
-        self._store.commit()
-        return cursor.rowcount
+        return self._store.write(lambda conn: conn.execute(
+            "DELETE FROM reminders WHERE due_at < ?", (now - OVERDUE_LIMIT,)).rowcount)
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM reminders").fetchone()[0])

@@ -230,7 +230,10 @@ def test_an_old_state_database_is_migrated_in_place(tmp_path: Path) -> None:
     loaded = store.load("k")
     assert loaded is not None and loaded.expires_at == 1000 + 86400
     numbers = [r[0] for r in store.db.execute("SELECT number FROM _migrations").fetchall()]
-    assert numbers == [1, 2, 3]  # expiry, then the reminders table
+    assert numbers == [1, 2, 3, 4]  # expiry, the reminders table, no index on last activity
+    indexes = {r[0] for r in store.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()}
+    assert "idx_conversations_updated_at" not in indexes
     store.close()
     assert StateStore(path).load("k") is not None  # applying again changes nothing
 
@@ -246,4 +249,18 @@ async def test_forget_leaves_nothing_in_the_database_or_its_wal(shipped: Bundle,
     await svc.handle(key, Said("vergessen"))
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("state"))
     assert b"Kanarienvogel" not in raw
+    svc.store.close()
+
+
+async def test_a_forget_reply_waits_for_the_wal_to_be_emptied(shipped: Bundle,
+                                                              tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    svc = service(shipped, path)
+    key = ConversationKey("test", "jonas")
+    await svc.handle(key, Start(flow="protocol"))
+    await svc.handle(key, Said("heute"))
+    await svc.handle(key, Said("Zaunkönig-Weg 3"))
+    await svc.handle(key, Said("vergessen"))
+    wal = path.with_name("state.db-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # emptied before the reply came
     svc.store.close()
