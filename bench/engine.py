@@ -66,7 +66,10 @@ def percentile(values: list[float], share: float) -> float:
     return sorted(values)[min(len(values) - 1, int(len(values) * share))] * 1000
 
 
-async def throughput(service: ConversationService, talkers: Talkers, turns: int) -> float:
+async def throughput(service: ConversationService, talkers: Talkers, turns: int
+                     ) -> tuple[float, float]:
+    """(turns/s, CPU seconds per turn of the event loop's thread): on a machine shared with
+    other work the CPU time is the steadier number."""
     each = turns // len(talkers.keys)
     counter = iter(range(10**9))
 
@@ -75,9 +78,10 @@ async def throughput(service: ConversationService, talkers: Talkers, turns: int)
             await service.handle(talkers.keys[index], talkers.next_event(index),
                                  f"t{next(counter)}")
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     await asyncio.gather(*(talk(i) for i in range(len(talkers.keys))))
-    return each * len(talkers.keys) / (time.perf_counter() - started)
+    done = each * len(talkers.keys)
+    return done / (time.perf_counter() - started), (time.thread_time() - cpu) / done
 
 
 async def latency(service: ConversationService, talkers: Talkers, turns: int,
@@ -110,7 +114,7 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
         path = Path(folder) / "state.db"
         store = TimedStore(path, synchronous)
         service = ConversationService(bundle, store, KeyHasher(b"bench-secret-0123456789abcdef"))
-        per_second = await throughput(service, talkers, turns)
+        per_second, cpu_per_turn = await throughput(service, talkers, turns)
         offered = rate or per_second / 2
         latencies = await latency(service, talkers, min(turns, int(offered * 5)), offered)
         rows = store.db.execute(
@@ -122,7 +126,8 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
         file_bytes = path.stat().st_size
     print(f"conversations        {conversations:,}")
     print(f"sqlite synchronous   {synchronous} (committed before each reply)")
-    print(f"throughput           {per_second:,.0f} turns/s ({turns:,} turns, closed loop)")
+    print(f"throughput           {per_second:,.0f} turns/s ({turns:,} turns, closed loop); "
+          f"event loop CPU {cpu_per_turn * 1e6:.1f} us/turn")
     print(f"latency at {offered:,.0f}/s   p50 {statistics.median(latencies) * 1000:.3f} ms, "
           f"p99 {percentile(latencies, 0.99):.3f} ms, max {max(latencies) * 1000:.3f} ms "
           f"({len(latencies):,} turns, open loop)")
