@@ -62,13 +62,11 @@ def client_for(synapse: Synapse, account: Account, store: Path) -> AsyncClient:
     return client
 
 
-class EchoBot:
-    """(a): what a minimal matrix-nio bot does per message, and nothing else."""
+class _Syncing:
+    """A logged-in client that keeps syncing in the background until stopped."""
 
     def __init__(self, synapse: Synapse, account: Account, store: Path) -> None:
         self.client = client_for(synapse, account, store)
-        self.client.add_event_callback(self.on_invite, InviteMemberEvent)
-        self.client.add_event_callback(self.on_text, RoomMessageText)
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -76,6 +74,21 @@ class EchoBot:
             await self.client.keys_upload()
         await self.client.sync(timeout=0, full_state=True)
         self.task = asyncio.create_task(self.client.sync_forever(timeout=30_000))
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        await self.client.close()
+
+
+class EchoBot(_Syncing):
+    """(a): what a minimal matrix-nio bot does per message, and nothing else."""
+
+    def __init__(self, synapse: Synapse, account: Account, store: Path) -> None:
+        super().__init__(synapse, account, store)
+        self.client.add_event_callback(self.on_invite, InviteMemberEvent)
+        self.client.add_event_callback(self.on_text, RoomMessageText)
 
     async def on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
         if event.state_key == self.client.user_id and event.membership == "invite":
@@ -87,27 +100,14 @@ class EchoBot:
                                         {"msgtype": "m.text", "body": event.body},
                                         ignore_unverified_devices=True)
 
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-        await self.client.close()
 
-
-class Employee:
+class Employee(_Syncing):
     """Sends, and resolves the waiting future when the other side's next message arrives."""
 
     def __init__(self, synapse: Synapse, account: Account, store: Path) -> None:
-        self.client = client_for(synapse, account, store)
+        super().__init__(synapse, account, store)
         self.client.add_event_callback(self.on_text, RoomMessageText)
         self.waiting: dict[str, asyncio.Future[str]] = {}
-        self.task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        if self.client.should_upload_keys:
-            await self.client.keys_upload()
-        await self.client.sync(timeout=0, full_state=True)
-        self.task = asyncio.create_task(self.client.sync_forever(timeout=30_000))
 
     async def on_text(self, room: MatrixRoom, event: RoomMessageText) -> None:
         future = self.waiting.get(room.room_id)
@@ -136,11 +136,6 @@ class Employee:
         body = await asyncio.wait_for(reply, 60)
         return time.perf_counter() - began, body
 
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
-        await self.client.close()
 
 
 def p95(values: list[float]) -> float:

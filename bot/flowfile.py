@@ -6,6 +6,7 @@ Only the shape of a single file is checked here; what needs all flows and the co
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,9 +72,13 @@ for _action, _keys in ACTIONS.items():
         _OWNER.setdefault(_key, _action)
 INPUT_TYPES = ("text", "date")
 MAX_PROBLEMS_PER_FILE = 100
-_KEY_SETS = {id(keys): frozenset(keys) for keys in (FLOW_KEYS, NODE_KEYS, CHOICE_KEYS)}
-"""The long key tuples as sets, by identity: `unknown_keys` tests them in one C call."""
-_CHOICE_KEY_SET = _KEY_SETS[id(CHOICE_KEYS)]
+
+
+@functools.cache
+def _key_set(keys: tuple[str, ...]) -> frozenset[str]:
+    """A key tuple as a set, so that `unknown_keys` tests all of a mapping's keys in one C
+    call (the order of the tuple is kept for the messages)."""
+    return frozenset(keys)
 
 
 def _words(listed: object) -> tuple[str, ...] | None:
@@ -135,11 +140,8 @@ class FlowReader:
         self.error(node.line, node.col, message, hint)
 
     def unknown_keys(self, node: Y, allowed: tuple[str, ...], where: str) -> bool:
-        if len(allowed) > 3:
-            # The common case, all keys known, tested in C; a long tuple is a slow `in`.
-            known = _KEY_SETS.get(id(allowed))
-            if known is not None and known.issuperset(node.value):
-                return True
+        if _key_set(allowed).issuperset(node.value):  # the common case: all keys known
+            return True
         ok = True
         for key in node.value:
             if key not in allowed:
@@ -313,8 +315,7 @@ class FlowReader:
             self.at(item, f"a choice of node '{node_id}' must be a mapping",
                     "write '- id: ...' and 'label: ...'")
             return None
-        if not _CHOICE_KEY_SET.issuperset(fields):
-            self.unknown_keys(item, CHOICE_KEYS, f"a choice of node '{node_id}'")
+        self.unknown_keys(item, CHOICE_KEYS, f"a choice of node '{node_id}'")
         cid = fields.get("id")
         if cid is None:
             self.at(item, f"a choice of node '{node_id}' has no 'id'", "add 'id: <word>'")

@@ -14,6 +14,17 @@ from bot.resources import shipped_content
 
 NOW = dt.datetime(2026, 11, 25, 10, 30, tzinfo=dt.UTC)
 ROOT = Path(__file__).resolve().parent.parent
+SECRET = b"0123456789abcdef0123456789abcdef"
+"""The key-hashing secret of the service and channel tests."""
+
+# The employee flow's first questions (German), as the channel tests wait for them.
+Q_DANGER = "Sind Sie gerade in Gefahr?"
+Q_WHO = "Schreiben Sie über etwas"
+Q_INJURED = "Sind Sie verletzt?"
+Q_WHAT = "Was ist passiert?"
+Q_HOW = "Wie oder wo ist es passiert?"
+Q_WHEN = "Wann ist es passiert?"
+Q_PROTOCOL = "Möchten Sie das gleich hier mit mir aufschreiben?"
 
 
 def write_flows(folder: Path, *flows: str) -> list[Path]:

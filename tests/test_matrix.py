@@ -37,26 +37,20 @@ from nio import (  # type: ignore[import-untyped]
 from nio.crypto import decrypt_attachment  # type: ignore[import-untyped]
 
 from bot.channels.matrix import SESSION_FILE, TOKEN_FILE, MatrixChannel, quiet_nio, said_text
-from bot.channels.matrix_render import joined, part, question_part, tel_uri
+from bot.channels.matrix_render import joined, part, question_part
 from bot.config import MatrixSettings
 from bot.conversation import Option, Question, Say
 from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
+from bot.plaintext import tel_uri
 from bot.service import ConversationService
 from storage import StateStore
 
+from .helpers import Q_DANGER, Q_HOW, Q_INJURED, Q_PROTOCOL, Q_WHAT, Q_WHEN, Q_WHO, SECRET
 from .synapse import Account, Synapse
 
-SECRET = b"0123456789abcdef0123456789abcdef"
 TIMEOUT = 60.0
 
-Q_DANGER = "Sind Sie gerade in Gefahr?"
-Q_WHO = "Schreiben Sie über etwas"
-Q_INJURED = "Sind Sie verletzt?"
-Q_WHAT = "Was ist passiert?"
-Q_HOW = "Wie oder wo ist es passiert?"
-Q_WHEN = "Wann ist es passiert?"
-Q_PROTOCOL = "Möchten Sie das gleich hier mit mir aufschreiben?"
 RESUMED = "Hier waren wir stehen geblieben"
 
 

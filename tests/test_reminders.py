@@ -21,9 +21,8 @@ from bot.service import ConversationService
 from storage import StateStore
 from storage.reminder_store import ReminderStore
 
-from .helpers import NOW
+from .helpers import NOW, SECRET
 
-SECRET = b"0123456789abcdef0123456789abcdef"
 KEY = ConversationKey("telegram", "4711")
 CHAT = "4711"
 BERLIN = dt.timezone(dt.timedelta(hours=1))  # winter time, for reading the expected times

@@ -25,9 +25,8 @@ from bot.service import ConversationService
 from storage import StateStore
 from storage.report_store import ReportStore, StoredReport
 
-from .helpers import NOW, random_script
+from .helpers import NOW, SECRET, random_script
 
-SECRET = b"0123456789abcdef0123456789abcdef"
 REPORT_ANSWERS = ["ja", "2", "3", "von außen", "1, 8", "bürgerbüro", "noch nicht", "ja", "3"]
 
 

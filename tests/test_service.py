@@ -23,9 +23,7 @@ from bot.keys import ConversationKey, KeyHasher, load_secret
 from bot.service import ConversationService
 from storage import StateStore
 
-from .helpers import NOW, random_script
-
-SECRET = b"0123456789abcdef0123456789abcdef"
+from .helpers import NOW, SECRET, random_script
 
 
 class Clock:
@@ -247,20 +245,9 @@ async def test_forget_leaves_nothing_in_the_database_or_its_wal(shipped: Bundle,
     await svc.handle(key, Said("heute"))
     await svc.handle(key, Said("Kanarienvogel-Ort 17"))
     await svc.handle(key, Said("vergessen"))
+    wal = path.with_name("state.db-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # emptied before the reply came
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("state"))
     assert b"Kanarienvogel" not in raw
     svc.store.close()
 
-
-async def test_a_forget_reply_waits_for_the_wal_to_be_emptied(shipped: Bundle,
-                                                              tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    svc = service(shipped, path)
-    key = ConversationKey("test", "jonas")
-    await svc.handle(key, Start(flow="protocol"))
-    await svc.handle(key, Said("heute"))
-    await svc.handle(key, Said("Zaunkönig-Weg 3"))
-    await svc.handle(key, Said("vergessen"))
-    wal = path.with_name("state.db-wal")
-    assert not wal.exists() or wal.stat().st_size == 0  # emptied before the reply came
-    svc.store.close()

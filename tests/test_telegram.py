@@ -26,18 +26,11 @@ from bot.service import ConversationService
 from storage import StateStore
 
 from .botapi_standin import Shown, StandIn, free_port
+from .helpers import Q_DANGER, Q_HOW, Q_INJURED, Q_PROTOCOL, Q_WHAT, Q_WHEN, Q_WHO, SECRET
 
-SECRET = b"0123456789abcdef0123456789abcdef"
 ANNA = 501
 HOOK_SECRET = "hook-secret-123"
 
-Q_DANGER = "Sind Sie gerade in Gefahr?"
-Q_WHO = "Schreiben Sie über etwas"
-Q_INJURED = "Sind Sie verletzt?"
-Q_WHAT = "Was ist passiert?"
-Q_HOW = "Wie oder wo ist es passiert?"
-Q_WHEN = "Wann ist es passiert?"
-Q_PROTOCOL = "Möchten Sie das gleich hier mit mir aufschreiben?"
 STALE = "Dieser Knopf gehört zu einer früheren Frage"
 
 

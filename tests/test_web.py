@@ -37,18 +37,11 @@ from bot.service import ConversationService
 from storage import StateStore
 
 from .browser import chromium_missing, launch
+from .helpers import Q_DANGER, Q_HOW, Q_INJURED, Q_PROTOCOL, Q_WHEN, Q_WHO, SECRET
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SECRET = b"0123456789abcdef0123456789abcdef"
-
-Q_DANGER = "Sind Sie gerade in Gefahr?"
-Q_WHO = "Schreiben Sie über etwas"
-Q_INJURED = "Sind Sie verletzt?"
 Q_WHAT = "Was ist passiert? Wählen Sie"
-Q_HOW = "Wie oder wo ist es passiert?"
-Q_WHEN = "Wann ist es passiert?"
-Q_PROTOCOL = "Möchten Sie das gleich hier mit mir aufschreiben?"
 WELCOME = "Guten Tag, hier ist Lotse."
 WORDS = "Ich weiß, wo Ihr Auto steht."
 INJECTION = '<img src="x" id="injected"> <script>window.injected = 1</script> **fett**'

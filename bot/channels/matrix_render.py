@@ -14,8 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from bot.channels.card_html import card_lines
 from bot.conversation import ChecklistView, Contacts, Output, Question, Say
-from bot.plaintext import render, tel_uri
+from bot.plaintext import render
 
 HTML_FORMAT = "org.matrix.custom.html"
 MESSAGE_LIMIT = 6000
@@ -58,28 +59,8 @@ def question_part(question: Question, hint: str | None = None) -> Part:
 
 def contacts_part(contacts: Contacts) -> Part:
     """Cards with tappable `tel:` and `mailto:` links, and the plain card text as body."""
-    labels, blocks = contacts.labels, []
-    for card in contacts.cards:
-        lines = [f"<b>{html.escape(card.name)}</b>"]
-        if card.phone:
-            uri = tel_uri(card.phone)
-            shown = html.escape(card.phone)
-            link = f'<a href="{html.escape(uri, quote=True)}">{shown}</a>' if uri else shown
-            lines.append(f"{html.escape(labels.phone)}: {link}")
-        if card.web:
-            url = html.escape(card.web, quote=True)
-            lines.append(f'{html.escape(labels.web)}: <a href="{url}">{html.escape(card.web)}</a>')
-        if card.email:
-            mail = html.escape(f"mailto:{card.email}", quote=True)
-            lines.append(f'{html.escape(labels.email)}: '
-                         f'<a href="{mail}">{html.escape(card.email)}</a>')
-        if card.hours:
-            lines.append(f"{html.escape(labels.hours)}: {html.escape(card.hours)}")
-        if card.note:
-            lines.append(f"<i>{text_html(card.note)}</i>")
-        if card.checked:
-            lines.append(f"({html.escape(labels.checked)} {html.escape(card.checked)})")
-        blocks.append("<br>".join(lines))
+    blocks = ["<br>".join(card_lines(card, contacts.labels, links=True, note_html=text_html))
+              for card in contacts.cards]
     return Part(render(contacts), "".join(_paragraphs(blocks)))
 
 

@@ -47,6 +47,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.channels.card_html import card_lines
 from bot.config import TelegramSettings
 from bot.conversation import (
     ChecklistView,
@@ -162,24 +163,8 @@ def question_html(question: Question) -> str:
 def contacts_html(contacts: Contacts) -> list[str]:
     """One HTML block per card. Phone numbers stay plain text: Telegram's apps make them
     tappable, while a tel: link is refused by the Bot API and would lose the whole message."""
-    labels, blocks = contacts.labels, []
-    for card in contacts.cards:
-        lines = [f"<b>{html.escape(card.name)}</b>"]
-        if card.phone:
-            lines.append(f"{html.escape(labels.phone)}: {html.escape(card.phone)}")
-        if card.web:
-            url = html.escape(card.web, quote=True)
-            lines.append(f'{html.escape(labels.web)}: <a href="{url}">{html.escape(card.web)}</a>')
-        if card.email:
-            lines.append(f"{html.escape(labels.email)}: {html.escape(card.email)}")
-        if card.hours:
-            lines.append(f"{html.escape(labels.hours)}: {html.escape(card.hours)}")
-        if card.note:
-            lines.append(f"<i>{html.escape(card.note)}</i>")
-        if card.checked:
-            lines.append(f"({html.escape(labels.checked)} {html.escape(card.checked)})")
-        blocks.append("\n".join(lines))
-    return blocks
+    return ["\n".join(card_lines(card, contacts.labels, links=False))
+            for card in contacts.cards]
 
 
 def plain_blocks(text: str, limit: int = MESSAGE_LIMIT // 2) -> list[str]:

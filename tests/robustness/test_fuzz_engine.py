@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import random
+from collections.abc import Iterable
 
 import pytest
 from hypothesis import given
@@ -53,8 +54,13 @@ nows = st.one_of(
        can_remind=st.booleans())
 def test_any_sequence_of_events_is_answered_within_the_rules(
         first: str | None, acts: list[Act], now: dt.datetime, can_remind: bool) -> None:
+    _walk([Act("start", flow=first), *acts], now, can_remind)
+
+
+def _walk(acts: Iterable[Act], now: dt.datetime, can_remind: bool) -> None:
+    """Each act as an event on the state so far, every turn checked against the rules."""
     state: State | None = None
-    for act in [Act("start", flow=first), *acts]:
+    for act in acts:
         event = resolve(SHIPPED, state, act)
         turn = step(SHIPPED, state, event, now, can_remind)
         check_turn(SHIPPED, event, turn, now)
@@ -82,17 +88,6 @@ WALKS = figures.scaled(40, 600)
        noise=st.sampled_from([0.02, 0.1, 0.3]), can_remind=st.booleans())
 def test_long_noisy_conversations_reach_the_reports_within_the_rules(
         rng: random.Random, now: dt.datetime, noise: float, can_remind: bool) -> None:
-    state: State | None = None
     walk = noisy_walk(SHIPPED, rng, noise)
-    for act in [Act("start", flow=rng.choice([None, *SHIPPED.flows])),
-                *itertools.islice(walk, 150)]:
-        event = resolve(SHIPPED, state, act)
-        turn = step(SHIPPED, state, event, now, can_remind)
-        check_turn(SHIPPED, event, turn, now)
-        figures.count("engine: steps fuzzed")
-        figures.count("engine: reports checked", sum(isinstance(o, Report)
-                                                      for o in turn.outputs))
-        state = turn.state
-        if state is not None:
-            REACHED.add((state.here.flow, state.here.node))
-    _note_coverage()
+    _walk([Act("start", flow=rng.choice([None, *SHIPPED.flows])), *itertools.islice(walk, 150)],
+          now, can_remind)

@@ -1,0 +1,41 @@
+"""A contact card as lines of HTML, for the channels that send HTML (Telegram, Matrix).
+
+One card, one set of rules for escaping; what differs per channel is only which details may
+be links and how a card's note keeps its line breaks.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+from bot.conversation import CardLabels, ContactCard
+from bot.plaintext import tel_uri
+
+
+def card_lines(card: ContactCard, labels: CardLabels, *, links: bool,
+               note_html: Callable[[str], str] = html.escape) -> list[str]:
+    """The card's lines, name first. `links`: the phone number and the e-mail address are
+    `tel:` and `mailto:` links too (the web address always is)."""
+    lines = [f"<b>{html.escape(card.name)}</b>"]
+    if card.phone:
+        shown = html.escape(card.phone)
+        uri = tel_uri(card.phone) if links else None
+        link = f'<a href="{html.escape(uri, quote=True)}">{shown}</a>' if uri else shown
+        lines.append(f"{html.escape(labels.phone)}: {link}")
+    if card.web:
+        url = html.escape(card.web, quote=True)
+        lines.append(f'{html.escape(labels.web)}: <a href="{url}">{html.escape(card.web)}</a>')
+    if card.email:
+        shown = html.escape(card.email)
+        if links:
+            mail = html.escape(f"mailto:{card.email}", quote=True)
+            shown = f'<a href="{mail}">{shown}</a>'
+        lines.append(f"{html.escape(labels.email)}: {shown}")
+    if card.hours:
+        lines.append(f"{html.escape(labels.hours)}: {html.escape(card.hours)}")
+    if card.note:
+        lines.append(f"<i>{note_html(card.note)}</i>")
+    if card.checked:
+        lines.append(f"({html.escape(labels.checked)} {html.escape(card.checked)})")
+    return lines
