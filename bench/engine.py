@@ -94,15 +94,19 @@ async def latency(service: ConversationService, talkers: Talkers, turns: int,
         await service.handle(talkers.keys[index], event, f"l{n}")
         latencies.append(time.perf_counter() - arrived)
 
-    tasks = []
+    # Only the turns still running are kept, as a server keeps them: holding every finished
+    # task (and its outputs) until the end made each garbage collection walk all of them.
+    running: set[asyncio.Task[None]] = set()
     start = loop.time()
     for n in range(turns):
         due = start + n / rate
         if due > loop.time():
             await asyncio.sleep(due - loop.time())
         index = n % len(talkers.keys)
-        tasks.append(asyncio.create_task(one(index, talkers.next_event(index), n)))
-    await asyncio.gather(*tasks)
+        task = asyncio.create_task(one(index, talkers.next_event(index), n))
+        running.add(task)
+        task.add_done_callback(running.discard)
+    await asyncio.gather(*running)
     return latencies
 
 
