@@ -263,9 +263,13 @@ class ConversationService:
             self._set_reminders(hashed, key.platform if key else platform, reply_to, change)
         if changes or reports:  # for the service only, never for a channel
             outputs = tuple(o for o in outputs if not isinstance(o, (Reminders, Report)))
-        # A document was handed over (its typed answers are now erased) or the conversation was
-        # forgotten: older versions of the row must not linger in the WAL file.
-        scrub = erased or handed_over
+        # A document was handed over: its typed answers are erased from the state, and the
+        # older versions of the row that hold them must become unreadable where they linger
+        # (the WAL): a new key for the state, the old one overwritten. A forgotten conversation
+        # also leaves the WAL at once, sealed or not.
+        if handed_over:
+            self.store.rekey(hashed)
+        scrub = erased
         if erased and self.reminders is not None:
             self.reminders.cancel(hashed)
         kept = not (erased or (turn.state is None and not seen))

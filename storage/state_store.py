@@ -1,10 +1,14 @@
 """Conversation state: one row per conversation, keyed by a keyed hash, in its own SQLite file.
 
 The row holds only what the engine needs to go on (position, answers, undo steps) plus the hashed
-ids of recent platform events for de-duplication. Writes are held back until the service
-commits all turns that finished together (group commit): one transaction, one WAL write for
-many turns. Each call is one short statement, so the async service calls it on the event loop
-(measured in bench/engine.py).
+ids of recent platform events for de-duplication. The state is sealed with the conversation's
+own key from `state_keys` (next to the database, `state.keys`): erasing typed text, or the whole
+conversation, overwrites that key, and every older version of the row becomes unreadable where
+it lingers (the WAL, free pages) without the WAL being emptied for it.
+
+Writes are held back until the service commits all turns that finished together (group
+commit): one transaction, one WAL write for many turns. Each call is one short statement, so the
+async service calls it on the event loop (measured in bench/engine.py).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sqlite_utils
 
 from storage.migrations import Migration, apply
 from storage.reminder_store import create_reminders
+from storage.state_keys import StateKeys
 
 
 def _create_conversations(db: sqlite_utils.Database) -> None:
@@ -41,6 +46,11 @@ def _add_expiry(db: sqlite_utils.Database) -> None:
     table.create_index(["expires_at"])
 
 
+def _add_key_slots(db: sqlite_utils.Database) -> None:
+    """The record in `state.keys` of the key that seals a row's state."""
+    db.table("conversations").add_column("key_slot", int)
+
+
 def _drop_activity_index(db: sqlite_utils.Database) -> None:
     """Nothing searches by the last activity (expiry has its own column): the index only cost
     every turn a second index update."""
@@ -52,6 +62,7 @@ MIGRATIONS: list[Migration] = [
     (2, "conversation expiry", _add_expiry),
     (3, "reminders", create_reminders),
     (4, "no index on last activity", _drop_activity_index),
+    (5, "sealed states", _add_key_slots),
 ]
 
 T = TypeVar("T")
@@ -127,8 +138,20 @@ class StateStore:
         self.db.execute("PRAGMA secure_delete = ON")
         apply(self.db, MIGRATIONS)
         self._conn = conn
-        self._saves: dict[str, tuple[str | None, str, int, int] | None] = {}
+        self._full = mode in ("FULL", "EXTRA")
+        self._saves: dict[str, tuple[bytes | None, str, int, int, int | None] | None] = {}
         self._deferred: list[Callable[[sqlite3.Connection], object]] = []
+        self._keys = StateKeys(None if path is None else path.with_suffix(".keys"))
+        self._slots: dict[str, int | None] = {}
+        """The key record of each conversation seen since the start (None: no state kept)."""
+        self._rekey: set[str] = set()
+        self._retired: list[int] = []
+        """Key records to overwrite once the rows that left them are committed."""
+        self._fresh: list[int] = []
+        """Key records taken since the last commit (overwritten again if it fails)."""
+        if self._keys.alone:
+            self._settle()
+        self._seal_plain_rows()
         self._checkpointer: _Checkpointer | None = None
         if path is not None and checkpoint_every > 0:
             self.db.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_CHECKPOINT_PAGES}")
@@ -138,12 +161,34 @@ class StateStore:
     def load(self, key: str) -> StoredConversation | None:
         if key in self._saves:  # written in this batch, not yet committed
             pending = self._saves[key]
-            return None if pending is None else StoredConversation(pending[0], pending[1],
-                                                                   pending[3])
+            if pending is None:
+                return None
+            return StoredConversation(self._open(key, pending[0], pending[4]), pending[1],
+                                      pending[3])
         row = self._conn.execute(
-            "SELECT state, seen, expires_at FROM conversations WHERE key = ?", (key,)
+            "SELECT state, seen, expires_at, key_slot FROM conversations WHERE key = ?", (key,)
         ).fetchone()
-        return StoredConversation(row[0], row[1] or "", row[2]) if row else None
+        if row is None:
+            self._slots[key] = None
+            return None
+        self._slots[key] = row[3]
+        return StoredConversation(self._open(key, row[0], row[3]), row[1] or "", row[2])
+
+    def _open(self, key: str, sealed: bytes | str | None, slot: int | None) -> str | None:
+        """The state's text; None when its key was erased or lost (the conversation starts
+        afresh, as with any unreadable state)."""
+        if isinstance(sealed, str):
+            return sealed  # written in the clear, before states were sealed
+        if sealed is None or slot is None:
+            return None
+        return self._keys.open(slot, sealed, key)
+
+    def _slot(self, key: str) -> int | None:
+        if key not in self._slots:
+            row = self._conn.execute("SELECT key_slot FROM conversations WHERE key = ?",
+                                     (key,)).fetchone()
+            self._slots[key] = row[0] if row else None
+        return self._slots[key]
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -154,11 +199,34 @@ class StateStore:
     def save(self, key: str, state: str | None, seen: str, updated_at: int,
              expires_at: int) -> None:
         """Write one conversation; durable after the next `commit()` (which writes it)."""
-        self._saves[key] = (state, seen, updated_at, expires_at)
+        slot = self._slot(key)
+        if state is None:
+            self._retire(key, slot)
+            self._saves[key] = (None, seen, updated_at, expires_at, None)
+            return
+        if slot is None or key in self._rekey or not self._keys.usable(slot):
+            self._retire(key, slot)
+            slot = self._slots[key] = self._keys.new()
+            self._fresh.append(slot)
+        self._saves[key] = (self._keys.seal(slot, state, key), seen, updated_at, expires_at,
+                            slot)
+
+    def rekey(self, key: str) -> None:
+        """Seal this conversation's next state with a new key and overwrite the old key once that
+        state is committed: for typed text just erased from the state, whose older versions
+        must not stay readable anywhere."""
+        self._rekey.add(key)
 
     def delete(self, key: str) -> None:
         """Erase one conversation with the next `commit()`."""
+        self._retire(key, self._slot(key))
         self._saves[key] = None
+
+    def _retire(self, key: str, slot: int | None) -> None:
+        self._rekey.discard(key)
+        self._slots[key] = None
+        if slot is not None:
+            self._retired.append(slot)
 
     def defer(self, change: Callable[[sqlite3.Connection], object]) -> None:
         """A write to another table, run in the next `commit()`'s transaction, after the
@@ -166,10 +234,17 @@ class StateStore:
         self._deferred.append(change)
 
     def commit(self) -> None:
-        """Make every write since the last commit durable, all with one WAL write."""
+        """Make every write since the last commit durable, all with one WAL write; then
+        overwrite the keys the committed rows no longer use."""
         self._write_pending()
+        if self._full:
+            self._keys.sync()  # a new key must not be lost in a power cut while its row is not
         if self._conn.in_transaction:
             self._conn.execute("COMMIT")
+        self._fresh.clear()
+        retired, self._retired = self._retired, []
+        for slot in retired:
+            self._keys.erase(slot)
 
     def write(self, change: Callable[[sqlite3.Connection], T]) -> T:
         """Run `change` in a transaction of its own and commit it at once: for writes outside a
@@ -200,10 +275,11 @@ class StateStore:
             gone = [(key,) for key, row in saves.items() if row is None]
             if rows:
                 self._conn.executemany(
-                    "INSERT INTO conversations (key, state, seen, updated_at, expires_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET state = "
-                    "excluded.state, seen = excluded.seen, updated_at = excluded.updated_at, "
-                    "expires_at = excluded.expires_at", rows)
+                    "INSERT INTO conversations (key, state, seen, updated_at, expires_at, "
+                    "key_slot) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                    "state = excluded.state, seen = excluded.seen, updated_at = "
+                    "excluded.updated_at, expires_at = excluded.expires_at, key_slot = "
+                    "excluded.key_slot", rows)
             if gone:
                 self._conn.executemany("DELETE FROM conversations WHERE key = ?", gone)
         if self._deferred:
@@ -218,11 +294,56 @@ class StateStore:
         self._deferred.clear()
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
+        for slot in self._fresh:  # sealed nothing that was kept
+            self._keys.erase(slot)
+        self._fresh.clear()
+        self._retired.clear()  # still in use by the rows as committed
+        self._rekey.clear()
+        self._slots.clear()
 
     def purge_expired(self, now: int) -> int:
         """Erase conversations whose expiry (epoch seconds) has passed; returns how many."""
-        return self.write(lambda conn: conn.execute(
-            "DELETE FROM conversations WHERE expires_at < ?", (now,)).rowcount)
+        def purge(conn: sqlite3.Connection) -> tuple[int, list[int]]:
+            slots = [r[0] for r in conn.execute(
+                "SELECT key_slot FROM conversations WHERE expires_at < ? AND key_slot IS NOT "
+                "NULL", (now,))]
+            return conn.execute("DELETE FROM conversations WHERE expires_at < ?",
+                                (now,)).rowcount, slots
+
+        count, slots = self.write(purge)
+        for slot in slots:
+            self._keys.erase(slot)
+        # Read again when needed; the rows waiting for their commit keep what they were given.
+        self._slots = {k: row[4] if row else None for k, row in self._saves.items()}
+        return count
+
+    def _settle(self) -> None:
+        """Alone with the database, no turn is half written anywhere: a key no row refers to
+        sealed only versions that are gone, or a turn a kill cut short; overwrite it (a crash
+        or a power cut between a commit and the overwrite of the key it retired)."""
+        used = {r[0] for r in self._conn.execute(
+            "SELECT key_slot FROM conversations WHERE key_slot IS NOT NULL")}
+        stale = self._keys.kept() - used
+        for slot in stale:
+            self._keys.erase(slot)
+        if stale:
+            self._keys.sync()
+
+    def _seal_plain_rows(self) -> None:
+        """States stored in the clear (before they were sealed) are sealed once, and the WAL that
+        held them emptied."""
+        plain = self._conn.execute(
+            "SELECT key, state FROM conversations WHERE key_slot IS NULL AND state IS NOT NULL"
+        ).fetchall()
+        if not plain:
+            return
+        for key, state in plain:
+            self._slots[key] = None
+            self.save(key, state if isinstance(state, str) else None, *self._conn.execute(
+                "SELECT coalesce(seen, ''), updated_at, expires_at FROM conversations "
+                "WHERE key = ?", (key,)).fetchone())
+        self.commit()
+        self.checkpoint()
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM conversations").fetchone()[0])
@@ -249,3 +370,4 @@ class StateStore:
         self.rollback()
         self.checkpoint()
         self._conn.close()
+        self._keys.close()

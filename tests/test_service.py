@@ -212,6 +212,9 @@ async def test_a_flow_may_keep_its_conversations_longer(tmp_path: Path) -> None:
     assert later.purge_expired() == 1
 
 
+PLAIN_STATE = '{"l":"de","f":"protocol:where","s":{"when":"Kanarienvogel-Weg 3"}}'
+
+
 def test_an_old_state_database_is_migrated_in_place(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     old = sqlite3.connect(path)
@@ -222,13 +225,19 @@ def test_an_old_state_database_is_migrated_in_place(tmp_path: Path) -> None:
         "CREATE TABLE conversations (key TEXT PRIMARY KEY NOT NULL, state TEXT, seen TEXT, "
         "updated_at INTEGER NOT NULL);"
         "INSERT INTO conversations VALUES ('k', NULL, '[]', 1000);")
+    old.execute("INSERT INTO conversations VALUES ('p', ?, '', 1000)", (PLAIN_STATE,))
     old.commit()
     old.close()
     store = StateStore(path)
     loaded = store.load("k")
     assert loaded is not None and loaded.expires_at == 1000 + 86400
     numbers = [r[0] for r in store.db.execute("SELECT number FROM _migrations").fetchall()]
-    assert numbers == [1, 2, 3, 4]  # expiry, the reminders table, no index on last activity
+    # expiry, the reminders table, no index on last activity, sealed states
+    assert numbers == [1, 2, 3, 4, 5]
+    sealed = store.load("p")
+    assert sealed is not None and sealed.state == PLAIN_STATE  # sealed once, reads the same
+    files = b"".join(f.read_bytes() for f in tmp_path.iterdir())
+    assert b"Kanarienvogel" not in files  # not in the clear anywhere any more
     indexes = {r[0] for r in store.db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()}
     assert "idx_conversations_updated_at" not in indexes

@@ -69,6 +69,11 @@ class Site:
         with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as conn:
             return int(conn.execute("SELECT count(*) FROM conversations").fetchone()[0])
 
+    def keys_kept(self) -> int:
+        """Keys in the key file that seal a stored state (not overwritten with zeros)."""
+        data = self.db.with_suffix(".keys").read_bytes()
+        return sum(data[i:i + 32] != bytes(32) for i in range(0, len(data), 32))
+
     def on_disk(self, text: str) -> bool:
         """Whether `text` is anywhere in the database files, deleted pages and WAL included."""
         needle = text.encode("utf-8")
@@ -249,13 +254,14 @@ async def test_quick_exit_leaves_at_once_and_leaves_nothing_behind(
         await write(page, "Um wie viel Uhr", "gegen 10:30 Uhr")
         await write(page, "Wo ist es passiert", marker)
         await expect(page.locator(".question").last).to_contain_text("Erzählen Sie")
-        assert site.rows() == 1 and site.on_disk(marker)
+        assert site.rows() == 1 and site.keys_kept() == 1
+        assert not site.on_disk(marker)  # the state is sealed: never on disk in the clear
         assert [c["name"] for c in await context.cookies()] == [COOKIE]
 
         await page.get_by_role("link", name="Schnell verlassen").click()
         await expect(page).to_have_url("about:blank")
         await eventually(lambda: site.rows() == 0)
-        await eventually(lambda: not site.on_disk(marker))
+        await eventually(lambda: site.keys_kept() == 0)  # its key overwritten with zeros
         assert await context.cookies() == []
         assert await page.go_back() is None  # the page replaced itself: Back does not return
         assert page.url == "about:blank"

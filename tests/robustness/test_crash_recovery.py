@@ -34,6 +34,7 @@ from bot.conversation import Report, Said, Start, State, state_from_json
 from bot.engine import step
 from bot.flowmodel import Ask, Input, ReportStep
 from bot.keys import ConversationKey, KeyHasher
+from storage import StateStore
 
 from ..helpers import NOW, ROOT
 from . import figures
@@ -166,14 +167,15 @@ class Incarnation:
 
 
 def _stored_states(data: Path, conversations: list[Conversation]) -> dict[str, str | None]:
+    """Read as the next start reads them: through the store, which unseals them."""
     hasher = KeyHasher(SECRET)
-    db = sqlite3.connect(data / "state.db")
+    store = StateStore(data / "state.db", checkpoint_every=0)
     try:
-        rows = dict(db.execute("SELECT key, state FROM conversations").fetchall())
+        rows = {c.name: store.load(hasher(ConversationKey("crash", c.name)))
+                for c in conversations}
     finally:
-        db.close()
-    return {c.name: rows.get(hasher(ConversationKey("crash", c.name)), "absent")
-            for c in conversations}
+        store.close()
+    return {name: "absent" if row is None else row.state for name, row in rows.items()}
 
 
 def _check_reports_db(data: Path) -> int:

@@ -1,0 +1,177 @@
+"""Stored states are sealed with a key per conversation; erasing text overwrites the key.
+
+Typed text never reaches the database files in the clear, and once a document is handed over (or
+the conversation erased) the key that sealed the older versions of its row is zeros on disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.conversation import Document, Question, Said, Start
+from bot.keys import ConversationKey, KeyHasher
+from bot.service import ConversationService
+from storage import StateStore
+from storage.state_keys import KEY_BYTES, StateKeys
+
+from .helpers import NOW, bundle_of
+from .test_documents import PROTOCOL, TYPED
+
+KEY = ConversationKey("test", "employee")
+STAMP = int(NOW.timestamp())
+
+
+def protocol_service(tmp_path: Path) -> ConversationService:
+    store = StateStore(tmp_path / "data" / "state.db")
+    return ConversationService(bundle_of(tmp_path, PROTOCOL), store, KeyHasher(b"k" * 32),
+                               lambda: NOW)
+
+
+def files(tmp_path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in (tmp_path / "data").iterdir())
+
+
+def row(svc: ConversationService) -> tuple[bytes, int]:
+    sealed, slot = svc.store.db.execute("SELECT state, key_slot FROM conversations").fetchone()
+    return bytes(sealed), slot
+
+
+def key_record(tmp_path: Path, slot: int) -> bytes:
+    data = (tmp_path / "data" / "state.keys").read_bytes()
+    return data[slot * KEY_BYTES:(slot + 1) * KEY_BYTES]
+
+
+async def test_typed_text_is_never_in_a_file_in_the_clear(tmp_path: Path) -> None:
+    svc = protocol_service(tmp_path)
+    await svc.handle(KEY, Start(flow="protocol"))
+    for text in ["gestern", *TYPED[:3]]:
+        await svc.handle(KEY, Said(text))
+    raw = files(tmp_path)  # in the middle of the protocol: all three answers are kept
+    assert all(text.encode() not in raw for text in TYPED)
+    svc.store.close()
+    reopened = protocol_service(tmp_path)
+    outputs = await reopened.handle(KEY, Said("Gefühl-Kanarienvogel"))
+    document = next(o for o in outputs if isinstance(o, Document))
+    assert ("Was gesagt wurde", "Worte-Kanarienvogel-Öl") in document.fields  # after a restart
+    reopened.store.close()
+
+
+async def test_after_the_document_its_key_is_zeros_and_old_versions_unreadable(
+        tmp_path: Path) -> None:
+    svc = protocol_service(tmp_path)
+    await svc.handle(KEY, Start(flow="protocol"))
+    for text in ["gestern", *TYPED[:3]]:
+        await svc.handle(KEY, Said(text))
+    before, old_slot = row(svc)
+    assert key_record(tmp_path, old_slot) != bytes(KEY_BYTES)
+    await svc.handle(KEY, Said(TYPED[3]))  # the document is handed over
+    assert key_record(tmp_path, old_slot) == bytes(KEY_BYTES)
+    keys = StateKeys(tmp_path / "data" / "state.keys")
+    assert keys.open(old_slot, before, svc.hasher(KEY)) is None  # wherever a copy lingers
+    keys.close()
+    svc.store.close()
+
+
+async def test_a_lost_key_file_starts_the_conversation_afresh(tmp_path: Path) -> None:
+    svc = protocol_service(tmp_path)
+    await svc.handle(KEY, Start(flow="protocol"))
+    await svc.handle(KEY, Said("gestern"))
+    svc.store.close()
+    (tmp_path / "data" / "state.keys").unlink()  # a power cut before the key reached the disk
+    reopened = protocol_service(tmp_path)
+    outputs = await reopened.handle(KEY, Said("hallo"))
+    assert any(isinstance(o, Question) for o in outputs)  # a fresh start, no crash
+    reopened.store.close()
+
+
+def test_a_key_left_by_a_crash_is_overwritten_at_the_next_start(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "state.db"
+    store = StateStore(path)
+    store.save("k", '{"l":"de","f":"a:b"}', "", STAMP, STAMP + 60)
+    store.commit()
+    _, first = store.db.execute("SELECT state, key_slot FROM conversations").fetchone()
+    store.rekey("k")
+    store.save("k", '{"l":"de","f":"a:c"}', "", STAMP, STAMP + 60)
+    store._keys.erase = lambda slot: None  # type: ignore[method-assign]  # dies right here
+    store.commit()
+    assert key_record(tmp_path, first) != bytes(KEY_BYTES)
+    store._conn.close()
+    store._keys.close()
+    again = StateStore(path)
+    assert key_record(tmp_path, first) == bytes(KEY_BYTES)
+    loaded = again.load("k")
+    assert loaded is not None and loaded.state == '{"l":"de","f":"a:c"}'
+    again.close()
+
+
+def test_a_key_taken_by_a_turn_a_kill_cut_short_is_overwritten_at_the_next_start(
+        tmp_path: Path) -> None:
+    path = tmp_path / "data" / "state.db"
+    store = StateStore(path)
+    store.save("k", '"never committed"', "", STAMP, STAMP + 60)
+    [slot] = store._keys.kept()
+    store._conn.close()  # killed before the commit
+    store._keys.close()
+    StateStore(path).close()
+    assert key_record(tmp_path, slot) == bytes(KEY_BYTES)
+
+
+def test_a_second_store_beside_a_running_one_leaves_its_keys_alone(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    running = StateStore(path)
+    running.save("k", '"waiting for its commit"', "", STAMP, STAMP + 60)
+    purge = StateStore(path)  # `lotse purge` from cron, beside the bot
+    purge.close()
+    running.commit()
+    assert running.load("k").state == '"waiting for its commit"'  # type: ignore[union-attr]
+    running.close()
+    assert StateStore(path).load("k").state == '"waiting for its commit"'  # type: ignore
+
+
+def test_two_stores_on_one_file_never_share_a_key(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    first, second = StateStore(path), StateStore(path)
+    for n in range(5):
+        first.save(f"a{n}", f'"first {n}"', "", STAMP, STAMP + 60)
+        second.save(f"b{n}", f'"second {n}"', "", STAMP, STAMP + 60)
+    first.commit()
+    second.commit()
+    slots = [r[0] for r in first.db.execute("SELECT key_slot FROM conversations")]
+    assert len(set(slots)) == 10
+    third = StateStore(path)
+    assert {third.load(f"a{n}").state for n in range(5)} == {  # type: ignore[union-attr]
+        f'"first {n}"' for n in range(5)}
+    for store in (first, second, third):
+        store.close()
+
+
+def test_expired_and_failed_writes_leave_no_key(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = StateStore(path)
+    store.save("old", '"x"', "", STAMP, STAMP + 60)
+    store.commit()
+    store.save("never", '"y"', "", STAMP, STAMP + 60)
+    store.rollback()  # the disk was full: nothing of it kept, its key neither
+    assert store.purge_expired(STAMP + 3600) == 1
+    assert (tmp_path / "state.keys").read_bytes().strip(b"\0") == b""
+    store.close()
+
+
+def test_a_changed_row_reads_as_no_state(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    store.save("k", '"x"', "", STAMP, STAMP + 60)
+    store.commit()
+    store.db.execute("UPDATE conversations SET state = zeroblob(40)")
+    store._slots.clear()
+    loaded = store.load("k")
+    assert loaded is not None and loaded.state is None
+    store.close()
+
+
+def test_the_in_memory_store_seals_too() -> None:
+    store = StateStore(None)
+    store.save("k", '"x"', "", STAMP, STAMP + 60)
+    store.commit()
+    sealed = store.db.execute("SELECT state FROM conversations").fetchone()[0]
+    assert isinstance(sealed, bytes) and len(sealed) == 12 + 3 + 16  # nonce, text, tag
+    assert store.load("k").state == '"x"'  # type: ignore[union-attr]
