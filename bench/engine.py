@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.cli import tune_collector
 from bot.conversation import Event, Said, Start
 from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
@@ -113,7 +113,7 @@ async def latency(service: ConversationService, talkers: Talkers, turns: int,
 async def run(conversations: int, turns: int, rate: float | None, synchronous: str) -> None:
     bundle = load_bundle()
     talkers = Talkers(bundle, conversations)
-    gc.freeze()  # as `lotse run` does: the loaded content is never garbage, stop scanning it
+    tune_collector()  # as `lotse run` does
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "state.db"
         store = TimedStore(path, synchronous)
