@@ -135,7 +135,7 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
     print(f"latency at {offered:,.0f}/s   p50 {statistics.median(latencies) * 1000:.3f} ms, "
           f"p99 {percentile(latencies, 0.99):.3f} ms, max {max(latencies) * 1000:.3f} ms "
           f"({len(latencies):,} turns, open loop)")
-    print(f"WAL scrubs           {len(scrubs):,} (after a document or forget), median "
+    print(f"WAL scrubs           {len(scrubs):,} (after a forget), median "
           f"{statistics.median(scrubs or [0]) * 1000:.3f} ms, max {max(scrubs or [0]) * 1000:.3f}"
           " ms, event loop held meanwhile")
     print(f"stored per conv.     mean {statistics.mean(sizes):,.0f} B, max {max(sizes):,} B "
