@@ -213,8 +213,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
         channels = configured(settings, service)
         senders = {c.name: c for c in channels if isinstance(c, Sender)}
         if senders and service.reminders is not None:
-            channels.append(ReminderScheduler(service, service.reminders, senders,
-                                              settings.reminders))
+            channels.append(ReminderScheduler(service, senders, settings.reminders))
         if not channels:
             click.echo("lotse run: no channel configured; the web page is switched off and "
                        "neither Telegram nor Matrix is set up (see docs/operating.md).", err=True)

@@ -95,15 +95,13 @@ class Console:
     def save(self, document: Document) -> tuple[Path, Path]:
         """Write the PDF and the text file side by side; returns (pdf, txt)."""
         # Imported here: fpdf2 takes half a second to import, and most chats make no document.
-        from bot.documents import document_pdf, document_text
-        from bot.documents.text import file_stem
+        from bot.documents.files import document_files
 
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        name = file_stem(document)
-        txt, pdf = self.out_dir / f"{name}.txt", self.out_dir / f"{name}.pdf"
-        txt.write_text(document_text(document), encoding="utf-8", newline="\n")
-        pdf.write_bytes(document_pdf(document))
-        return pdf, txt
+        pdf, txt = document_files(document)
+        for file in (txt, pdf):
+            (self.out_dir / file.filename).write_bytes(file.data)
+        return self.out_dir / pdf.filename, self.out_dir / txt.filename
 
     def wrap(self, text: str) -> str:
         lines = []

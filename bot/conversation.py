@@ -242,6 +242,8 @@ class Question:
     multiple: bool = False
     kind: str = "choice"  # "choice", "text" or "date"
     hint: str = ""
+    optional: bool = False
+    """A free answer that may be skipped (a channel with buttons offers one for it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -296,7 +296,7 @@ class _Turn:
         elif isinstance(here, Input):
             hint = self.system("skip_hint") if here.optional else ""
             self.out.append(Question(self.render(here.question, state), flow, node, (),
-                                     False, here.kind, hint))
+                                     False, here.kind, hint, here.optional))
         elif isinstance(here, ReportStep):
             self.out.append(self.report_preview(here, state))
         elif isinstance(here, Checklist):
@@ -760,7 +760,7 @@ def _fixed_question(bundle: Bundle, here: Ask | Input, lang: str, flow: str,
             "choose_multiple_hint" if here.multiple else "choose_hint")
         return Question(text, flow, node, options, here.multiple, "choice", hint)
     hint = _Turn(bundle, dt.datetime.min, lang=lang).system("skip_hint") if here.optional else ""
-    return Question(text, flow, node, (), False, here.kind, hint)
+    return Question(text, flow, node, (), False, here.kind, hint, here.optional)
 
 
 @functools.lru_cache(maxsize=4096)

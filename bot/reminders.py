@@ -20,7 +20,6 @@ from bot.config import ReminderSettings
 from bot.conversation import Output
 from bot.reminder_times import next_allowed
 from bot.service import ConversationService, utc_now
-from storage.reminder_store import ReminderStore
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +37,13 @@ class Sender(Protocol):
 class ReminderScheduler:
     name = "reminders"
 
-    def __init__(self, service: ConversationService, store: ReminderStore,
-                 senders: Mapping[str, Sender], settings: ReminderSettings,
-                 clock: Callable[[], dt.datetime] = utc_now, interval: float = 30.0,
-                 pause: float = 0.05) -> None:
+    def __init__(self, service: ConversationService, senders: Mapping[str, Sender],
+                 settings: ReminderSettings, clock: Callable[[], dt.datetime] = utc_now,
+                 interval: float = 30.0, pause: float = 0.05) -> None:
+        if service.reminders is None:
+            raise ValueError("the service keeps no reminders: nothing to deliver")
         self.service = service
-        self.store = store
+        self.store = service.reminders
         self.senders = senders
         self.settings = settings
         self.clock = clock

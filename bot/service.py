@@ -112,8 +112,8 @@ class _GroupCommit:
 
     def wait(self, scrub: bool = False) -> asyncio.Future[None]:
         """The commit to await (a future, not a coroutine: one step less on every turn);
-        `scrub`: also fold the WAL into the database and empty it, because the turn erased
-        typed text whose older versions still sit in the WAL."""
+        `scrub`: also fold the WAL into the database and empty it, because the turn forgot a
+        conversation whose older versions still sit in the WAL."""
         self._scrub = self._scrub or scrub
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
@@ -269,7 +269,6 @@ class ConversationService:
         # also leaves the WAL at once, sealed or not.
         if handed_over:
             self.store.rekey(hashed)
-        scrub = erased
         if erased and self.reminders is not None:
             self.reminders.cancel(hashed)
         kept = not (erased or (turn.state is None and not seen))
@@ -280,7 +279,7 @@ class ConversationService:
         else:
             self.store.delete(hashed)
         self._known.pop(hashed, None)
-        await self._commits.wait(scrub)
+        await self._commits.wait(scrub=erased)
         if kept:
             self._remember(hashed, _Known(turn.state, seen, expires))
         # Reports only after the turn's state, with this event's id, is committed: a failed

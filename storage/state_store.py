@@ -333,15 +333,14 @@ class StateStore:
         """States stored in the clear (before they were sealed) are sealed once, and the WAL that
         held them emptied."""
         plain = self._conn.execute(
-            "SELECT key, state FROM conversations WHERE key_slot IS NULL AND state IS NOT NULL"
-        ).fetchall()
+            "SELECT key, state, coalesce(seen, ''), updated_at, expires_at FROM conversations "
+            "WHERE key_slot IS NULL AND state IS NOT NULL").fetchall()
         if not plain:
             return
-        for key, state in plain:
+        for key, state, seen, updated_at, expires_at in plain:
             self._slots[key] = None
-            self.save(key, state if isinstance(state, str) else None, *self._conn.execute(
-                "SELECT coalesce(seen, ''), updated_at, expires_at FROM conversations "
-                "WHERE key = ?", (key,)).fetchone())
+            self.save(key, state if isinstance(state, str) else None, seen, updated_at,
+                      expires_at)
         self.commit()
         self.checkpoint()
 

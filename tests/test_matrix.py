@@ -8,6 +8,7 @@ condition, bounded by a timeout; nothing asserts on time.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -524,7 +525,7 @@ def test_phone_numbers_become_tel_uris() -> None:
 def test_a_question_shows_numbered_choices_and_the_hint_for_typing() -> None:
     question = Question("Sind Sie <verletzt>?", "employee", "injured",
                         (Option(1, "yes", "Ja"), Option(2, "no", "Nein")), hint="Tippen Sie")
-    shown = question_part(question, "Antworten Sie mit der Nummer")
+    shown = question_part(dataclasses.replace(question, hint="Antworten Sie mit der Nummer"))
     assert shown.html == ("<p>Sind Sie &lt;verletzt&gt;?</p><ol><li>Ja</li><li>Nein</li></ol>"
                           "<p><i>Antworten Sie mit der Nummer</i></p>")
     assert "1) Ja" in shown.body and "Tippen" not in shown.body
@@ -587,7 +588,7 @@ async def test_a_reminder_arrives_in_the_encrypted_direct_message_and_stop_ends_
         reminders.add(hashed, "matrix", room, int(due.timestamp()) + 86400 * 60,
                       "employee.deadline", "de")
         store.commit()
-        rounds = ReminderScheduler(service, reminders, {"matrix": channel}, ReminderSettings(),
+        rounds = ReminderScheduler(service, {"matrix": channel}, ReminderSettings(),
                                    lambda: due + dt.timedelta(minutes=1), pause=0)
         since = len(anna.seen)
         assert await rounds.tick() == 1
@@ -661,7 +662,7 @@ async def test_a_new_user_gets_the_reminders_asked_for_at_their_time_and_none_af
         else:
             raise AssertionError("never offered reminders")
         await anna.write("1, 2", "07.02.2027")
-        rounds = ReminderScheduler(service, reminders, {"matrix": channel},
+        rounds = ReminderScheduler(service, {"matrix": channel},
                                    ReminderSettings(), lambda: now[0], pause=0)
         now[0] = NOW + dt.timedelta(days=3, minutes=1)
         since = len(anna.seen)

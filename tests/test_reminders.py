@@ -63,7 +63,7 @@ def make_service(bundle: Bundle, path: Path, clock: Clock) -> ConversationServic
 
 def scheduler(svc: ConversationService, outbox: Outbox, clock: Clock) -> ReminderScheduler:
     assert svc.reminders is not None
-    return ReminderScheduler(svc, svc.reminders, {"telegram": outbox}, ReminderSettings(),
+    return ReminderScheduler(svc, {"telegram": outbox}, ReminderSettings(),
                              clock, pause=0)
 
 

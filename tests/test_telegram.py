@@ -367,7 +367,7 @@ async def test_a_reminder_arrives_in_the_chat_and_can_end_all_reminders(
                       "de")
         store.commit()
         clock = lambda: due + dt.timedelta(minutes=5)  # noqa: E731 - the moved clock
-        rounds = ReminderScheduler(service, reminders, {"telegram": bot.channel},
+        rounds = ReminderScheduler(service, {"telegram": bot.channel},
                                    ReminderSettings(), clock, pause=0)
         assert await rounds.tick() == 1
         shown = await standin.wait_for(asking(standin, "Wie soll es weitergehen?"))
@@ -429,7 +429,7 @@ async def test_a_new_user_gets_the_reminders_asked_for_at_their_time_and_none_af
     berlin = dt.timezone(dt.timedelta(hours=1))
     ben = 502
     async with running(service, standin) as bot:
-        rounds = ReminderScheduler(service, reminders, {"telegram": bot.channel},
+        rounds = ReminderScheduler(service, {"telegram": bot.channel},
                                    ReminderSettings(), lambda: now[0], pause=0)
         for user in (ANNA, ben):
             offer = await walk_to_reminder_offer(standin, bot, user)

@@ -584,8 +584,8 @@ class MatrixChannel:
             before = self.service.language(key)
             outputs = await self.service.handle(key, event, event_id, room_id)
             if outputs:
-                # The language after the turn; after `forget` the one it was spoken in.
-                lang = self.service.language(key) or before or self._lang(None)
+                # For the note after `forget`: the language the conversation was spoken in.
+                lang = before or self.service.bundle.default_language
                 await self._deliver(room_id, lang, memory, outputs)
 
     async def push(self, address: str, outputs: tuple[Output, ...], lang: str) -> None:
@@ -647,32 +647,28 @@ class MatrixChannel:
         """The PDF and the text file, built in memory and uploaded (encrypted in encrypted
         rooms); if an upload fails the text goes out as a message, so nothing is lost."""
         # Imported here: fpdf2 takes half a second to import, and most chats make no document.
-        from bot.documents import document_pdf, document_text
-        from bot.documents.text import file_stem
+        from bot.documents.files import document_files
 
         client = self.client
         assert client is not None
-        name = file_stem(document)
-        text = document_text(document)
         room = client.rooms.get(room_id)
         encrypt = bool(room is not None and room.encrypted)
-        pdf = await asyncio.to_thread(document_pdf, document)  # ~0.3 s: not on the loop
-        for data, suffix, mime in ((pdf, "pdf", "application/pdf"),
-                                   (text.encode("utf-8"), "txt", "text/plain")):
-            filename = f"{name}.{suffix}"
+        files = await asyncio.to_thread(document_files, document)
+        for file in files:
             uploaded, keys = await client.upload(
-                lambda _429, _timeouts, data=data: data, content_type=mime,
-                filename=filename, encrypt=encrypt, filesize=len(data))
+                lambda _429, _timeouts, data=file.data: data, content_type=file.mime,
+                filename=file.filename, encrypt=encrypt, filesize=len(file.data))
             if not isinstance(uploaded, UploadResponse):
                 log.warning("matrix: upload failed (%s)", uploaded.status_code)
                 note = _words(_DOCUMENT_FAILED, document.lang)
+                text = files[1].data.decode("utf-8")
                 await self._send_parts(room_id, memory, [Part(
                     f"{note}\n\n{text}",
                     f"<p>{text_html(note)}</p><pre>{html.escape(text)}</pre>")])
                 return
-            content: dict[str, Any] = {"msgtype": "m.file", "body": filename,
-                                       "filename": filename,
-                                       "info": {"mimetype": mime, "size": len(data)}}
+            content: dict[str, Any] = {"msgtype": "m.file", "body": file.filename,
+                                       "filename": file.filename,
+                                       "info": {"mimetype": file.mime, "size": len(file.data)}}
             if keys is not None:
                 content["file"] = {**keys, "url": uploaded.content_uri}
             else:

@@ -8,7 +8,6 @@ out as one message where they fit, so one answer brings one notification, not fo
 
 from __future__ import annotations
 
-import dataclasses
 import html
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,8 +23,6 @@ MESSAGE_LIMIT = 6000
 non-ASCII letters and, in encrypted rooms, base64 take up to eight times the characters."""
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class Part:
     """One block of a message, as plain text and as HTML."""
@@ -38,10 +35,7 @@ def text_html(text: str) -> str:
     return html.escape(text).replace("\n", "<br>")
 
 
-def question_part(question: Question, hint: str | None = None) -> Part:
-    """`hint`, when given, replaces the question's own (the channel's words for choosing)."""
-    if hint is not None:
-        question = dataclasses.replace(question, hint=hint)
+def question_part(question: Question) -> Part:
     lines = [text_html(question.text)] if question.text.strip() else []
     if question.options:
         numbered = [o.number for o in question.options]

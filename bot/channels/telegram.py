@@ -337,8 +337,10 @@ class TelegramChannel:
                 memory.sent(update.message.message_id)
             query = update.callback_query
             if query is not None and isinstance(query.message, Message):
+                assert isinstance(event, Picked)
                 ticked = await self.tick(chat.id, memory, query.message.message_id,
-                                         query.data or "", query.id, user.language_code)
+                                         query.data or "", event, query.id,
+                                         user.language_code)
                 if ticked is None:
                     return  # a tick, not an answer yet: nothing goes to the conversation
                 event = ticked
@@ -355,14 +357,13 @@ class TelegramChannel:
                 await self.deliver(chat.id, memory, outputs)
 
     async def tick(self, chat_id: int, memory: _Chat, message_id: int, data: str,
-                   query_id: str, lang: str | None) -> Event | None:
+                   picked: Picked, query_id: str, lang: str | None) -> Event | None:
         """A tap on a multiple-choice keyboard: tick or untick in place (None), or with the
-        send button the ticked answers as if typed ("1, 3"). Any other tap: the event as is."""
+        send button the ticked answers as if typed ("1, 3"). Any other tap: the event as is
+        (a send button from before a restart is stale to the engine)."""
         choosing = memory.choosing.get(message_id)
         if choosing is None:
-            if data == SEND:  # from before a restart: the engine answers it as stale
-                return Picked("", "", "", lang)
-            return self.buttons.picked(data, lang)
+            return picked
         question, chosen = choosing
         words = self.words(chat_id, lang)
         if data == SEND:
@@ -373,7 +374,6 @@ class TelegramChannel:
                 return None
             numbers = [str(o.number) for o in question.options if o.id in chosen]
             return Said(", ".join(numbers), lang)
-        picked = self.buttons.picked(data, lang)
         if (picked.flow, picked.node) != (question.flow, question.node):
             return picked
         chosen.symmetric_difference_update({picked.choice})
@@ -475,16 +475,12 @@ class TelegramChannel:
     async def send_document(self, chat_id: int, memory: _Chat, document: Document) -> None:
         """The PDF and the text file, built in memory and uploaded; nothing touches the disk."""
         # Imported here: fpdf2 takes half a second to import, and most chats make no document.
-        from bot.documents import document_pdf, document_text
-        from bot.documents.text import file_stem
-        name = file_stem(document)
-        pdf = await asyncio.to_thread(document_pdf, document)  # ~0.3 s: not on the loop
-        txt = document_text(document).encode("utf-8")
+        from bot.documents.files import document_files
+        pdf, txt = await asyncio.to_thread(document_files, document)
         bot = self.application.bot
-        for data, suffix in ((pdf, "pdf"), (txt, "txt")):
+        for file, caption in ((pdf, document.title), (txt, None)):
             message = await bot.send_document(
-                chat_id, InputFile(data, filename=f"{name}.{suffix}"),
-                caption=document.title if suffix == "pdf" else None)
+                chat_id, InputFile(file.data, filename=file.filename), caption=caption)
             memory.sent(message.message_id)
 
     async def drop_keyboard(self, chat_id: int, message_id: int, memory: _Chat) -> None:

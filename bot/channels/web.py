@@ -23,7 +23,6 @@ blanked itself and leaves with `location.replace(exit_url)`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import html
 import logging
@@ -38,9 +37,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.channels.web_outputs import message, output_json, skip_hints
+from bot.channels.web_outputs import message, output_json
 from bot.config import WebSettings
-from bot.conversation import Document, Ended, Event, Picked, Resume, Said, Start
+from bot.conversation import Document, Ended, Event, Picked, Resume, Said
 from bot.keys import ConversationKey
 from bot.service import ConversationService
 
@@ -75,8 +74,6 @@ may stay in a cache or in the back/forward cache after the quick exit."""
 
 _SESSION = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _EVENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
-_NAME = re.compile(r"[^A-Za-z0-9._-]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _STATIC = {
     "/app.js": ("app.js", "text/javascript"),
     "/style.css": ("style.css", "text/css"),
@@ -108,24 +105,21 @@ class _Download:
 class WebChannel:
     name = "web"
 
-    def __init__(self, service: ConversationService, settings: WebSettings,
-                 health: Callable[[], Mapping[str, object]] | None = None,
-                 shutdown_timeout: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        """`health`, if given, adds its entries to `GET /healthz`; a "status" other than
-        "ok" makes the answer 503. `clock` (monotonic seconds) ages the documents."""
+    def __init__(self, service: ConversationService, settings: WebSettings) -> None:
         self.service = service
         self.settings = settings
-        self.health = health
-        self.shutdown_timeout = shutdown_timeout
-        self.clock = clock
+        self.health: Callable[[], Mapping[str, object]] | None = None
+        """If set, adds its entries to `GET /healthz`; a "status" other than "ok" makes the
+        answer 503."""
+        self.shutdown_timeout = 10.0
+        self.clock: Callable[[], float] = time.monotonic
+        """Monotonic seconds: ages the documents."""
         self.exit_url = safe_exit_url(settings.exit_url)
         host, _, port = settings.listen.rpartition(":")
         self.host = host.strip("[]") or "127.0.0.1"
         self.port = int(port)
         """The port asked for; after start, the port bound (for listen "host:0")."""
         self.ready = asyncio.Event()
-        self._skips = skip_hints(service.bundle)
         self._downloads: dict[str, _Download] = {}
         index = _page_file("index.html").decode("utf-8")
         self._index = index.replace("{{EXIT_URL}}", html.escape(self.exit_url, quote=True))
@@ -212,8 +206,7 @@ class WebChannel:
             text = data.get("text")
             if not isinstance(text, str) or not text.strip():
                 return None
-            # JSON may carry half a surrogate pair, which no UTF-8 encoder downstream accepts.
-            return Said(_SURROGATE.sub("\ufffd", text), lang)
+            return Said(text, lang)  # half a surrogate pair in it: the engine replaces it
         return await self._turn(request, said)
 
     async def pick(self, request: web.Request) -> web.Response:
@@ -228,7 +221,7 @@ class WebChannel:
                     make: Callable[[Mapping[str, Any], str | None], Event | None] | None,
                     ) -> web.Response:
         """One request, one turn. `make` reads the event from the request; None: the page was
-        opened, and the session's conversation goes on (Resume) or begins (Start)."""
+        opened, and the session's conversation goes on, or begins (Resume)."""
         data = await self._read(request)
         if isinstance(data, web.Response):
             return data
@@ -238,13 +231,8 @@ class WebChannel:
         if session is None:
             session = secrets.token_urlsafe(32)
         key = ConversationKey("web", session)
-        event: Event | None
-        if make is not None:
-            event = make(data, lang)
-        elif not fresh and await self.service.has_conversation(key):
-            event = Resume(lang)
-        else:
-            event = Start(lang)
+        # The page was opened: Resume goes on where the conversation stands, or begins one.
+        event = make(data, lang) if make is not None else Resume(lang)
         if event is None:
             return self._error(400, "bad_request", lang)
         event_id = data.get("id")
@@ -262,7 +250,7 @@ class WebChannel:
             if isinstance(output, Document):
                 shown.append(await self._offer(session, output))
             else:
-                item = output_json(output, self._skips)
+                item = output_json(output)
                 if item is not None:
                     shown.append(item)
         lang = self.service.language(key) or next(
@@ -295,18 +283,13 @@ class WebChannel:
     async def _offer(self, session: str, document: Document) -> dict[str, Any]:
         """Build both files in memory and offer each under a one-time URL."""
         # Imported here: fpdf2 takes half a second to import, and most chats make no document.
-        from bot.documents import document_pdf, document_text
-        from bot.documents.text import file_stem
-        name = _NAME.sub("_", file_stem(document))
-        pdf = await asyncio.to_thread(document_pdf, document)
-        txt = document_text(document).encode("utf-8")
+        from bot.documents.files import document_files
         files = []
-        for data, suffix, kind in ((pdf, "pdf", "application/pdf"),
-                                   (txt, "txt", "text/plain; charset=utf-8")):
-            token = self._store(_Download(session, data, f"{name}.{suffix}", kind,
+        for file in await asyncio.to_thread(document_files, document):
+            token = self._store(_Download(session, file.data, file.filename, file.mime,
                                           self.clock() + DOCUMENT_TTL))
-            files.append({"kind": suffix, "url": f"/download/{token}",
-                          "name": f"{name}.{suffix}", "size": len(data)})
+            files.append({"kind": file.filename.rpartition(".")[2], "url": f"/download/{token}",
+                          "name": file.filename, "size": len(file.data)})
         return {"type": "document", "title": document.title, "files": files,
                 "minutes": int(DOCUMENT_TTL // 60)}
 
@@ -338,8 +321,7 @@ class WebChannel:
         session = self._session(request)
         if (download is None or session is None
                 or not hmac.compare_digest(download.session, session)):
-            lang = self.service.language(ConversationKey("web", session)) if session else None
-            return web.Response(status=404, text=message("gone", lang or self._default),
+            return web.Response(status=404, text=message("gone", self._session_lang(request)),
                                 content_type="text/plain", charset="utf-8")
         del self._downloads[token]
         return web.Response(body=download.data, headers={
@@ -391,15 +373,18 @@ class WebChannel:
         return data
 
     def _too_long(self, request: web.Request) -> web.Response:
-        session = self._session(request)
-        lang = self.service.language(ConversationKey("web", session)) if session else None
-        lang = lang or self._default
+        lang = self._session_lang(request)
         response = web.json_response(
             {"error": "too_long", "message": self.service.bundle.text("too_long", lang)},
             status=413)
-        with contextlib.suppress(Exception):
-            response.force_close()  # the rest of the body is not read
+        response.force_close()  # the rest of the body is not read
         return response
+
+    def _session_lang(self, request: web.Request) -> str:
+        """The language of the session's conversation, else the default."""
+        session = self._session(request)
+        lang = self.service.language(ConversationKey("web", session)) if session else None
+        return lang or self._default
 
 
 def same_origin(request: web.Request) -> bool:

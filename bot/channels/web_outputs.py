@@ -7,14 +7,10 @@ name or a typed answer can never become markup; links are built from checked par
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from bot.conversation import ChecklistView, Contacts, Ended, Output, Question, Say
-from bot.flowmodel import Bundle
 from bot.plaintext import tel_uri
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 MESSAGES: dict[str, dict[str, str]] = {
     "de": {
@@ -44,21 +40,8 @@ def message(key: str, lang: str | None) -> str:
     return MESSAGES.get(lang or "", MESSAGES["de"])[key]
 
 
-def web_link(url: str) -> str | None:
-    return url if url.startswith(("https://", "http://")) else None
 
-
-def mail_link(email: str) -> str | None:
-    return f"mailto:{email}" if _EMAIL.match(email) else None
-
-
-def skip_hints(bundle: Bundle) -> frozenset[str]:
-    """The hint the engine gives an optional free question, in every language: such a
-    question gets a "skip" button."""
-    return frozenset(bundle.text("skip_hint", lang) for lang in bundle.languages)
-
-
-def output_json(output: Output, skips: frozenset[str]) -> dict[str, Any] | None:
+def output_json(output: Output) -> dict[str, Any] | None:
     """One output as plain data; None for what the channel handles itself (documents)."""
     if isinstance(output, Say):
         return {"type": "say", "text": output.text}
@@ -68,7 +51,7 @@ def output_json(output: Output, skips: frozenset[str]) -> dict[str, Any] | None:
             "options": [{"number": o.number, "id": o.id, "label": o.label}
                         for o in output.options],
             "multiple": output.multiple, "kind": output.kind, "hint": output.hint,
-            "skip": output.kind in ("text", "date") and output.hint in skips,
+            "skip": output.optional,
         }
     if isinstance(output, Contacts):
         return contacts_json(output)
@@ -91,8 +74,9 @@ def contacts_json(contacts: Contacts) -> dict[str, Any]:
         cards.append({
             "name": card.name,
             "phone": card.phone, "tel": tel_uri(card.phone) if card.phone else None,
-            "web": card.web, "href": web_link(card.web) if card.web else None,
-            "email": card.email, "mailto": mail_link(card.email) if card.email else None,
+            # The content loader lets only https:// addresses and plain e-mail addresses in.
+            "web": card.web, "href": card.web,
+            "email": card.email, "mailto": f"mailto:{card.email}" if card.email else None,
             "hours": card.hours, "note": card.note, "checked": card.checked,
         })
     return {"type": "contacts", "cards": cards,

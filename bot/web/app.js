@@ -43,9 +43,6 @@
       restart: "Neu beginnen",
       offline: "Lotse ist gerade nicht erreichbar. Bitte versuchen Sie es noch einmal. " +
         "Im Notfall rufen Sie 110 (Polizei) oder 112 (Rettungsdienst).",
-      words: { skip: "überspringen", today: "heute", yesterday: "gestern", done: "fertig",
-               print: "drucken", back: "zurück", help: "hilfe", emergency: "notfall",
-               language: "sprache" },
     },
     en: {
       title: "Lotse: help after an incident at work",
@@ -85,11 +82,13 @@
       restart: "Start again",
       offline: "Lotse cannot be reached right now. Please try again. " +
         "In an emergency call 110 (police) or 112 (ambulance).",
-      words: { skip: "skip", today: "today", yesterday: "yesterday", done: "done",
-               print: "print", back: "back", help: "help", emergency: "emergency",
-               language: "language" },
     },
   };
+
+  // What a button types for the user: Lotse understands these words in every language.
+  const WORDS = { skip: "skip", today: "today", yesterday: "yesterday", done: "done",
+                  print: "print", back: "back", help: "help", emergency: "emergency",
+                  language: "language" };
 
   const $ = (id) => document.getElementById(id);
   const app = $("app");
@@ -351,18 +350,19 @@
         group.append(button);
       }
     } else {
-      const quick = [];
-      if (output.kind === "date") quick.push(["today", "today"], ["yesterday", "yesterday"]);
-      if (output.skip) quick.push(["skip", "skip"]);
-      for (const [label, word] of quick) {
-        const button = el("button", { type: "button", class: "option secondary",
-                                      text: t()[label] });
-        button.addEventListener("click", () => say(t().words[word], t()[label]));
-        group.append(button);
-      }
+      const quick = output.kind === "date" ? ["today", "yesterday"] : [];
+      if (output.skip) quick.push("skip");
+      for (const key of quick) group.append(wordButton(key));
     }
     if (group.childNodes.length) box.append(group);
     return box;
+  }
+
+  // A button that types one of WORDS and shows its label as the user's answer.
+  function wordButton(key) {
+    const button = el("button", { type: "button", class: "option", text: t()[key] });
+    button.addEventListener("click", () => say(WORDS[key], t()[key]));
+    return button;
   }
 
   function contacts(output) {
@@ -410,11 +410,7 @@
     box.append(list);
     box.append(el("p", { class: "progress", text: output.progress }));
     const actions = el("div", { class: "options" });
-    for (const [label, word] of [["done", "done"], ["print", "print"]]) {
-      const button = el("button", { type: "button", class: "option", text: t()[label] });
-      button.addEventListener("click", () => say(t().words[word], t()[label]));
-      actions.append(button);
-    }
+    for (const key of ["done", "print"]) actions.append(wordButton(key));
     box.append(actions);
     return box;
   }
@@ -481,12 +477,12 @@
     lastEscape = now;
   });
 
-  emergencyButton.addEventListener("click", () => say(t().words.emergency, null));
+  emergencyButton.addEventListener("click", () => say(WORDS.emergency, null));
   languageButton.addEventListener("click", () => {
-    say(`${t().words.language} ${t().other_lang}`, null);
+    say(`${WORDS.language} ${t().other_lang}`, null);
   });
-  $("back").addEventListener("click", () => say(t().words.back, null));
-  $("help").addEventListener("click", () => say(t().words.help, null));
+  $("back").addEventListener("click", () => say(WORDS.back, null));
+  $("help").addEventListener("click", () => say(WORDS.help, null));
 
   form.addEventListener("submit", (event) => {
     event.preventDefault();
