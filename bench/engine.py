@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.cli import tune_collector
+from bot.collector import tune_collector
 from bot.conversation import Event, Said, Start
 from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
@@ -38,10 +38,10 @@ from tests.helpers import random_script
 class Talkers:
     """Each conversation's next event: its script from the start, over and over."""
 
-    def __init__(self, bundle: Bundle, conversations: int) -> None:
+    def __init__(self, bundle: Bundle, conversations: int, name: str = "user") -> None:
         self.scripts = [random_script(bundle, seed) for seed in range(conversations)]
         self.position = [0] * conversations
-        self.keys = [ConversationKey("bench", f"user-{i}") for i in range(conversations)]
+        self.keys = [ConversationKey("bench", f"{name}-{i}") for i in range(conversations)]
 
     def next_event(self, index: int) -> Event:
         script, position = self.scripts[index], self.position[index]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import resource
 import sys
 import tempfile
@@ -30,14 +29,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.conversation import Event, Output, Said, Say, Start
+from bench.engine import Talkers, percentile
+from bot.collector import tune_collector
+from bot.conversation import Event, Output, Said, Say
 from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
 from bot.loader import load_bundle
 from bot.ratelimit import RateLimit
 from bot.service import ConversationService
 from storage import StateStore
-from tests.helpers import random_script
 
 
 @dataclass
@@ -52,24 +52,6 @@ class Result:
     limiter_buckets: int = 0
 
 
-def percentile(values: list[float], share: float) -> float:
-    return sorted(values)[min(len(values) - 1, int(len(values) * share))] * 1000
-
-
-class Users:
-    """Each user's next message: its script from the start, over and over."""
-
-    def __init__(self, bundle: Bundle, count: int) -> None:
-        self.scripts = [random_script(bundle, seed) for seed in range(count)]
-        self.position = [0] * count
-        self.keys = [ConversationKey("bench", f"calm-{i}") for i in range(count)]
-
-    def next_event(self, index: int) -> Event:
-        script, position = self.scripts[index], self.position[index]
-        self.position[index] = position + 1 if position < len(script) else 0
-        return Start() if position == 0 else Said(script[position - 1])
-
-
 async def one_run(bundle: Bundle, users: int, flood: int, rate: float, seconds: float,
                   limit: bool) -> Result:
     result = Result()
@@ -78,7 +60,7 @@ async def one_run(bundle: Bundle, users: int, flood: int, rate: float, seconds: 
         service = ConversationService(bundle, store, KeyHasher(b"flood-bench-secret-0123456789ab"))
         if limit:
             service.rate_limit = RateLimit()
-        talkers = Users(bundle, users)
+        talkers = Talkers(bundle, users, "calm")
         loop = asyncio.get_running_loop()
 
         async def calm(index: int, event: Event, n: int) -> None:
@@ -109,7 +91,7 @@ async def one_run(bundle: Bundle, users: int, flood: int, rate: float, seconds: 
             await asyncio.gather(*pending)
             result.flood_seconds = time.perf_counter() - started
 
-        tasks = []
+        running: set[asyncio.Task[None]] = set()  # only those still running, as in engine.py
         turns = int(rate * seconds)
         flood_task = None
         start = loop.time()
@@ -120,8 +102,10 @@ async def one_run(bundle: Bundle, users: int, flood: int, rate: float, seconds: 
             if due > loop.time():
                 await asyncio.sleep(due - loop.time())
             index = n % users
-            tasks.append(asyncio.create_task(calm(index, talkers.next_event(index), n)))
-        await asyncio.gather(*tasks)
+            task = asyncio.create_task(calm(index, talkers.next_event(index), n))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        await asyncio.gather(*running)
         if flood_task is not None:
             await flood_task
         result.limiter_buckets = len(service.rate_limit) if service.rate_limit else 0
@@ -143,7 +127,7 @@ def show(name: str, result: Result) -> None:
 
 async def run(users: int, flood: int, rate: float, seconds: float) -> None:
     bundle = load_bundle()
-    gc.freeze()  # as `lotse run` does
+    tune_collector()  # as `lotse run` does
     quiet = await one_run(bundle, users, 0, rate, seconds, limit=True)
     limited = await one_run(bundle, users, flood, rate, seconds, limit=True)
     unlimited = await one_run(bundle, users, flood, rate, seconds, limit=False)

@@ -46,7 +46,7 @@ from nio.api import RoomPreset  # type: ignore[import-untyped]
 from bot.channels.matrix import MatrixChannel
 from bot.config import MatrixSettings
 from bot.keys import KeyHasher
-from bot.loader import Sources, check
+from bot.loader import load_bundle
 from bot.service import ConversationService
 from storage import StateStore
 from tests.synapse import Account, Synapse
@@ -148,9 +148,7 @@ async def run(args: argparse.Namespace, folder: Path) -> None:
     await asyncio.to_thread(synapse.start)
     print(f"synapse              started in {time.perf_counter() - began:.1f} s on {synapse.url}")
     echo_account, lotse_account, anna_account = (synapse.register() for _ in range(3))
-    result = check(Sources.shipped())
-    assert result.bundle is not None
-    service = ConversationService(result.bundle, StateStore(folder / "state.db"),
+    service = ConversationService(load_bundle(), StateStore(folder / "state.db"),
                                   KeyHasher(b"bench-secret-0123456789abcdef"))
     lotse = MatrixChannel(service, MatrixSettings(synapse.url, lotse_account.user_id,
                                                   password=lotse_account.password), folder)

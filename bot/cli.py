@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gc
 import re
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bot import __version__
+from bot.collector import tune_collector
 from bot.config import CONFIG_FILE, Settings
 from bot.loader import CheckResult, Sources, check
 from bot.problems import ContentError
@@ -126,19 +126,6 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
         store.close()
         reports.close()
     sys.exit(code)
-
-
-def tune_collector() -> None:
-    """Keep Python's cycle collector from stalling the event loop.
-
-    The loaded content lives as long as the process: frozen, the collector never scans it. A
-    turn makes no reference cycles (bench/engine.py: none found in a whole run), yet each cached
-    conversation is a dozen tracked objects that the collector walked every few hundred turns,
-    holding every turn for 1-7 ms. Collecting after 50,000 new objects instead of 700 keeps
-    the rare cycle (an exception's traceback) from piling up while stalling far less often.
-    """
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 def _service(bundle: Bundle, settings: Settings

@@ -92,8 +92,10 @@ def parse_command(text: str) -> tuple[Command, str | None] | None:
     """(command, argument) when the whole message is a command, else None.
 
     `"/language en"`, `"english"` and `"Sprache"` are all language commands; the argument is the
-    language code asked for, if any.
+    language code asked for, if any. Digits alone (an option's number) never are one.
     """
+    if text.isdigit():
+        return None
     words = normalize(text.strip().lstrip("/")).split(" ")
     if not words or not words[0] or len(words) > 2:
         return None
@@ -116,12 +118,12 @@ def parse_command(text: str) -> tuple[Command, str | None] | None:
 
 
 def is_done(text: str) -> bool:
-    return normalize(text) in _NORMALIZED_DONE
+    return not text.isdigit() and normalize(text) in _NORMALIZED_DONE
 
 
 def is_print(text: str) -> bool:
     """At a checklist: the user wants it as a document, with their ticks."""
-    return normalize(text) in _NORMALIZED_PRINT
+    return not text.isdigit() and normalize(text) in _NORMALIZED_PRINT
 
 
 def is_skip(text: str) -> bool:

@@ -48,11 +48,9 @@ def period_end(start: dt.date, months: int, region: str = "DE-HE") -> dt.date:
 
 
 def valid_region(region: str) -> bool:
-    import holidays
-
     country, _, subdivision = region.partition("-")
     try:
-        holidays.country_holidays(country, subdiv=subdivision or None, years=2026)
+        _holidays(country, subdivision or None, 2026)  # cached: the deadlines will need it
     except (NotImplementedError, KeyError, ValueError):
         return False
     return True

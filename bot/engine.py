@@ -110,13 +110,12 @@ def step(bundle: Bundle, state: State | None, event: Event, now: dt.datetime,
 class _Turn:
     """One turn's work: collects outputs while computing the next state."""
 
-    def __init__(self, bundle: Bundle, now: dt.datetime, can_remind: bool = False,
-                 lang: str = "") -> None:
+    def __init__(self, bundle: Bundle, now: dt.datetime, can_remind: bool = False) -> None:
         self.bundle = bundle
         self.now = now
         self.can_remind = can_remind
         self.out: list[Output] = []
-        self.lang = lang
+        self.lang = ""
 
     # --- texts ---------------------------------------------------------------------------
 
@@ -183,8 +182,7 @@ class _Turn:
             # would hold up every other conversation for a tenth of a second.
             self.say(self.system("too_long"))
             return self.again(state)
-        # Digits alone (a typed option number) are never a command: no normalizing needed.
-        command = None if event.text.isdigit() else parse_command(event.text)
+        command = parse_command(event.text)
         if command is not None:
             return self.command(state, *command)
         if state is None:
@@ -272,6 +270,19 @@ class _Turn:
                 return State(state.lang, frames, state.slots, state.history)
         raise _Runaway  # the checker demands an else link; this is a content bug
 
+    def question(self, here: Ask | Input, state: State | None, flow: str,
+                 node: str) -> Question:
+        if isinstance(here, Ask):
+            options = _fixed_options(here, self.lang) or tuple(
+                Option(i + 1, c.id, self.render(c.label, state))
+                for i, c in enumerate(here.choices))
+            hint = self.system("choose_multiple_hint" if here.multiple else "choose_hint")
+            return Question(self.render(here.question, state), flow, node, options,
+                            here.multiple, "choice", hint)
+        hint = self.system("skip_hint") if here.optional else ""
+        return Question(self.render(here.question, state), flow, node, (), False, here.kind,
+                        hint, here.optional)
+
     def prompt(self, state: State, full: bool) -> State:
         """Show the waiting node: its message too when `full`, only the question when not."""
         here = self.node(state.here)
@@ -279,24 +290,13 @@ class _Turn:
             self.show_say(here, state)
         flow, node = state.here.flow, state.here.node
         if isinstance(here, (Ask, Input)):
+            # A question whose words show no answer is the same on every turn: built once.
             questions = _fixed(self.bundle).questions
             key = (here, self.lang, flow, node)
-            fixed = questions[key] if key in questions else questions.setdefault(
-                key, _fixed_question(self.bundle, here, self.lang, flow, node))
-            if fixed is not None:
-                self.out.append(fixed)
-                return state
-        if isinstance(here, Ask):
-            options = _fixed_options(here, self.lang) or tuple(
-                Option(i + 1, c.id, self.render(c.label, state))
-                for i, c in enumerate(here.choices))
-            hint = self.system("choose_multiple_hint" if here.multiple else "choose_hint")
-            self.out.append(Question(self.render(here.question, state), flow, node, options,
-                                     here.multiple, "choice", hint))
-        elif isinstance(here, Input):
-            hint = self.system("skip_hint") if here.optional else ""
-            self.out.append(Question(self.render(here.question, state), flow, node, (),
-                                     False, here.kind, hint, here.optional))
+            if key not in questions:
+                questions[key] = (self.question(here, None, flow, node)
+                                  if _shows_no_answer(here, self.lang) else None)
+            self.out.append(questions[key] or self.question(here, state, flow, node))
         elif isinstance(here, ReportStep):
             self.out.append(self.report_preview(here, state))
         elif isinstance(here, Checklist):
@@ -369,7 +369,7 @@ class _Turn:
         items = []
         for item in here.items:
             if here.slot is None or item.id in wanted:
-                due = due_time(item, dict(state.slots), self.now)
+                due = due_time(item, state.slots, self.now)
                 if due is not None:
                     items.append((f"{state.here.flow}.{item.id}", due))
         if items:
@@ -441,8 +441,7 @@ class _Turn:
 
     def tick(self, state: State, here: Checklist, text: str) -> State | None:
         ticked = tuple(state.slots.get(here.slot) or ())
-        digits = text.isdigit()  # an item's number: neither "print" nor "done"
-        if not digits and is_print(text):
+        if is_print(text):
             # The list as it stands, to print or to keep: every item, done or still open.
             fields = tuple((self.render(item.text, state), self.system(
                 "checklist_item_done" if item.id in ticked else "checklist_item_open"))
@@ -452,7 +451,7 @@ class _Turn:
                                      fields, self.now, self.lang))
             self.say(self.system("document_ready", title=title))
             return self.prompt(state, full=False)
-        if not digits and is_done(text):
+        if is_done(text):
             state = self.remember(state, here.slot, ticked)
             return self.advance(self.go(state, here.next))
         numbers = parse_numbers(text, len(here.items))
@@ -746,21 +745,11 @@ def _fixed_ticks(here: Checklist, lang: str) -> tuple[tuple[Tick, Tick] | None, 
     return tuple(pairs)
 
 
-def _fixed_question(bundle: Bundle, here: Ask | Input, lang: str, flow: str,
-                    node: str) -> Question | None:
-    """The question of a node whose words show no answer: the same on every turn."""
+def _shows_no_answer(here: Ask | Input, lang: str) -> bool:
     text = here.question[lang]
     if "{" in text or "}" in text:
-        return None
-    if isinstance(here, Ask):
-        options = _fixed_options(here, lang)
-        if options is None:
-            return None
-        hint = _Turn(bundle, dt.datetime.min, lang=lang).system(
-            "choose_multiple_hint" if here.multiple else "choose_hint")
-        return Question(text, flow, node, options, here.multiple, "choice", hint)
-    hint = _Turn(bundle, dt.datetime.min, lang=lang).system("skip_hint") if here.optional else ""
-    return Question(text, flow, node, (), False, here.kind, hint, here.optional)
+        return False
+    return not isinstance(here, Ask) or _fixed_options(here, lang) is not None
 
 
 @functools.lru_cache(maxsize=4096)

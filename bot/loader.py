@@ -232,15 +232,15 @@ def _text_resolver(content: Content, problems: list[Problem], used: set[str]):  
 def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem]
                  ) -> Bundle | None:
     flows = {f.flow.id: f for f in files}
-    slot_values = _slot_values(files)
+    values = slot_values(f.flow for f in files)
     dates = _date_slots(files)
     for flow_file in files:
-        _check_refs(flow_file, flows, content, slot_values, dates, problems)
+        _check_refs(flow_file, flows, content, values, dates, problems)
         after = {node_id: successors(step) for node_id, step in flow_file.flow.nodes.items()}
         _check_graph(flow_file, after, problems)
         _check_automatic_loops(flow_file, flows, after, problems)
         _check_words(flow_file, problems)
-        _check_placeholders(flow_file, content, slot_values, problems)
+        _check_placeholders(flow_file, content, values, problems)
     _check_call_cycles(files, problems)
     if not content.languages or not files:
         return None
@@ -272,16 +272,16 @@ def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem
                   default_language=default_lang, default_flow=default_flow,
                   choice_labels=dict(labels),
                   date_slots=frozenset(dates),
-                  free_text_slots=frozenset(s for s, v in slot_values.items()
+                  free_text_slots=frozenset(s for s, v in values.items()
                                             if v is None and s not in dates),
                   reminders=reminders, reminder_labels=reminder_labels)
 
 
-def _slot_values(files: list[FlowFile]) -> dict[str, set[str] | None]:
+def slot_values(flows: Iterable[Flow]) -> dict[str, set[str] | None]:
     """Every slot any flow fills, with its possible values (None: free text or a date)."""
     values: dict[str, set[str] | None] = {}
-    for f in files:
-        for step in f.flow.nodes.values():
+    for flow in flows:
+        for step in flow.nodes.values():
             if isinstance(step, Ask):
                 known = values.setdefault(step.slot, set())
                 if known is not None:

@@ -8,6 +8,7 @@ for the allowed hours (8–20 by default): nobody is woken by a reminder of a ba
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from bot.flowmodel import ReminderItem
 from bot.localtime import LOCAL
@@ -16,7 +17,7 @@ MORNING = dt.time(9, 0)
 """A date-based reminder is due at this local time of its day."""
 
 
-def due_time(item: ReminderItem, slots: dict[str, object], now: dt.datetime,
+def due_time(item: ReminderItem, slots: Mapping[str, object], now: dt.datetime,
              local: dt.tzinfo = LOCAL) -> dt.datetime | None:
     """The reminder's due time in UTC, or None when there is nothing to remind of: the date was
     skipped, or its reminder day has already passed (the person has just seen the date)."""

@@ -376,8 +376,8 @@ class ConversationService:
 
 
 def _command(event: Event) -> tuple[Command, str | None] | None:
-    """The command a typed message is, if any; digits alone (an option number) never are."""
-    if not isinstance(event, Said) or event.text.isdigit() or len(event.text) > 100:
+    """The command a typed message is, if any (none is longer than 100 characters)."""
+    if not isinstance(event, Said) or len(event.text) > 100:
         return None
     return parse_command(event.text)
 

@@ -27,6 +27,16 @@ Q_WHEN = "Wann ist es passiert?"
 Q_PROTOCOL = "Möchten Sie das gleich hier mit mir aufschreiben?"
 
 
+class Clock:
+    """A service's clock that a test moves by hand."""
+
+    def __init__(self, now: dt.datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
 def write_flows(folder: Path, *flows: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -83,14 +93,16 @@ class Talk:
 
 
 def random_script(bundle: Bundle, seed: int, lang: str = "de", max_turns: int = 60,
-                  text: str | None = None, report: str | None = None) -> list[str]:
-    """A plausible conversation through the default flow: what a person might type, in order."""
+                  text: str | None = None, report: str | None = None,
+                  flow: str | None = None) -> list[str]:
+    """A plausible conversation through `flow` (the default one): what a person might type,
+    in order."""
     import random
 
     from bot.flowmodel import Ask, Checklist, Input, ReportStep
 
     rng = random.Random(seed)
-    turn = step(bundle, None, Start(lang), NOW)
+    turn = step(bundle, None, Start(lang, flow), NOW)
     state = turn.state
     script: list[str] = []
     while state is not None and len(script) < max_turns:

@@ -225,6 +225,16 @@ async def employee(synapse: Synapse, folder: Path,
         await person.close()
 
 
+@asynccontextmanager
+async def lotse_and_anna(synapse: Synapse, shipped: Bundle, tmp_path: Path
+                         ) -> AsyncIterator[tuple[Account, Employee]]:
+    """Lotse running on a new bot account, and Anna's client beside it."""
+    bot = synapse.register()
+    async with running(new_service(shipped, tmp_path), bot_settings(synapse, bot), tmp_path), \
+            employee(synapse, tmp_path / "anna") as anna:
+        yield bot, anna
+
+
 # --- the conversation -------------------------------------------------------------------------
 
 
@@ -289,9 +299,7 @@ async def test_a_whole_conversation_in_a_direct_message_ends_with_the_document_a
 
 async def test_emergency_contacts_come_with_tel_links(
         shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
-    bot = synapse.register()
-    async with running(new_service(shipped, tmp_path), bot_settings(synapse, bot), tmp_path), \
-            employee(synapse, tmp_path / "anna") as anna:
+    async with lotse_and_anna(synapse, shipped, tmp_path) as (bot, anna):
         await anna.open_dm(bot.user_id, encrypted=False)
         await anna.answer(Q_DANGER, "Ja")
         card = await anna.said("Polizei")
@@ -333,9 +341,7 @@ async def test_after_a_homeserver_restart_the_conversation_goes_on(
         shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
     """The module's homeserver is restarted (on the same port and database): a fresh one
     would cost its first start, and the tests run one after the other."""
-    bot = synapse.register()
-    async with running(new_service(shipped, tmp_path), bot_settings(synapse, bot), tmp_path), \
-            employee(synapse, tmp_path / "anna") as anna:
+    async with lotse_and_anna(synapse, shipped, tmp_path) as (bot, anna):
         await anna.open_dm(bot.user_id, encrypted=True)
         await first_questions(anna)
         await anna.said(Q_WHAT)
@@ -392,9 +398,7 @@ async def test_invites_from_other_homeservers_are_declined_when_servers_are_list
 
 async def test_a_message_it_cannot_decrypt_gets_a_request_to_send_it_again(
         shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
-    bot = synapse.register()
-    async with running(new_service(shipped, tmp_path), bot_settings(synapse, bot), tmp_path), \
-            employee(synapse, tmp_path / "anna") as anna:
+    async with lotse_and_anna(synapse, shipped, tmp_path) as (bot, anna):
         await anna.open_dm(bot.user_id, encrypted=True)
         await anna.said(Q_DANGER)
         # Anna's client withholds the room key from Lotse's device: Lotse cannot read this.
@@ -413,9 +417,7 @@ async def test_a_message_it_cannot_decrypt_gets_a_request_to_send_it_again(
 
 async def test_pictures_and_files_get_a_note_that_only_text_is_read(
         shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
-    bot = synapse.register()
-    async with running(new_service(shipped, tmp_path), bot_settings(synapse, bot), tmp_path), \
-            employee(synapse, tmp_path / "anna") as anna:
+    async with lotse_and_anna(synapse, shipped, tmp_path) as (bot, anna):
         await anna.open_dm(bot.user_id, encrypted=False)
         await anna.said(Q_DANGER)
         since = len(anna.seen)

@@ -21,19 +21,11 @@ from bot.service import ConversationService
 from storage import StateStore
 from storage.reminder_store import ReminderStore
 
-from .helpers import NOW, SECRET
+from .helpers import NOW, SECRET, Clock
 
 KEY = ConversationKey("telegram", "4711")
 CHAT = "4711"
 BERLIN = dt.timezone(dt.timedelta(hours=1))  # winter time, for reading the expected times
-
-
-class Clock:
-    def __init__(self, now: dt.datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 class Outbox:

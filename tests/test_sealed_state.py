@@ -31,9 +31,24 @@ def files(tmp_path: Path) -> bytes:
     return b"".join(p.read_bytes() for p in (tmp_path / "data").iterdir())
 
 
-def row(svc: ConversationService) -> tuple[bytes, int]:
-    sealed, slot = svc.store.db.execute("SELECT state, key_slot FROM conversations").fetchone()
+async def halfway(tmp_path: Path) -> ConversationService:
+    """A protocol with three answers typed, all kept in the stored state."""
+    svc = protocol_service(tmp_path)
+    await svc.handle(KEY, Start(flow="protocol"))
+    for text in ["gestern", *TYPED[:3]]:
+        await svc.handle(KEY, Said(text))
+    return svc
+
+
+def row(store: StateStore) -> tuple[bytes, int]:
+    sealed, slot = store.db.execute("SELECT state, key_slot FROM conversations").fetchone()
     return bytes(sealed), slot
+
+
+def killed(store: StateStore) -> None:
+    """The process dies: no rollback, no overwrite, nothing tidied."""
+    store._conn.close()
+    store._keys.close()
 
 
 def key_record(tmp_path: Path, slot: int) -> bytes:
@@ -42,10 +57,7 @@ def key_record(tmp_path: Path, slot: int) -> bytes:
 
 
 async def test_typed_text_is_never_in_a_file_in_the_clear(tmp_path: Path) -> None:
-    svc = protocol_service(tmp_path)
-    await svc.handle(KEY, Start(flow="protocol"))
-    for text in ["gestern", *TYPED[:3]]:
-        await svc.handle(KEY, Said(text))
+    svc = await halfway(tmp_path)
     raw = files(tmp_path)  # in the middle of the protocol: all three answers are kept
     assert all(text.encode() not in raw for text in TYPED)
     svc.store.close()
@@ -58,11 +70,8 @@ async def test_typed_text_is_never_in_a_file_in_the_clear(tmp_path: Path) -> Non
 
 async def test_after_the_document_its_key_is_zeros_and_old_versions_unreadable(
         tmp_path: Path) -> None:
-    svc = protocol_service(tmp_path)
-    await svc.handle(KEY, Start(flow="protocol"))
-    for text in ["gestern", *TYPED[:3]]:
-        await svc.handle(KEY, Said(text))
-    before, old_slot = row(svc)
+    svc = await halfway(tmp_path)
+    before, old_slot = row(svc.store)
     assert key_record(tmp_path, old_slot) != bytes(KEY_BYTES)
     await svc.handle(KEY, Said(TYPED[3]))  # the document is handed over
     assert key_record(tmp_path, old_slot) == bytes(KEY_BYTES)
@@ -89,14 +98,13 @@ def test_a_key_left_by_a_crash_is_overwritten_at_the_next_start(tmp_path: Path) 
     store = StateStore(path)
     store.save("k", '{"l":"de","f":"a:b"}', "", STAMP, STAMP + 60)
     store.commit()
-    _, first = store.db.execute("SELECT state, key_slot FROM conversations").fetchone()
+    _, first = row(store)
     store.rekey("k")
     store.save("k", '{"l":"de","f":"a:c"}', "", STAMP, STAMP + 60)
     store._keys.erase = lambda slot: None  # type: ignore[method-assign]  # dies right here
     store.commit()
     assert key_record(tmp_path, first) != bytes(KEY_BYTES)
-    store._conn.close()
-    store._keys.close()
+    killed(store)
     again = StateStore(path)
     assert key_record(tmp_path, first) == bytes(KEY_BYTES)
     loaded = again.load("k")
@@ -110,8 +118,7 @@ def test_a_key_taken_by_a_turn_a_kill_cut_short_is_overwritten_at_the_next_start
     store = StateStore(path)
     store.save("k", '"never committed"', "", STAMP, STAMP + 60)
     [slot] = store._keys.kept()
-    store._conn.close()  # killed before the commit
-    store._keys.close()
+    killed(store)  # before the commit
     StateStore(path).close()
     assert key_record(tmp_path, slot) == bytes(KEY_BYTES)
 

@@ -23,15 +23,7 @@ from bot.keys import ConversationKey, KeyHasher, load_secret
 from bot.service import ConversationService
 from storage import StateStore
 
-from .helpers import NOW, SECRET, random_script
-
-
-class Clock:
-    def __init__(self, now: dt.datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
+from .helpers import NOW, SECRET, Clock, random_script
 
 
 def service(bundle: Bundle, path: Path | None = None, clock: Clock | None = None

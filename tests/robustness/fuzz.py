@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
+from bot import loader
 from bot.commands import COMMAND_WORDS, DONE_WORDS, LANGUAGE_WORDS, PRINT_WORDS, SKIP_WORDS
 from bot.conversation import (
     HISTORY_LIMIT,
@@ -40,9 +41,6 @@ from bot.conversation import (
 )
 from bot.engine import MAX_CALL_DEPTH, MAX_TEXT, Turn
 from bot.flowmodel import (
-    CAN_REMIND_SLOT,
-    OPENED_BY_REMINDER_SLOT,
-    REMINDER_DATE_SLOT,
     REMINDER_SLOT,
     WAITING,
     Ask,
@@ -52,6 +50,9 @@ from bot.flowmodel import (
     Input,
     ReportStep,
 )
+
+SHIPPED = loader.load_bundle()
+"""The shipped flows and content, which every robustness test runs on."""
 
 # --- what a person (or a broken client) might send ----------------------------------------
 
@@ -181,31 +182,14 @@ _ENUM = re.compile(r"[a-z0-9][a-z0-9_]*\Z")
 
 @functools.lru_cache(maxsize=8)
 def slot_values(bundle: Bundle) -> dict[str, set[str] | None]:
-    """Every slot with its possible values (None: typed text, a date)."""
-    values: dict[str, set[str] | None] = {}
-    for flow in bundle.flows.values():
-        for node in flow.nodes.values():
-            if isinstance(node, Ask):
-                values.setdefault(node.slot, set())
-                known = values[node.slot]
-                if known is not None:
-                    known.update(c.id for c in node.choices)
-            elif isinstance(node, Checklist):
-                values.setdefault(node.slot, set())
-                known = values[node.slot]
-                if known is not None:
-                    known.update(i.id for i in node.items)
-            elif hasattr(node, "slot"):
-                values[node.slot] = None
-    # Slots Lotse sets itself: whether reminders can be offered, which one opened the flow.
-    values[CAN_REMIND_SLOT] = {"yes"}
-    values[OPENED_BY_REMINDER_SLOT] = {"yes"}
+    """Every slot with its possible values (None: typed text, a date), as the checker knows
+    them; the reminder slot holds any id here, because the fuzzer's reminders name any."""
+    values = loader.slot_values(bundle.flows.values())
     values[REMINDER_SLOT] = None
-    values[REMINDER_DATE_SLOT] = None
     return values
 
 
-def check_state(bundle: Bundle, state: State, now: dt.datetime) -> None:
+def check_state(bundle: Bundle, state: State) -> None:
     """The checker's rules for a conversation that waits for the user."""
     assert state.lang in bundle.languages, state.lang
     assert 1 <= len(state.frames) <= MAX_CALL_DEPTH
@@ -245,7 +229,7 @@ def check_turn(bundle: Bundle, event: Event, turn: Turn, now: dt.datetime) -> No
     for output in outputs:
         check_output(bundle, output, now)
     if turn.state is not None:
-        check_state(bundle, turn.state, now)
+        check_state(bundle, turn.state)
         prompts = [o for o in outputs if isinstance(o, (Question, ChecklistView))]
         assert prompts, f"the user is not told what to answer: {outputs}"
         last = prompts[-1]

@@ -20,14 +20,13 @@ from bot.service import ConversationService
 from storage import StateStore
 from storage.report_store import ReportStore
 
-from ..helpers import NOW
+from ..helpers import NOW, SECRET
 from . import figures
-from .test_fuzz_engine import SHIPPED
+from .fuzz import SHIPPED
 
 pytestmark = pytest.mark.robustness
 
 CONVERSATIONS = figures.scaled(60, 600)
-SECRET = b"canary-secret-0123456789abcdefgh"
 
 
 def _files(folder: Path, prefix: str) -> bytes:

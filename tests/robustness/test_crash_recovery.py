@@ -32,14 +32,13 @@ import pytest
 
 from bot.conversation import Report, Said, Start, State, state_from_json
 from bot.engine import step
-from bot.flowmodel import Ask, Input, ReportStep
 from bot.keys import ConversationKey, KeyHasher
 from storage import StateStore
 
-from ..helpers import NOW, ROOT
+from ..helpers import NOW, ROOT, random_script
 from . import figures
 from .crash_harness import SECRET, START
-from .test_fuzz_engine import SHIPPED
+from .fuzz import SHIPPED
 
 pytestmark = pytest.mark.robustness
 
@@ -56,33 +55,14 @@ class Conversation:
     reports: int = 0
 
 
-def _script(flow: str, rng: random.Random, report: str, text: str) -> list[str]:
-    """What a person might type through `flow`, to its end (like helpers.random_script)."""
-    state = step(SHIPPED, None, Start(flow=flow), NOW).state
-    script: list[str] = []
-    while state is not None and len(script) < 200:
-        here = SHIPPED.flows[state.here.flow].nodes[state.here.node]
-        if isinstance(here, Ask):
-            index = rng.randrange(len(here.choices))
-            said = rng.choice([str(index + 1), here.choices[index].label["de"]])
-        elif isinstance(here, Input):
-            said = "gestern" if here.kind == "date" else text
-        elif isinstance(here, ReportStep):
-            said = report
-        else:
-            said = rng.choice(["1", "fertig"])
-        script.append(said)
-        state = step(SHIPPED, state, Said(said), NOW).state
-    return script
-
-
 def _conversations(count: int) -> list[Conversation]:
     """Every other conversation goes straight to the report, half of those say yes."""
     out = []
     for i in range(count):
-        rng = random.Random(7000 + i)
         flow = "report" if i % 2 else SHIPPED.default_flow
-        script = _script(flow, rng, "ja" if i % 4 in (1, 2) else "nein", f"Zeugin Müller {i} 😀")
+        script = random_script(SHIPPED, 7000 + i, max_turns=200, flow=flow,
+                               report="ja" if i % 4 in (1, 2) else "nein",
+                               text=f"Zeugin Müller {i} 😀")
         conv = Conversation(f"c{i:04d}", [f"{START}{flow}", *script])
         state = step(SHIPPED, None, Start(flow=flow), NOW).state
         conv.states.append(None)

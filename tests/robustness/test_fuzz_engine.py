@@ -18,17 +18,12 @@ from hypothesis import strategies as st
 
 from bot.conversation import Report, State
 from bot.engine import step
-from bot.flowmodel import WAITING, Bundle
-from bot.loader import Sources, check
+from bot.flowmodel import WAITING
 
 from . import figures
-from .fuzz import Act, actions, check_turn, noisy_walk, resolve
+from .fuzz import SHIPPED, Act, actions, check_turn, noisy_walk, resolve
 
 pytestmark = pytest.mark.robustness
-
-_SHIPPED = check(Sources.shipped()).bundle
-assert _SHIPPED is not None
-SHIPPED: Bundle = _SHIPPED
 
 WAITING_NODES = {(f.id, n) for f in SHIPPED.flows.values() for n, node in f.nodes.items()
                  if isinstance(node, WAITING)}

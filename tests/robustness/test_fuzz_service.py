@@ -17,31 +17,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.conversation import Ended, Report, Said, State, state_from_json, state_to_json
+from bot.conversation import Ended, Reminders, Report, Said, State, state_from_json, state_to_json
 from bot.engine import step
 from bot.keys import ConversationKey, KeyHasher
 from bot.service import ConversationService
 from storage import StateStore
 from storage.report_store import ReportStore
 
+from ..helpers import NOW, SECRET, Clock
 from . import figures
-from .fuzz import Act, check_report, check_state, noisy_walk, resolve
-from .test_fuzz_engine import SHIPPED
+from .fuzz import SHIPPED, Act, check_report, check_state, noisy_walk, resolve
 
 pytestmark = pytest.mark.robustness
 
-SECRET = b"robustness-fuzz-secret-0123456789"
-START = dt.datetime(2026, 11, 25, 10, 30, tzinfo=dt.UTC)
 USERS = (ConversationKey("telegram", "1001"), ConversationKey("matrix", "@a:city.example"),
          ConversationKey("web", "\ud800 odd \x00 id"), ConversationKey("console", ""))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @dataclass
@@ -111,7 +101,7 @@ async def play(w: World, rng: random.Random, steps: int, noise: float) -> None:
         if roll < 0.04:
             w.clock.now += rng.choice([dt.timedelta(minutes=5), dt.timedelta(hours=25),
                                        dt.timedelta(days=400)])
-            if w.clock.now - START > dt.timedelta(hours=24):
+            if w.clock.now - NOW > dt.timedelta(hours=24):
                 last_id.clear()  # expired conversations forget their event ids too
             continue
         if roll < 0.05:
@@ -141,7 +131,7 @@ async def play(w: World, rng: random.Random, steps: int, noise: float) -> None:
             last_id.pop(key, None)  # forget erases the event ids with everything else
         after, _ = stored(w, key)
         if after is not None:
-            check_state(SHIPPED, after, w.clock())
+            check_state(SHIPPED, after)
         if damaged:
             continue  # survived, and started afresh or went on: nothing more to compare
         model = step(SHIPPED, before, event, w.clock())
@@ -157,7 +147,7 @@ async def play(w: World, rng: random.Random, steps: int, noise: float) -> None:
 
 def _internal(output: object) -> bool:
     """Outputs for the service to store, never passed on to a channel."""
-    return isinstance(output, Report) or type(output).__name__ == "Reminders"
+    return isinstance(output, (Report, Reminders))
 
 
 EXAMPLES = figures.scaled(20, 200)
@@ -175,5 +165,5 @@ def test_the_service_matches_the_engine_through_restarts_duplicates_and_damage(
 
 def test_a_state_written_by_the_service_always_reads_back() -> None:
     """The model above reads rows with state_from_json: it must agree with the service."""
-    state = step(SHIPPED, None, resolve(SHIPPED, None, Act("start")), START).state
+    state = step(SHIPPED, None, resolve(SHIPPED, None, Act("start")), NOW).state
     assert state is not None and state_from_json(state_to_json(state)) == state

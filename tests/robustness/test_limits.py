@@ -21,14 +21,12 @@ from bot.ratelimit import RateLimit, Verdict
 from bot.service import ConversationService
 from storage import StateStore
 
-from ..helpers import NOW, ROOT, Talk
+from ..helpers import NOW, ROOT, SECRET, Talk
 from . import figures
-from .fuzz import any_char
-from .test_fuzz_engine import SHIPPED
+from .fuzz import SHIPPED, any_char
 
 pytestmark = pytest.mark.robustness
 
-SECRET = b"limits-secret-0123456789abcdef!!"
 
 
 def _at_every_kind_of_node() -> list[tuple[str, list[str]]]:

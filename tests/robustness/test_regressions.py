@@ -25,12 +25,11 @@ from bot.service import ConversationService
 from storage import StateStore
 from storage.report_store import ReportStore
 
-from ..helpers import NOW, Talk
-from .test_fuzz_engine import SHIPPED
+from ..helpers import NOW, SECRET, Talk
+from .fuzz import SHIPPED
 
 pytestmark = pytest.mark.robustness
 
-SECRET = b"regression-secret-0123456789abcdef"
 
 
 def test_start_with_an_unknown_flow_starts_the_default_flow() -> None:
