@@ -123,8 +123,12 @@ ITEMS = {
            "Listen, take it seriously, do not judge",
            "Accident report to the Unfallkasse Hessen", "Check in after one week"],
 }
-AS_OF = {"de": "Stand: 25.11.2026", "en": "As of 25 November 2026"}
 TODAY = dt.date(2026, 11, 25)
+
+
+def as_of(lang: str, day: dt.date) -> str:
+    """The sheet's date line as the command prints it on `day` (it prints the day it runs)."""
+    return f"Stand: {day:%d.%m.%Y}" if lang == "de" else f"As of {day.day} {day:%B %Y}"
 
 
 @pytest.fixture
@@ -169,7 +173,7 @@ def test_the_checklist_renders_in_every_language_and_format(
         for item in ITEMS[lang]:
             assert item in text, item
         assert "WEISSER RING" in text and "116 006" in text
-    assert squash(AS_OF[lang]) in squash(text)
+    assert squash(as_of(lang, dt.date.today())) in squash(text)
 
 
 def test_markdown_has_tick_boxes_messages_blanks_and_contacts(bundle: Bundle) -> None:
