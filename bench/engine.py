@@ -10,7 +10,10 @@ is released (group commit: turns that finish together share one disk sync).
 3. Bytes stored per conversation.
 
 Targets on a 2-core machine: >= 10,000 turns/s, p99 <= 2 ms, <= 2 KB per stored conversation.
-Run: python bench/engine.py [--turns N] [--rate TURNS_PER_S] [--sync FULL|NORMAL]
+The state is written as `lotse run` writes it: by the writer process (storage/state_writer.py),
+or with --inline in the event loop's own thread (as `lotse chat` does).
+
+Run: python bench/engine.py [--turns N] [--rate TURNS_PER_S] [--sync FULL|NORMAL] [--inline]
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
 from bot.loader import load_bundle
 from bot.service import ConversationService
-from storage import StateStore
+from storage import ConversationStore, StateStore, WriterStore
 from tests.helpers import random_script
 
 
@@ -110,13 +113,15 @@ async def latency(service: ConversationService, talkers: Talkers, turns: int,
     return latencies
 
 
-async def run(conversations: int, turns: int, rate: float | None, synchronous: str) -> None:
+async def run(conversations: int, turns: int, rate: float | None, synchronous: str,
+              inline: bool, own_core: bool) -> None:
     bundle = load_bundle()
     talkers = Talkers(bundle, conversations)
     tune_collector()  # as `lotse run` does
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "state.db"
-        store = TimedStore(path, synchronous)
+        store: ConversationStore = (TimedStore(path, synchronous) if inline
+                                    else WriterStore(path, synchronous, own_core=own_core))
         service = ConversationService(bundle, store, KeyHasher(b"bench-secret-0123456789abcdef"))
         per_second, cpu_per_turn = await throughput(service, talkers, turns)
         offered = rate or per_second / 2
@@ -125,19 +130,21 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
             "SELECT length(key) + length(coalesce(state, '')) + length(seen) + 8 "
             "FROM conversations").fetchall()
         sizes = [r[0] for r in rows]
-        scrubs = list(store.scrubs)
+        scrubs = list(store.scrubs) if isinstance(store, TimedStore) else []
         store.close()
         file_bytes = path.stat().st_size
     print(f"conversations        {conversations:,}")
-    print(f"sqlite synchronous   {synchronous} (committed before each reply)")
+    print(f"sqlite synchronous   {synchronous} (committed before each reply, "
+          f"{'in the event loop' if inline else 'by the writer process'})")
     print(f"throughput           {per_second:,.0f} turns/s ({turns:,} turns, closed loop); "
           f"event loop CPU {cpu_per_turn * 1e6:.1f} us/turn")
     print(f"latency at {offered:,.0f}/s   p50 {statistics.median(latencies) * 1000:.3f} ms, "
           f"p99 {percentile(latencies, 0.99):.3f} ms, max {max(latencies) * 1000:.3f} ms "
           f"({len(latencies):,} turns, open loop)")
-    print(f"WAL scrubs           {len(scrubs):,} (after a forget), median "
-          f"{statistics.median(scrubs or [0]) * 1000:.3f} ms, max {max(scrubs or [0]) * 1000:.3f}"
-          " ms, event loop held meanwhile")
+    if inline:
+        print(f"WAL scrubs           {len(scrubs):,} (after a forget), median "
+              f"{statistics.median(scrubs or [0]) * 1000:.3f} ms, max "
+              f"{max(scrubs or [0]) * 1000:.3f} ms, event loop held meanwhile")
     print(f"stored per conv.     mean {statistics.mean(sizes):,.0f} B, max {max(sizes):,} B "
           f"(row payload); {file_bytes / max(len(sizes), 1):,.0f} B (database file / rows)")
 
@@ -149,8 +156,14 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=50_000)
     parser.add_argument("--rate", type=float, help="turns/s offered in the latency run")
     parser.add_argument("--sync", default="NORMAL", help="SQLite synchronous: NORMAL or FULL")
+    parser.add_argument("--inline", action="store_true",
+                        help="write in the event loop's thread, not in the writer process")
+    parser.add_argument("--shared-core", action="store_true",
+                        help="let the scheduler place the writer process (lotse run gives it a "
+                             "core of its own)")
     args = parser.parse_args()
-    asyncio.run(run(args.conversations, args.turns, args.rate, args.sync))
+    asyncio.run(run(args.conversations, args.turns, args.rate, args.sync, args.inline,
+                    not args.shared_core))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from bot.resources import shipped_flows
 if TYPE_CHECKING:
     from bot.flowmodel import Bundle
     from bot.service import ConversationService
-    from storage import StateStore
+    from storage import ConversationStore
     from storage.report_store import ReportStore, StoredReport
 
 # The service, storage (sqlite-utils, numpy), statistics and the terminal chat are imported by
@@ -128,16 +128,18 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
     sys.exit(code)
 
 
-def _service(bundle: Bundle, settings: Settings
-             ) -> tuple[ConversationService, StateStore, ReportStore]:
+def _service(bundle: Bundle, settings: Settings, writer_process: bool = False
+             ) -> tuple[ConversationService, ConversationStore, ReportStore]:
     from bot import stats
     from bot.keys import KeyHasher, load_secret
     from bot.service import ConversationService
-    from storage import StateStore
+    from storage import StateStore, WriterStore
     from storage.reminder_store import ReminderStore
     from storage.report_store import ReportStore
 
-    store = StateStore(settings.state_db, settings.db_sync)
+    store: ConversationStore = (
+        WriterStore(settings.state_db, settings.db_sync, own_core=True) if writer_process
+        else StateStore(settings.state_db, settings.db_sync))
     reports = ReportStore(settings.reports_db)
 
     def statistics(lang: str) -> str:
@@ -192,7 +194,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
     tune_collector()
     logs.setup(settings.log_level)
     log = logging.getLogger("lotse")
-    service, store, reports = _service(bundle, settings)
+    service, store, reports = _service(bundle, settings, settings.writer_process)
     if settings.rate_burst > 0 and settings.rate_per_second > 0:
         # One person flooding the bot must not slow down everyone else (bench/flood.py).
         service.rate_limit = RateLimit(settings.rate_burst, settings.rate_per_second)

@@ -108,6 +108,9 @@ class Settings:
     """A conversation idle longer than this is erased (a flow's keep_days may keep it longer)."""
     db_sync: str = "NORMAL"
     """SQLite's synchronous setting for the state: NORMAL, or FULL to survive a power cut."""
+    writer_process: bool = True
+    """`lotse run` writes the state from a process of its own (another processor core, and a
+    slow disk holds only the turns waiting for it, not the event loop); false: in the loop."""
     keep_reports_years: int = 5
     stats_threshold: int = 5
     admins: frozenset[ConversationKey] = frozenset()

@@ -36,7 +36,7 @@ from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
 from bot.ratelimit import RateLimit, Verdict
 from bot.reminder_times import reminder_date
-from storage import StateStore
+from storage.conversation_store import ConversationStore
 from storage.reminder_store import ReminderStore, StoredReminder
 from storage.report_store import ReportStore
 
@@ -98,10 +98,12 @@ class _GroupCommit:
     """Turns that finish together share one COMMIT, and so one disk sync.
 
     A turn's reply is released only after its write is committed, so what a user was told is
-    always on disk. At most `limit` turns wait for one commit, which bounds the latency.
+    always on disk. Where the commit holds the event loop, at most `limit` turns wait for one,
+    which bounds the latency. Where the writer process commits, one batch is on its way at a
+    time, and the turns that finish meanwhile make the next: the busier, the larger the batches.
     """
 
-    def __init__(self, store: StateStore, on_failure: Callable[[], None],
+    def __init__(self, store: ConversationStore, on_failure: Callable[[], None],
                  limit: int = 16) -> None:
         self._store = store
         self._on_failure = on_failure
@@ -109,6 +111,8 @@ class _GroupCommit:
         self._waiting: list[asyncio.Future[None]] = []
         self._scheduled: asyncio.Handle | None = None
         self._scrub = False
+        self._committing = False
+        """A batch is with the writer process."""
 
     def wait(self, scrub: bool = False) -> asyncio.Future[None]:
         """The commit to await (a future, not a coroutine: one step less on every turn);
@@ -118,7 +122,9 @@ class _GroupCommit:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._waiting.append(future)
-        if len(self._waiting) >= self._limit:
+        if self._committing:
+            pass  # goes with the next batch, when this one is committed
+        elif len(self._waiting) >= self._limit:
             self.flush()
         elif self._scheduled is None:
             self._scheduled = loop.call_soon(self.flush)
@@ -128,22 +134,37 @@ class _GroupCommit:
         if self._scheduled is not None:
             self._scheduled.cancel()
             self._scheduled = None
+        if self._committing or not self._waiting:
+            return
         waiting, self._waiting = self._waiting, []
         scrub, self._scrub = self._scrub, False
         try:
-            self._store.commit()
-            if scrub:
-                self._store.checkpoint()
+            committing = self._store.commit_async(scrub)
         except Exception as err:  # disk full, I/O error: every waiting turn fails, none lies
-            self._store.rollback()
-            self._on_failure()
-            for future in waiting:
-                if not future.done():
-                    future.set_exception(err)
+            self._settle(waiting, err)
             return
+        if committing is None:
+            self._settle(waiting, None)
+            return
+        self._committing = True
+        committing.add_done_callback(lambda done: self._committed(waiting, done))
+
+    def _committed(self, waiting: list[asyncio.Future[None]],
+                   done: asyncio.Future[None]) -> None:
+        self._committing = False
+        self._settle(waiting, asyncio.CancelledError() if done.cancelled() else done.exception())
+        self.flush()  # the turns that finished meanwhile
+
+    def _settle(self, waiting: list[asyncio.Future[None]], err: BaseException | None) -> None:
+        if err is not None:
+            self._on_failure()
         for future in waiting:
-            if not future.done():
+            if future.done():
+                continue
+            if err is None:
                 future.set_result(None)
+            else:
+                future.set_exception(err)
 
 
 @dataclass(slots=True)
@@ -156,7 +177,7 @@ class _Known:
 
 
 class ConversationService:
-    def __init__(self, bundle: Bundle, store: StateStore, hasher: KeyHasher,
+    def __init__(self, bundle: Bundle, store: ConversationStore, hasher: KeyHasher,
                  clock: Callable[[], dt.datetime] = utc_now,
                  idle: dt.timedelta = dt.timedelta(hours=24),
                  cache_size: int = 10_000, reports: ReportStore | None = None,
@@ -233,7 +254,8 @@ class ConversationService:
             if digest in seen:
                 return ()
             seen = [*seen, digest][-SEEN_LIMIT:]
-        statistics = self.statistics if key in self.admins else None
+        # (An empty set first: hashing a key is a Python-level call on every turn.)
+        statistics = self.statistics if self.admins and key in self.admins else None
         can_remind = reply_to is not None and self.reminders is not None
         # Only where the service answers a command itself; the engine parses the rest.
         command = _command(event) if statistics is not None or can_remind else None

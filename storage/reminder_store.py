@@ -12,14 +12,13 @@ a process that died while sending, and the reminder is tried again.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlite_utils
 
 if TYPE_CHECKING:
-    from storage.state_store import StateStore
+    from storage.conversation_store import ConversationStore
 
 STALE_CLAIM = 600
 OVERDUE_LIMIT = 30 * 86400
@@ -53,7 +52,7 @@ class ReminderStore:
     """Reminders beside the conversations, on the state store's connection: a reminder set in a
     turn is committed with that turn (group commit), never without it."""
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: ConversationStore) -> None:
         self._store = store
         self._conn = store.connection
 
@@ -62,15 +61,11 @@ class ReminderStore:
         """Set one reminder, replacing one of the same kind for this conversation; durable with
         the next commit of the state store."""
         row = (secrets.token_hex(8), conversation, channel, address, due_at, kind, lang)
-
-        def replace(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM reminders WHERE conversation = ? AND kind = ?",
-                         (conversation, kind))
-            conn.execute(
-                "INSERT INTO reminders (id, conversation, channel, address, due_at, kind, lang) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
-
-        self._store.defer(replace)
+        self._store.defer("DELETE FROM reminders WHERE conversation = ? AND kind = ?",
+                          (conversation, kind))
+        self._store.defer(
+            "INSERT INTO reminders (id, conversation, channel, address, due_at, kind, lang) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
 
     def of(self, conversation: str) -> list[StoredReminder]:
         rows = self._conn.execute(
@@ -80,8 +75,7 @@ class ReminderStore:
 
     def cancel(self, conversation: str) -> None:
         """Erase every reminder of this conversation; durable with the next commit."""
-        self._store.defer(lambda conn: conn.execute(
-            "DELETE FROM reminders WHERE conversation = ?", (conversation,)))
+        self._store.defer("DELETE FROM reminders WHERE conversation = ?", (conversation,))
 
     def due(self, now: int, limit: int = 100) -> list[StoredReminder]:
         """Reminders due by `now` that nobody is delivering, oldest first."""

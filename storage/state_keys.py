@@ -113,12 +113,7 @@ class StateKeys:
         were changed."""
         if not self.usable(slot):
             return None
-        try:
-            plain = self._cipher(slot).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:],
-                                               owner.encode())
-        except InvalidTag:
-            return None
-        return plain.decode()
+        return _unseal(self._cipher(slot), sealed, owner)
 
     def _cipher(self, slot: int) -> ChaCha20Poly1305:
         cipher = self._ciphers.get(slot)
@@ -136,3 +131,29 @@ class StateKeys:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+class KeyReader:
+    """Opens states sealed by the store of another process (the writer process): each key is
+    read from the file when it is needed, so a key that process erased is gone here too. For
+    the rare read that misses the conversation cache, not for every turn."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def open(self, slot: int, sealed: bytes, owner: str) -> str | None:
+        key = os.pread(self._fd, KEY_BYTES, slot * KEY_BYTES)
+        if len(key) < KEY_BYTES or key == _ZERO:
+            return None
+        return _unseal(ChaCha20Poly1305(key), sealed, owner)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def _unseal(cipher: ChaCha20Poly1305, sealed: bytes, owner: str) -> str | None:
+    try:
+        plain = cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], owner.encode())
+    except InvalidTag:
+        return None
+    return plain.decode()

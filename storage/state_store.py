@@ -13,10 +13,11 @@ async service calls it on the event loop (measured in bench/engine.py).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -140,7 +141,7 @@ class StateStore:
         self._conn = conn
         self._full = mode in ("FULL", "EXTRA")
         self._saves: dict[str, tuple[bytes | None, str, int, int, int | None] | None] = {}
-        self._deferred: list[Callable[[sqlite3.Connection], object]] = []
+        self._deferred: list[tuple[str, Sequence[object]]] = []
         self._keys = StateKeys(None if path is None else path.with_suffix(".keys"))
         self._slots: dict[str, int | None] = {}
         """The key record of each conversation seen since the start (None: no state kept)."""
@@ -228,10 +229,11 @@ class StateStore:
         if slot is not None:
             self._retired.append(slot)
 
-    def defer(self, change: Callable[[sqlite3.Connection], object]) -> None:
+    def defer(self, sql: str, params: Sequence[object]) -> None:
         """A write to another table, run in the next `commit()`'s transaction, after the
-        conversations: a reminder set in a turn is kept with that turn, never without it."""
-        self._deferred.append(change)
+        conversations: a reminder set in a turn is kept with that turn, never without it.
+        (A statement, not a function: it may have to travel to the writer process.)"""
+        self._deferred.append((sql, params))
 
     def commit(self) -> None:
         """Make every write since the last commit durable, all with one WAL write; then
@@ -245,6 +247,19 @@ class StateStore:
         retired, self._retired = self._retired, []
         for slot in retired:
             self._keys.erase(slot)
+
+    def commit_async(self, scrub: bool = False) -> asyncio.Future[None] | None:
+        """The group commit's way in: here the commit is done when this returns (None); the
+        writer process's store returns a future instead. `scrub`: also empty the WAL (a
+        conversation was forgotten). A failed commit keeps nothing of the batch."""
+        try:
+            self.commit()
+            if scrub:
+                self.checkpoint()
+        except BaseException:
+            self.rollback()
+            raise
+        return None
 
     def write(self, change: Callable[[sqlite3.Connection], T]) -> T:
         """Run `change` in a transaction of its own and commit it at once: for writes outside a
@@ -285,8 +300,8 @@ class StateStore:
         if self._deferred:
             deferred, self._deferred = self._deferred, []
             self._begin()
-            for change in deferred:
-                change(self._conn)
+            for deferred_sql, params in deferred:
+                self._conn.execute(deferred_sql, params)
 
     def rollback(self) -> None:
         """Drop every write not yet committed."""

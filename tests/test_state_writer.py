@@ -1,0 +1,173 @@
+"""The writer process: the service over `WriterStore` behaves as over `StateStore`, with the
+writes done by a second process, and survives that process dying."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from bot.conversation import Document, Said, Start, state_from_json
+from bot.flowmodel import Bundle
+from bot.keys import ConversationKey, KeyHasher
+from bot.service import ConversationService
+from storage import WriterStore
+from storage.reminder_store import ReminderStore
+from storage.state_writer import WriterStopped
+
+from .helpers import NOW, SECRET, Clock, bundle_of, random_script
+from .test_documents import PROTOCOL, TYPED
+from .test_service import expected_end_state
+
+STAMP = int(NOW.timestamp())
+
+
+def writer_service(bundle: Bundle, path: Path, clock: Clock | None = None
+                   ) -> ConversationService:
+    return ConversationService(bundle, WriterStore(path), KeyHasher(SECRET), clock or Clock())
+
+
+def writer_of(svc: ConversationService) -> WriterStore:
+    assert isinstance(svc.store, WriterStore)
+    return svc.store
+
+
+def stored(svc: ConversationService, key: ConversationKey) -> object:
+    row = svc.store.load(svc.hasher(key))
+    return state_from_json(row.state) if row and row.state else None
+
+
+async def test_two_hundred_conversations_through_the_writer_and_a_restart(
+        shipped: Bundle, tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    scripts = {i: random_script(shipped, 300 + i)[:14] for i in range(200)}
+    keys = {i: ConversationKey("test", f"w{i}") for i in scripts}
+    first = writer_service(shipped, path)
+
+    async def talk(svc: ConversationService, i: int, texts: list[str], start: int) -> None:
+        for n, text in enumerate(texts, start):
+            await svc.handle(keys[i], Said(text), f"{i}-{n}")
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(first.handle(keys[i], Start(), f"{i}-start") for i in scripts))
+    await asyncio.gather(*(talk(first, i, s[:7], 0) for i, s in scripts.items()))
+    first.store.close()
+    second = writer_service(shipped, path)  # a new process, reading what the first committed
+    for i, script in scripts.items():
+        assert stored(second, keys[i]) == expected_end_state(shipped, script[:7])
+    await asyncio.gather(*(talk(second, i, s[7:], 7) for i, s in scripts.items()))
+    for i, script in scripts.items():
+        assert stored(second, keys[i]) == expected_end_state(shipped, script)
+    second.store.close()
+
+
+async def test_a_row_on_its_way_reads_as_written_and_never_in_the_clear(tmp_path: Path) -> None:
+    store = WriterStore(tmp_path / "state.db")
+    store.save("k", '"Kanarienvogel im Flur"', "a b", STAMP, STAMP + 60)
+    pending = store.load("k")
+    assert pending is not None and pending.state == '"Kanarienvogel im Flur"'
+    committing = store.commit_async()
+    assert committing is not None and store.load("k") == pending  # still on its way
+    await committing
+    assert store.load("k") == pending  # now read from the file, opened with its key
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"Kanarienvogel" not in raw
+    store.close()
+
+
+async def test_a_killed_writer_fails_the_turns_waiting_for_it_then_a_new_one_takes_over(
+        shipped: Bundle, tmp_path: Path) -> None:
+    svc = writer_service(shipped, tmp_path / "state.db")
+    key = ConversationKey("test", "anna")
+    await svc.handle(key, Start())
+    await svc.handle(key, Said("nein"))
+    committed = stored(svc, key)
+    writer = writer_of(svc)
+    assert writer._process is not None
+    os.kill(writer._process.pid, signal.SIGKILL)
+    with pytest.raises(WriterStopped):
+        await svc.handle(key, Said("1"), "lost")  # not committed: the user is not told
+    assert stored(svc, key) == committed
+    again = await svc.handle(key, Said("1"), "lost")  # delivered again: handled now
+    now = stored(svc, key)
+    assert again and now != committed
+    writer.close()
+    reopened = writer_service(shipped, tmp_path / "state.db")
+    assert stored(reopened, key) == now
+    reopened.store.close()
+
+
+async def test_a_reminder_set_in_a_turn_goes_with_the_turn(tmp_path: Path) -> None:
+    store = WriterStore(tmp_path / "state.db")
+    reminders = ReminderStore(store)
+    store.save("k", '"x"', "", STAMP, STAMP + 60)
+    reminders.add("k", "telegram", "42", STAMP + 3600, "employee.deadline", "de")
+    store.rollback()  # the turn failed before it was handed over: neither is kept
+    store.save("k", '"y"', "", STAMP, STAMP + 60)
+    reminders.add("k", "telegram", "42", STAMP + 3600, "employee.deadline", "de")
+    store.commit()
+    assert [r.kind for r in reminders.of("k")] == ["employee.deadline"]
+    [due] = reminders.due(STAMP + 3600)
+    assert reminders.claim(due.id, STAMP + 3600)  # written by this process, beside the writer
+    assert not reminders.claim(due.id, STAMP + 3601)
+    store.close()
+
+
+async def test_purge_and_forget_through_the_writer(shipped: Bundle, tmp_path: Path) -> None:
+    clock = Clock()
+    svc = writer_service(shipped, tmp_path / "state.db", clock)
+    key, other = ConversationKey("test", "erika"), ConversationKey("test", "old")
+    await svc.handle(key, Start())
+    await svc.handle(other, Start())
+    clock.now = NOW + dt.timedelta(days=2)
+    await svc.handle(key, Said("nein"))
+    assert svc.purge_expired() == 1  # the one idle for two days
+    assert svc.store.count() == 1
+    await svc.handle(key, Said("/forget"))
+    assert svc.store.count() == 0
+    svc.store.close()
+
+
+async def test_the_protocol_document_erases_its_key_in_the_writer(tmp_path: Path) -> None:
+    bundle = bundle_of(tmp_path, PROTOCOL)
+    svc = ConversationService(bundle, WriterStore(tmp_path / "data" / "state.db"),
+                              KeyHasher(SECRET), lambda: NOW)
+    key = ConversationKey("test", "employee")
+    await svc.handle(key, Start(flow="protocol"))
+    for text in ["gestern", *TYPED[:3]]:
+        await svc.handle(key, Said(text))
+    slot = svc.store.db.execute("SELECT key_slot FROM conversations").fetchone()[0]
+    outputs = await svc.handle(key, Said(TYPED[3]))
+    assert any(isinstance(o, Document) for o in outputs)
+    keys = (tmp_path / "data" / "state.keys").read_bytes()
+    assert keys[slot * 32:(slot + 1) * 32] == bytes(32)  # the old versions are unreadable
+    raw = b"".join(p.read_bytes() for p in (tmp_path / "data").iterdir())
+    assert all(text.encode() not in raw for text in TYPED)
+    svc.store.close()
+
+
+def test_the_writer_ignores_ctrl_c_and_ends_when_the_bot_closes_it(tmp_path: Path) -> None:
+    store = WriterStore(tmp_path / "state.db")
+    process = store._process
+    assert process is not None
+    process.send_signal(signal.SIGINT)  # as Ctrl-C in a terminal, or a service manager's
+    process.send_signal(signal.SIGTERM)  # stop, reaches the whole process group
+    store.save("k", '"x"', "", STAMP, STAMP + 60)
+    store.commit()
+    store.close()
+    assert process.returncode == 0
+    again = WriterStore(tmp_path / "state.db")
+    assert again.load("k") is not None
+    again.close()
+
+
+def test_a_writer_that_cannot_open_the_database_says_why(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(OSError):
+        WriterStore(tmp_path / "file" / "state.db")
+    with pytest.raises(ValueError, match="synchronous"):
+        WriterStore(tmp_path / "state.db", "SOMETIMES")
