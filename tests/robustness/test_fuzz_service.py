@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.conversation import Ended, Reminders, Report, Said, State, state_from_json, state_to_json
+from bot.conversation import Ended, Reminders, Report, Said, State, state_from_json
 from bot.engine import step
 from bot.keys import ConversationKey, KeyHasher
 from bot.service import ConversationService
@@ -161,9 +161,3 @@ def test_the_service_matches_the_engine_through_restarts_duplicates_and_damage(
     w = world()
     asyncio.run(play(w, rng, 300, noise))
     assert len(w.service.locks) == 0
-
-
-def test_a_state_written_by_the_service_always_reads_back() -> None:
-    """The model above reads rows with state_from_json: it must agree with the service."""
-    state = step(SHIPPED, None, resolve(SHIPPED, None, Act("start")), NOW).state
-    assert state is not None and state_from_json(state_to_json(state)) == state

@@ -203,9 +203,14 @@ def test_engine_outputs_are_plain_text_for_channels_to_escape() -> None:
     """What a user typed comes back (the protocol's review, the document) exactly as typed, so
     each channel must escape it; shipped texts hold no markup a channel could mistake for its
     own (the checker refuses it, see the corpus)."""
+    typed = "<b>bold</b> & <script>x</script>"
     talk = Talk(SHIPPED, flow="protocol")
     talk.send("heute")
-    talk.send("<b>bold</b> & <script>x</script>")
+    for _ in range(10):  # every answer of the protocol, up to its review
+        review = talk.send(typed)
+    assert f"- Ort: {typed}\n" in review[0].text  # type: ignore[union-attr]
+    document = next(o for o in talk.send("1") if isinstance(o, Document))
+    assert ("Die genauen Worte", typed) in document.fields
     texts = [t for flow in SHIPPED.flows.values() for node in flow.nodes.values()
              for t in _texts(node)] + [t for text in SHIPPED.system.values()
                                        for t in text.values()]

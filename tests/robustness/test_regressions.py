@@ -105,8 +105,12 @@ def test_the_service_survives_all_of_it_in_one_loop() -> None:
     async def run() -> None:
         svc = ConversationService(SHIPPED, StateStore(None), KeyHasher(SECRET), lambda: NOW)
         key = ConversationKey("web", "\ud800")
-        await svc.handle(key, Start(flow="no-such-flow"), "\ud800")
-        await svc.handle(key, Said("\ud800" * 10))
+        opened = await svc.handle(key, Start(flow="no-such-flow"), "\ud800")
+        asked = opened[-1]
+        assert isinstance(asked, Question) and asked.node == "safety"  # the default flow
+        again = await svc.handle(key, Said("\ud800" * 10))
+        assert again[-1] == asked  # not understood: the question again
+        assert await svc.handle(key, Start(), "\ud800") == ()  # its event id was kept
         assert svc.store.count() == 1
     asyncio.run(run())
 
