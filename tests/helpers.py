@@ -15,6 +15,12 @@ from bot.resources import shipped_content
 NOW = dt.datetime(2026, 11, 25, 10, 30, tzinfo=dt.UTC)
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = b"0123456789abcdef0123456789abcdef"
+
+
+def on_disk(folder: Path, prefix: str = "") -> bytes:
+    """Every byte of the files in `folder` whose names start with `prefix` (a database with its
+    WAL and keys): what a privacy test searches for text that must not be there."""
+    return b"".join(p.read_bytes() for p in sorted(folder.iterdir()) if p.name.startswith(prefix))
 """The key-hashing secret of the service and channel tests."""
 
 # The employee flow's first questions (German), as the channel tests wait for them.

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import on_disk
+
 CHAT = [sys.executable, "-m", "bot", "chat"]
 
 
@@ -62,7 +64,7 @@ def test_threatened_at_the_counter_gets_next_steps_contacts_and_a_document(
     document = documents[0].read_text(encoding="utf-8")
     assert "Ich weiß, wo Ihr Auto steht." in document
     assert "Bürgerbüro Mitte, Schalter 3" in document and "Zeuginnen" not in document
-    state = b"".join(p.read_bytes() for p in (tmp_path / "data").iterdir())
+    state = on_disk(tmp_path / "data")
     assert b"Auto steht" not in state and b"Schalter 3" not in state
 
 

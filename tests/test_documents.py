@@ -30,7 +30,7 @@ from bot.keys import ConversationKey, KeyHasher
 from bot.service import ConversationService
 from storage import StateStore
 
-from .helpers import NOW, Talk, bundle_of
+from .helpers import NOW, Talk, bundle_of, on_disk
 
 PROTOCOL = """
 flow: protocol
@@ -416,7 +416,7 @@ def assert_no_typed_text(raw: bytes) -> None:
 async def test_after_delivery_and_shutdown_no_file_holds_the_typed_text(tmp_path: Path) -> None:
     store, path = await deliver_through_the_service(tmp_path)
     store.close()
-    assert_no_typed_text(b"".join(p.read_bytes() for p in path.parent.iterdir()))
+    assert_no_typed_text(on_disk(path.parent))
 
 
 async def test_right_after_delivery_neither_database_nor_wal_holds_the_typed_text(

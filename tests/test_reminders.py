@@ -21,7 +21,7 @@ from bot.service import ConversationService
 from storage import StateStore
 from storage.reminder_store import ReminderStore
 
-from .helpers import NOW, SECRET, Clock
+from .helpers import NOW, SECRET, Clock, on_disk
 
 KEY = ConversationKey("telegram", "4711")
 CHAT = "4711"
@@ -171,7 +171,7 @@ async def test_forget_erases_the_reminders_too(shipped: Bundle, tmp_path: Path) 
     await say(svc, "vergessen")
     assert svc.reminders is not None and svc.reminders.count() == 0
     svc.store.close()
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("state.db*"))
+    raw = on_disk(tmp_path, "state.db")
     assert b"employee.deadline" not in raw and CHAT.encode() not in raw
 
 

@@ -25,7 +25,7 @@ from bot.service import ConversationService
 from storage import StateStore
 from storage.report_store import ReportStore, StoredReport
 
-from .helpers import NOW, SECRET, random_script
+from .helpers import NOW, SECRET, on_disk, random_script
 
 REPORT_ANSWERS = ["ja", "2", "3", "von außen", "1, 8", "bürgerbüro", "noch nicht", "ja", "3"]
 
@@ -125,7 +125,7 @@ async def test_a_thousand_conversations_leave_no_trace_of_a_person(shipped: Bund
     for canary in canaries:
         assert canary not in raw, canary
     svc.reports.close()
-    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("reports"))
+    raw = on_disk(tmp_path, "reports")
     assert b"Canarywoman" not in raw and b"canary" not in raw
 
 

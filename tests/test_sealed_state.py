@@ -14,7 +14,7 @@ from bot.service import ConversationService
 from storage import StateStore
 from storage.state_keys import KEY_BYTES, StateKeys
 
-from .helpers import NOW, bundle_of
+from .helpers import NOW, bundle_of, on_disk
 from .test_documents import PROTOCOL, TYPED
 
 KEY = ConversationKey("test", "employee")
@@ -25,10 +25,6 @@ def protocol_service(tmp_path: Path) -> ConversationService:
     store = StateStore(tmp_path / "data" / "state.db")
     return ConversationService(bundle_of(tmp_path, PROTOCOL), store, KeyHasher(b"k" * 32),
                                lambda: NOW)
-
-
-def files(tmp_path: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in (tmp_path / "data").iterdir())
 
 
 async def halfway(tmp_path: Path) -> ConversationService:
@@ -58,7 +54,7 @@ def key_record(tmp_path: Path, slot: int) -> bytes:
 
 async def test_typed_text_is_never_in_a_file_in_the_clear(tmp_path: Path) -> None:
     svc = await halfway(tmp_path)
-    raw = files(tmp_path)  # in the middle of the protocol: all three answers are kept
+    raw = on_disk(tmp_path / "data")  # in the middle of the protocol: all three answers are kept
     assert all(text.encode() not in raw for text in TYPED)
     svc.store.close()
     reopened = protocol_service(tmp_path)

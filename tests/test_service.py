@@ -23,7 +23,7 @@ from bot.keys import ConversationKey, KeyHasher, load_secret
 from bot.service import ConversationService
 from storage import StateStore
 
-from .helpers import NOW, SECRET, Clock, random_script
+from .helpers import NOW, SECRET, Clock, on_disk, random_script
 
 
 def service(bundle: Bundle, path: Path | None = None, clock: Clock | None = None
@@ -139,7 +139,7 @@ async def test_stored_keys_are_keyed_hashes_not_user_ids(shipped: Bundle,
     await svc.handle(key, Start(), "event-canary-99")
     await svc.handle(key, Said("nein"), "event-canary-100")
     svc.store.close()
-    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    raw = on_disk(tmp_path)
     assert b"4711" not in raw and b"canary" not in raw
     rows = sqlite3.connect(path).execute("SELECT key FROM conversations").fetchall()
     assert rows == [(KeyHasher(SECRET)(key),)]
@@ -228,7 +228,7 @@ def test_an_old_state_database_is_migrated_in_place(tmp_path: Path) -> None:
     assert numbers == [1, 2, 3, 4, 5]
     sealed = store.load("p")
     assert sealed is not None and sealed.state == PLAIN_STATE  # sealed once, reads the same
-    files = b"".join(f.read_bytes() for f in tmp_path.iterdir())
+    files = on_disk(tmp_path)
     assert b"Kanarienvogel" not in files  # not in the clear anywhere any more
     indexes = {r[0] for r in store.db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()}
@@ -248,7 +248,7 @@ async def test_forget_leaves_nothing_in_the_database_or_its_wal(shipped: Bundle,
     await svc.handle(key, Said("vergessen"))
     wal = path.with_name("state.db-wal")
     assert not wal.exists() or wal.stat().st_size == 0  # emptied before the reply came
-    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("state"))
+    raw = on_disk(tmp_path, "state")
     assert b"Kanarienvogel" not in raw
     svc.store.close()
 

@@ -19,7 +19,7 @@ from storage import WriterStore
 from storage.reminder_store import ReminderStore
 from storage.state_writer import WriterStopped
 
-from .helpers import NOW, SECRET, Clock, bundle_of, random_script
+from .helpers import NOW, SECRET, Clock, bundle_of, on_disk, random_script
 from .test_documents import PROTOCOL, TYPED
 from .test_service import expected_end_state
 
@@ -74,7 +74,7 @@ async def test_a_row_on_its_way_reads_as_written_and_never_in_the_clear(tmp_path
     assert committing is not None and store.load("k") == pending  # still on its way
     await committing
     assert store.load("k") == pending  # now read from the file, opened with its key
-    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    raw = on_disk(tmp_path)
     assert b"Kanarienvogel" not in raw
     store.close()
 
@@ -145,7 +145,7 @@ async def test_the_protocol_document_erases_its_key_in_the_writer(tmp_path: Path
     assert any(isinstance(o, Document) for o in outputs)
     keys = (tmp_path / "data" / "state.keys").read_bytes()
     assert keys[slot * 32:(slot + 1) * 32] == bytes(32)  # the old versions are unreadable
-    raw = b"".join(p.read_bytes() for p in (tmp_path / "data").iterdir())
+    raw = on_disk(tmp_path / "data")
     assert all(text.encode() not in raw for text in TYPED)
     svc.store.close()
 

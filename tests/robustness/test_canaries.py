@@ -20,17 +20,13 @@ from bot.service import ConversationService
 from storage import StateStore
 from storage.report_store import ReportStore
 
-from ..helpers import NOW, SECRET
+from ..helpers import NOW, SECRET, on_disk
 from . import figures
 from .fuzz import SHIPPED
 
 pytestmark = pytest.mark.robustness
 
 CONVERSATIONS = figures.scaled(60, 600)
-
-
-def _files(folder: Path, prefix: str) -> bytes:
-    return b"".join(p.read_bytes() for p in sorted(folder.iterdir()) if p.name.startswith(prefix))
 
 
 def _found(raw: bytes, canaries: list[str]) -> list[str]:
@@ -78,9 +74,9 @@ async def test_planted_strings_never_reach_reports_logs_or_forgotten_state(
             await svc.handle(key, Said("vergessen" if lang == "de" else "forget"))
     assert reports.count() > 5 and documents > 5
     # Reports: the files as they are now, WAL included, and again once closed.
-    found = _found(_files(tmp_path, "reports.db"), canaries)
+    found = _found(on_disk(tmp_path, "reports.db"), canaries)
     reports.close()
-    found += _found(_files(tmp_path, "reports.db"), canaries)
+    found += _found(on_disk(tmp_path, "reports.db"), canaries)
     # Logs: every record of every logger, message and arguments.
     logged = "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records)
     found += [c for c in canaries if c in logged]
@@ -88,9 +84,9 @@ async def test_planted_strings_never_reach_reports_logs_or_forgotten_state(
     for key in keys:
         await svc.handle(key, Said("forget"))
     assert store.count() == 0
-    found += _found(_files(tmp_path, "state.db"), canaries)
+    found += _found(on_disk(tmp_path, "state.db"), canaries)
     store.close()
-    found += _found(_files(tmp_path, "state.db"), canaries)
+    found += _found(on_disk(tmp_path, "state.db"), canaries)
     figures.count("canaries: planted", len(canaries))
     figures.count("canaries: found", len(found))
     figures.count("canaries: log records scanned", len(caplog.records))
