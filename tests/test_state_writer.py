@@ -7,6 +7,9 @@ import asyncio
 import datetime as dt
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ from storage import WriterStore
 from storage.reminder_store import ReminderStore
 from storage.state_writer import WriterStopped
 
-from .helpers import NOW, SECRET, Clock, bundle_of, on_disk, random_script
+from .helpers import NOW, ROOT, SECRET, Clock, bundle_of, on_disk, random_script
 from .test_documents import PROTOCOL, TYPED
 from .test_service import expected_end_state
 
@@ -171,3 +174,40 @@ def test_a_writer_that_cannot_open_the_database_says_why(tmp_path: Path) -> None
         WriterStore(tmp_path / "file" / "state.db")
     with pytest.raises(ValueError, match="synchronous"):
         WriterStore(tmp_path / "state.db", "SOMETIMES")
+
+
+def test_a_killed_bot_leaves_no_writer_behind_and_what_it_committed(tmp_path: Path) -> None:
+    script = f"""
+import os, signal
+from pathlib import Path
+from storage import WriterStore
+store = WriterStore(Path({str(tmp_path / "state.db")!r}))
+store.save("kept", '"committed"', "", {STAMP}, {STAMP + 60})
+store.commit()
+store.save("open", '"never committed"', "", {STAMP}, {STAMP + 60})
+print(store._process.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    bot = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=ROOT, timeout=60)
+    assert bot.returncode == -signal.SIGKILL
+    writer = int(bot.stdout.split()[0])
+    for _ in range(100):  # the writer sees its pipe close and ends
+        if not Path(f"/proc/{writer}").exists() or "Z" in state_of(writer):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the writer outlived the bot")
+    store = WriterStore(tmp_path / "state.db")
+    kept = store.load("kept")
+    assert kept is not None and kept.state == '"committed"'
+    assert store.load("open") is None
+    store.close()
+
+
+def state_of(pid: int) -> str:
+    """The process state letter from /proc (Z: exited, waiting for its parent to read it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
