@@ -4,13 +4,19 @@ when its input closes."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from storage.pipe_messages import frame, read_message
 from storage.state_store import StateStore
+
+LOCK_WAIT = 30.0
+"""Seconds a new writer waits for the one before it to finish (its last batch, a checkpoint)."""
 
 
 def _answer(stream: BinaryIO, ok: bool, value: Any) -> None:
@@ -36,10 +42,32 @@ def _apply(store: StateStore, ops: list[tuple[Any, ...]], scrub: bool) -> None:
     store.commit_async(scrub)
 
 
+def _sole_writer(path: Path) -> int:
+    """Wait until no other writer process serves this database, and hold it for this one.
+
+    After a crash of the bot, its writer may still be committing its last batch while the bot
+    restarts; the new writer must not read key records the old one is about to overwrite. A
+    lock file held for the writer's lifetime (the kernel lets go when the process ends)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_suffix(".writer"), os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise OSError(f"another writer process still holds {path.name}: is a second "
+                              "Lotse running on this data folder?") from None
+            time.sleep(0.05)
+
+
 def serve(path: Path, synchronous: str, checkpoint_every: float,
           inbox: BinaryIO, outbox: BinaryIO) -> None:
     """Apply the messages from `inbox` to a `StateStore` until the pipe closes; answer each."""
     try:
+        _sole_writer(path)
         store = StateStore(path, synchronous, checkpoint_every)
     except Exception as err:
         read_message(inbox)

@@ -94,10 +94,11 @@ def _interleaved(conversations: list[Conversation], rng: random.Random) -> list[
 class Incarnation:
     """One run of the harness process, fed everything still unacknowledged."""
 
-    def __init__(self, data: Path, lines: list[str]) -> None:
+    def __init__(self, data: Path, lines: list[str], writer: str) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.robustness.crash_harness", str(data), NOW.isoformat()],
+            [sys.executable, "-m", "tests.robustness.crash_harness", str(data), NOW.isoformat(),
+             *([writer] if writer == "inline" else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=env, cwd=ROOT)
         self.acks: queue.Queue[str] = queue.Queue()
@@ -174,8 +175,11 @@ def _decode(text: str | None) -> State | None:
     return None if text is None else state_from_json(text)
 
 
+@pytest.mark.parametrize("writer", ["process", "inline"])
 def test_killed_at_random_moments_every_conversation_resumes_and_no_report_is_doubled(
-        tmp_path: Path) -> None:
+        tmp_path: Path, writer: str) -> None:
+    """`process`: as `lotse run` writes, by the writer process (which ends on its own once the
+    harness is killed, after the batch it was given); `inline`: in the harness itself."""
     rng = random.Random(2026)
     conversations = _conversations(CONVERSATIONS)
     by_name = {c.name: c for c in conversations}
@@ -190,7 +194,7 @@ def test_killed_at_random_moments_every_conversation_resumes_and_no_report_is_do
         if not remaining:
             break
         lines = [f"{name}\t{name}-{i}\t{by_name[name].texts[i]}\n" for name, i in remaining]
-        life = Incarnation(data, lines)
+        life = Incarnation(data, lines, writer)
         assert life.ready.wait(60), "the harness did not start"
         if kills < KILLS:
             # Most kills while a turn is running: pipelined input keeps the process busy.
@@ -224,7 +228,7 @@ def test_killed_at_random_moments_every_conversation_resumes_and_no_report_is_do
     for name, text in _stored_states(data, conversations).items():
         final = by_name[name].states[-1]
         assert (None if text == "absent" else _decode(text)) == final, name
-    figures.count("crash: kills survived", kills)
+    figures.count(f"crash: kills survived ({writer})", kills)
     figures.count("crash: conversations resumed", len(conversations))
     figures.count("crash: messages delivered", len(stream))
     figures.count("crash: turns committed but unacknowledged at a kill", resumed_in_flight)
