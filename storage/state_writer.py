@@ -41,6 +41,7 @@ from storage.state_store import SYNC_MODES, StoredConversation
 
 T = TypeVar("T")
 
+
 class WriterStopped(OSError):
     """The writer process is gone: the turns waiting for it were not committed."""
 
@@ -85,7 +86,8 @@ class WriterStore:
         self._buffer = bytearray()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._own_core = own_core
+        self._cores = _cores() if own_core else []
+        """The cores this process may use, before the writer took one of them."""
         self._start()
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
@@ -105,8 +107,13 @@ class WriterStore:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True)
         assert self._process.stdout is not None
         os.set_blocking(self._process.stdout.fileno(), False)
-        if self._own_core:
-            _own_core(self._process.pid)
+        if len(self._cores) > 1:
+            # The writer gets a core of its own, this thread (and the threads it starts later)
+            # the others. Left to the scheduler, the two often shared one core while the other
+            # idled: the writer then waited for the bot's time slice (about 6 ms) on every
+            # wake-up (bench/engine.py: p99 at half load up to 60 ms; with its own core 2-6 ms).
+            os.sched_setaffinity(self._process.pid, self._cores[-1:])
+            os.sched_setaffinity(0, self._cores[:-1])
         self._buffer.clear()
         try:
             self._wait(self._send(("open",)))
@@ -307,20 +314,12 @@ class WriterStore:
                 self._stopped()
         self._conn.close()
         self._keys.close()
+        if len(self._cores) > 1:
+            os.sched_setaffinity(0, self._cores)  # the cores are this process's again
 
 
-def _own_core(writer: int) -> None:
-    """Give the writer a processor core of its own and keep this thread (and the threads it
-    starts later) off it. Left to the scheduler, the two often shared one core while the other
-    idled: the writer then waited for the bot's time slice (about 6 ms) on every wake-up
-    (bench/engine.py: p99 up to 60 ms at half load; with its own core 2-6 ms)."""
-    if not hasattr(os, "sched_setaffinity"):
-        return
-    cores = sorted(os.sched_getaffinity(0))
-    if len(cores) < 2:
-        return
-    os.sched_setaffinity(writer, {cores[-1]})
-    os.sched_setaffinity(0, set(cores[:-1]))
+def _cores() -> list[int]:
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
 
 def _write_all(fd: int, data: bytes) -> None:

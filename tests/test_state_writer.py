@@ -211,3 +211,25 @@ def state_of(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_the_writer_gets_a_core_of_its_own_and_keeps_it_when_restarted(tmp_path: Path) -> None:
+    cores = os.sched_getaffinity(0)
+    if len(cores) < 2:
+        pytest.skip("one processor core: nothing to give the writer")
+    store = WriterStore(tmp_path / "state.db", own_core=True)
+    try:
+        assert store._process is not None
+        assert os.sched_getaffinity(store._process.pid) == {max(cores)}
+        assert os.sched_getaffinity(0) == cores - {max(cores)}
+        os.kill(store._process.pid, signal.SIGKILL)
+        store._process.wait()
+        store.save("k", '"x"', "", STAMP, STAMP + 60)
+        with pytest.raises(WriterStopped):
+            store.commit()  # the dead writer's pipe
+        store.commit()  # a new writer, on the same core
+        assert os.sched_getaffinity(store._process.pid) == {max(cores)}  # type: ignore
+        store.close()
+        assert os.sched_getaffinity(0) == cores  # given back
+    finally:
+        os.sched_setaffinity(0, cores)
