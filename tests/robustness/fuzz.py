@@ -149,13 +149,15 @@ def resolve(bundle: Bundle, state: State | None, act: Act) -> Event:
             choice = str(act.number)
         return Picked(state.here.flow if state else "", state.here.node if state else "",
                       choice, act.lang)
-    return Said(_answer(here, state, act), act.lang)
+    # A damaged stored state may name a language the flows lack: the engine goes on in the
+    # default language, and so does the person typing.
+    return Said(_answer(here, bundle.pick_language(state.lang if state else None), act),
+                act.lang)
 
 
-def _answer(here: object, state: State | None, act: Act) -> str:
+def _answer(here: object, lang: str, act: Act) -> str:
     """What a cooperative person would type here; sometimes the fuzzed text instead."""
     n = act.number
-    lang = state.lang if state else "de"
     if isinstance(here, Ask):
         choice = here.choices[n % len(here.choices)]
         if here.multiple and n % 3 == 0:
