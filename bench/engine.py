@@ -10,10 +10,11 @@ is released (group commit: turns that finish together share one disk sync).
 3. Bytes stored per conversation.
 
 Targets on a 2-core machine: >= 10,000 turns/s, p99 <= 2 ms, <= 2 KB per stored conversation.
-The state is written as `lotse run` writes it: by the writer process (storage/state_writer.py),
-or with --inline in the event loop's own thread (as `lotse chat` does).
+The state is written as `lotse run` writes it by default, in the event loop's own thread, or with
+--writer by the writer process on a core of its own (setting writer_process, see
+storage/state_writer.py).
 
-Run: python bench/engine.py [--turns N] [--rate TURNS_PER_S] [--sync FULL|NORMAL] [--inline]
+Run: python bench/engine.py [--turns N] [--rate TURNS_PER_S] [--sync FULL|NORMAL] [--writer]
 """
 
 from __future__ import annotations
@@ -156,13 +157,13 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=50_000)
     parser.add_argument("--rate", type=float, help="turns/s offered in the latency run")
     parser.add_argument("--sync", default="NORMAL", help="SQLite synchronous: NORMAL or FULL")
-    parser.add_argument("--inline", action="store_true",
-                        help="write in the event loop's thread, not in the writer process")
+    parser.add_argument("--writer", action="store_true",
+                        help="write from the writer process (writer_process: true)")
     parser.add_argument("--shared-core", action="store_true",
-                        help="let the scheduler place the writer process (lotse run gives it a "
-                             "core of its own)")
+                        help="with --writer: let the scheduler place the writer process (lotse "
+                             "run gives it a core of its own)")
     args = parser.parse_args()
-    asyncio.run(run(args.conversations, args.turns, args.rate, args.sync, args.inline,
+    asyncio.run(run(args.conversations, args.turns, args.rate, args.sync, not args.writer,
                     not args.shared_core))
 
 
