@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.answers import DateError, match_choice, match_choices, parse_date, parse_numbers
@@ -74,7 +74,7 @@ from bot.flowmodel import (
 )
 from bot.localtime import LOCAL
 from bot.reminder_times import due_time
-from bot.texts import fill
+from bot.texts import fill, is_plain
 
 MAX_AUTOMATIC_STEPS = 200
 """More automatic steps than this in one turn means a runaway flow: stop it."""
@@ -121,27 +121,33 @@ class _Turn:
 
     def system(self, key: str, **params: str) -> str:
         text = self.bundle.text(key, self.lang)
-        if "{" not in text and "}" not in text:
+        if is_plain(text):
             return text
         return fill(text, lambda name: params.get(name, ""))
 
     def render(self, text: Text, state: State | None) -> str:
         chosen = text[self.lang]
-        if "{" not in chosen and "}" not in chosen:
+        if is_plain(chosen):
             return chosen
         slots = state.slots if state else {}
-        return fill(chosen, lambda name: self.show(name, slots.get(name)))
+        return fill(chosen, lambda name: self.show(name, slots.get(name), slots))
 
-    def show(self, slot: str, value: SlotValue) -> str:
-        """An answer as words: a choice's label, a date in the local style, or the text."""
+    def show(self, slot: str, value: SlotValue,
+             slots: Mapping[str, SlotValue] | None = None) -> str:
+        """An answer as words: a choice's label, a date in the local style, or the text.
+        A label is shown as its option is (`{{` as one brace, its placeholders filled from
+        `slots`, one level deep)."""
         if value is None:
             return "–"
         labels = self.bundle.choice_labels.get(slot, {})
         values = value if isinstance(value, tuple) else (value,)
         shown = []
+        known = slots or {}
         for v in values:
             if v in labels:
-                shown.append(labels[v][self.lang])
+                label = labels[v][self.lang]
+                shown.append(label if is_plain(label)
+                             else fill(label, lambda name: self.show(name, known.get(name))))
             elif slot in self.bundle.date_slots and _ISO_DATE.match(v):
                 shown.append(self.date(dt.date.fromisoformat(v)))
             else:
@@ -378,7 +384,8 @@ class _Turn:
                                  items=reminder_lines(self.bundle, items, self.lang)))
 
     def document(self, here: DocumentStep, state: State) -> State:
-        fields = tuple((self.render(f.label, state), self.show(f.slot, state.slots[f.slot]))
+        fields = tuple((self.render(f.label, state),
+                        self.show(f.slot, state.slots[f.slot], state.slots))
                        for f in here.fields if state.slots.get(f.slot) is not None)
         title = self.render(here.title, state)
         self.out.append(Document(title, here.file, fields, self.now, self.lang))
@@ -467,7 +474,8 @@ class _Turn:
         """Exactly what would be stored, in words, and the question whether to store it."""
         lines = [self.render(here.intro, state)]
         for field, values in self.report_answers(here, state):
-            lines.append(f"- {self.render(field.label, state)}: {self.show(field.slot, values)}")
+            lines.append(f"- {self.render(field.label, state)}: "
+                         f"{self.show(field.slot, values, state.slots)}")
         incident, reported = self.report_months(here, state)
         if incident:
             lines.append(f"- {self.system('report_incident_month')}: {incident}")
@@ -714,7 +722,7 @@ def _fixed_say(here: Step, lang: str) -> Say | None:
     """A node's message when it has no placeholder (a Say of "" when it is empty), else None."""
     assert here.say is not None
     text = here.say[lang]
-    return None if "{" in text or "}" in text else Say(text)
+    return Say(text) if is_plain(text) else None
 
 
 @dataclass(slots=True)
@@ -739,15 +747,13 @@ def _fixed_ticks(here: Checklist, lang: str) -> tuple[tuple[Tick, Tick] | None, 
     pairs: list[tuple[Tick, Tick] | None] = []
     for i, item in enumerate(here.items):
         text = item.text[lang]
-        fixed = "{" not in text and "}" not in text
         pairs.append((Tick(i + 1, item.id, text, False), Tick(i + 1, item.id, text, True))
-                     if fixed else None)
+                     if is_plain(text) else None)
     return tuple(pairs)
 
 
 def _shows_no_answer(here: Ask | Input, lang: str) -> bool:
-    text = here.question[lang]
-    if "{" in text or "}" in text:
+    if not is_plain(here.question[lang]):
         return False
     return not isinstance(here, Ask) or _fixed_options(here, lang) is not None
 
@@ -755,7 +761,7 @@ def _shows_no_answer(here: Ask | Input, lang: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _fixed_options(ask: Ask, lang: str) -> tuple[Option, ...] | None:
     """The options of a question whose labels show no answer: the same on every turn."""
-    if any("{" in c.label[lang] for c in ask.choices):
+    if not all(is_plain(c.label[lang]) for c in ask.choices):
         return None
     return tuple(Option(i + 1, c.id, c.label[lang]) for i, c in enumerate(ask.choices))
 

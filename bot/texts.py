@@ -14,9 +14,14 @@ def placeholders(text: str) -> list[str]:
     return [m.group(1) for m in _PLACEHOLDER.finditer(text) if m.group(1) is not None]
 
 
+def is_plain(text: str) -> bool:
+    """The text is shown exactly as written: no placeholder, no doubled brace."""
+    return "{" not in text and "}" not in text
+
+
 def fill(text: str, value_of: Callable[[str], str]) -> str:
     """Replace each `{name}` by `value_of(name)`; `{{` and `}}` become single braces."""
-    if "{" not in text and "}" not in text:
+    if is_plain(text):
         return text
 
     def replace(match: re.Match[str]) -> str:

@@ -16,6 +16,7 @@ from bot.conversation import (
     Question,
     Resume,
     Said,
+    Say,
     state_from_json,
     state_to_json,
 )
@@ -388,3 +389,35 @@ def test_a_checklist_can_be_had_as_a_document_with_its_ticks(tmp_path: Path) -> 
     assert document.title == "Liste" and document.file == "checkliste"
     assert document.fields == (("Erstens", "offen"), ("Zweitens", "erledigt"))
     assert talk.node == "tick"  # and the list goes on
+
+
+BRACES = """
+flow: braces
+version: 1
+title: {de: Klammern, en: Braces}
+start: pick
+nodes:
+  pick:
+    ask: {de: Welche Klammer?, en: Which brace?}
+    choices:
+      - id: open
+        label: {de: Auf, en: Open}
+      - id: close
+        label: {de: "Zu }}", en: "Close }}"}
+    next: done
+  done:
+    say: {de: "Gewählt: {pick}", en: "Chosen: {pick}"}
+    end: true
+"""
+
+
+def test_doubled_braces_show_as_one_in_options_and_answers(tmp_path: Path) -> None:
+    """`{{` and `}}` are a literal brace in every text, also where a text is built once and
+    kept, and in a label shown as the answer (both showed `}}` doubled)."""
+    talk = Talk(bundle_of(tmp_path, BRACES))
+    for _ in range(2):  # built, then taken from the cache of fixed outputs
+        question = talk.question
+        assert question.text == "Welche Klammer?"
+        assert [o.label for o in question.options] == ["Auf", "Zu }"]
+        talk.send("zurück")
+    assert talk.send("2")[0] == Say("Gewählt: Zu }")
