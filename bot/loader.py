@@ -250,6 +250,7 @@ def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem
         return None
     resolved = {fid: _resolve_contacts(f, content, problems) for fid, f in flows.items()}
     labels: dict[str, dict[str, Text]] = defaultdict(dict)
+    reminding: list[tuple[str, Remind]] = []
     for f in files:
         for step in f.flow.nodes.values():
             if isinstance(step, Ask):
@@ -258,12 +259,13 @@ def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem
             elif isinstance(step, Checklist):
                 for item in step.items:
                     labels[step.slot][item.id] = item.text
-    reminders = {f"{f.flow.id}.{item.id}": item for f in files
-                 for step in f.flow.nodes.values() if isinstance(step, Remind)
+            elif isinstance(step, Remind):
+                reminding.append((f.flow.id, step))
+    reminders = {f"{flow_id}.{item.id}": item for flow_id, step in reminding
                  for item in step.items}
-    reminder_labels = {f"{f.flow.id}.{item.id}": labels[step.slot][item.id] for f in files
-                       for step in f.flow.nodes.values()
-                       if isinstance(step, Remind) and step.slot is not None
+    # A reminder named after an answer takes that answer's label (known once all are read).
+    reminder_labels = {f"{flow_id}.{item.id}": labels[step.slot][item.id]
+                       for flow_id, step in reminding if step.slot is not None
                        for item in step.items if item.id in labels.get(step.slot, {})}
     default_lang = "de" if "de" in content.languages else content.languages[0]
     default_flow = "employee" if "employee" in flows else sorted(flows)[0]
