@@ -123,8 +123,8 @@ class _GroupCommit:
         future: asyncio.Future[None] = loop.create_future()
         self._waiting.append(future)
         if self._committing:
-            pass  # goes with the next batch, when this one is committed
-        elif len(self._waiting) >= self._limit:
+            return future  # goes with the next batch, when this one is committed
+        if len(self._waiting) >= self._limit:
             self.flush()
         elif self._scheduled is None:
             self._scheduled = loop.call_soon(self.flush)

@@ -26,7 +26,7 @@ import sqlite_utils
 
 from storage.migrations import Migration, apply
 from storage.reminder_store import create_reminders
-from storage.state_keys import StateKeys
+from storage.state_keys import KeyReader, StateKeys
 
 
 def _create_conversations(db: sqlite_utils.Database) -> None:
@@ -104,6 +104,34 @@ class _Checkpointer(threading.Thread):
         self.join()
 
 
+def unseal(keys: StateKeys | KeyReader, key: str, sealed: bytes | str | None,
+           slot: int | None) -> str | None:
+    """A stored state's text; None when its key was erased or lost (the conversation starts
+    afresh, as with any unreadable state)."""
+    if isinstance(sealed, str):
+        return sealed  # written in the clear, before states were sealed
+    if sealed is None or slot is None:
+        return None
+    return keys.open(slot, sealed, key)
+
+
+def in_transaction(conn: sqlite3.Connection, change: Callable[[sqlite3.Connection], T],
+                   immediate: bool = False) -> T:
+    """Run `change` in a transaction and commit it at once, or roll it back and raise.
+    `immediate`: take the write lock at the start (a connection beside another writer)."""
+    if immediate:
+        conn.execute("BEGIN IMMEDIATE")
+    elif not conn.in_transaction:
+        conn.execute("BEGIN")
+    try:
+        result = change(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class StoredConversation:
     state: str | None
@@ -164,8 +192,8 @@ class StateStore:
             pending = self._saves[key]
             if pending is None:
                 return None
-            return StoredConversation(self._open(key, pending[0], pending[4]), pending[1],
-                                      pending[3])
+            return StoredConversation(unseal(self._keys, key, pending[0], pending[4]),
+                                      pending[1], pending[3])
         row = self._conn.execute(
             "SELECT state, seen, expires_at, key_slot FROM conversations WHERE key = ?", (key,)
         ).fetchone()
@@ -173,16 +201,7 @@ class StateStore:
             self._slots[key] = None
             return None
         self._slots[key] = row[3]
-        return StoredConversation(self._open(key, row[0], row[3]), row[1] or "", row[2])
-
-    def _open(self, key: str, sealed: bytes | str | None, slot: int | None) -> str | None:
-        """The state's text; None when its key was erased or lost (the conversation starts
-        afresh, as with any unreadable state)."""
-        if isinstance(sealed, str):
-            return sealed  # written in the clear, before states were sealed
-        if sealed is None or slot is None:
-            return None
-        return self._keys.open(slot, sealed, key)
+        return StoredConversation(unseal(self._keys, key, row[0], row[3]), row[1] or "", row[2])
 
     def _slot(self, key: str) -> int | None:
         if key not in self._slots:
@@ -265,14 +284,7 @@ class StateStore:
         """Run `change` in a transaction of its own and commit it at once: for writes outside a
         turn, such as claiming a reminder for delivery. Turns' rows waiting for their group
         commit are not part of it."""
-        self._begin()
-        try:
-            result = change(self._conn)
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")  # only this change: the turns' rows stay pending
-            raise
-        return result
+        return in_transaction(self._conn, change)  # the turns' rows stay pending either way
 
     def _begin(self) -> None:
         if not self._conn.in_transaction:

@@ -37,7 +37,7 @@ import sqlite_utils
 
 from storage.pipe_messages import LENGTH, frame
 from storage.state_keys import KeyReader
-from storage.state_store import SYNC_MODES, StoredConversation
+from storage.state_store import SYNC_MODES, StoredConversation, in_transaction, unseal
 
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ class _Pending:
     """A conversation written in a batch not yet committed."""
 
     batch: int
-    row: tuple[str | None, str, int] | None = field(default=None)
+    row: tuple[str | None, str, int] | None = None
     """(state, seen, expires_at); None: deleted."""
 
 
@@ -173,10 +173,8 @@ class WriterStore:
             call.result = value
         else:
             call.error = value
-        for key in call.keys:  # committed (readable from the file) or dropped
-            pending = self._pending.get(key)
-            if pending is not None and pending.batch == call.batch:
-                del self._pending[key]
+        if call.batch is not None:  # committed (readable from the file) or dropped
+            self._forget_pending(call.keys, call.batch)
         if call.future is not None and not call.future.done():
             if ok:
                 call.future.set_result(None)
@@ -230,9 +228,7 @@ class WriterStore:
         if row is None:
             return None
         state, seen, expires_at, slot = row
-        if isinstance(state, bytes):
-            state = None if slot is None else self._keys.open(slot, state, key)
-        return StoredConversation(state, seen or "", expires_at)
+        return StoredConversation(unseal(self._keys, key, state, slot), seen or "", expires_at)
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -276,23 +272,20 @@ class WriterStore:
 
     def write(self, change: Callable[[sqlite3.Connection], T]) -> T:
         """A change outside a turn, in a transaction of its own on this process's connection."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = change(self._conn)
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        return result
+        return in_transaction(self._conn, change, immediate=True)
 
     def rollback(self) -> None:
         """Drop the writes not yet handed to the writer."""
         self._ops.clear()
-        for key in self._batch_keys:
-            pending = self._pending.get(key)
-            if pending is not None and pending.batch == self._batch:
-                del self._pending[key]
+        self._forget_pending(self._batch_keys, self._batch)
         self._batch_keys = []
+
+    def _forget_pending(self, keys: list[str], batch: int) -> None:
+        """Drop what `batch` wrote from the rows read from memory (a later batch's stay)."""
+        for key in keys:
+            pending = self._pending.get(key)
+            if pending is not None and pending.batch == batch:
+                del self._pending[key]
 
     def purge_expired(self, now: int) -> int:
         return int(self._wait(self._send(("purge", now))))

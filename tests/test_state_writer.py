@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation import Document, Said, Start, state_from_json
+from bot.conversation import Document, Said, Start
 from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
 from bot.service import ConversationService
@@ -24,7 +24,7 @@ from storage.state_writer import WriterStopped
 
 from .helpers import NOW, ROOT, SECRET, Clock, bundle_of, on_disk, random_script
 from .test_documents import PROTOCOL, TYPED
-from .test_service import expected_end_state
+from .test_service import expected_end_state, stored_state
 
 STAMP = int(NOW.timestamp())
 
@@ -37,11 +37,6 @@ def writer_service(bundle: Bundle, path: Path, clock: Clock | None = None
 def writer_of(svc: ConversationService) -> WriterStore:
     assert isinstance(svc.store, WriterStore)
     return svc.store
-
-
-def stored(svc: ConversationService, key: ConversationKey) -> object:
-    row = svc.store.load(svc.hasher(key))
-    return state_from_json(row.state) if row and row.state else None
 
 
 async def test_two_hundred_conversations_through_the_writer_and_a_restart(
@@ -61,10 +56,10 @@ async def test_two_hundred_conversations_through_the_writer_and_a_restart(
     first.store.close()
     second = writer_service(shipped, path)  # a new process, reading what the first committed
     for i, script in scripts.items():
-        assert stored(second, keys[i]) == expected_end_state(shipped, script[:7])
+        assert stored_state(second, keys[i]) == expected_end_state(shipped, script[:7])
     await asyncio.gather(*(talk(second, i, s[7:], 7) for i, s in scripts.items()))
     for i, script in scripts.items():
-        assert stored(second, keys[i]) == expected_end_state(shipped, script)
+        assert stored_state(second, keys[i]) == expected_end_state(shipped, script)
     second.store.close()
 
 
@@ -88,19 +83,19 @@ async def test_a_killed_writer_fails_the_turns_waiting_for_it_then_a_new_one_tak
     key = ConversationKey("test", "anna")
     await svc.handle(key, Start())
     await svc.handle(key, Said("nein"))
-    committed = stored(svc, key)
+    committed = stored_state(svc, key)
     writer = writer_of(svc)
     assert writer._process is not None
     os.kill(writer._process.pid, signal.SIGKILL)
     with pytest.raises(WriterStopped):
         await svc.handle(key, Said("1"), "lost")  # not committed: the user is not told
-    assert stored(svc, key) == committed
+    assert stored_state(svc, key) == committed
     again = await svc.handle(key, Said("1"), "lost")  # delivered again: handled now
-    now = stored(svc, key)
+    now = stored_state(svc, key)
     assert again and now != committed
     writer.close()
     reopened = writer_service(shipped, tmp_path / "state.db")
-    assert stored(reopened, key) == now
+    assert stored_state(reopened, key) == now
     reopened.store.close()
 
 
