@@ -1,5 +1,5 @@
 """`python -m bot` is `lotse`."""
 
-from bot.cli import main
+from bot.cli import entry_point
 
-main()
+entry_point()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
 import sys
 from pathlib import Path
@@ -84,6 +85,25 @@ def _bundle_or_exit(flows: tuple[Path, ...], content: tuple[Path, ...],
                    "fix them and run 'lotse check'.", err=True)
         sys.exit(EXIT_CONTENT)
     return result.bundle
+
+
+_memory_only = False
+"""Set by a command that leaves nothing behind but objects in memory (`lotse check`)."""
+
+
+def entry_point() -> None:
+    """The `lotse` program. After `lotse check` the process ends without freeing the checked
+    flows object by object, which for a 10,000-node flow takes longer than a tenth of the whole
+    check (mypy ends the same way). Other commands end normally: they close files and
+    connections on the way out."""
+    try:
+        main()
+    except SystemExit as done:
+        if not _memory_only or not isinstance(done.code, (int, type(None))):
+            raise
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(done.code or 0)
 
 
 @click.group()
@@ -338,6 +358,8 @@ def purge(data_dir: Path | None, keep_years: int | None) -> None:
 @click.option("--quiet", is_flag=True, help="Show errors only, no warnings.")
 def check_command(paths: tuple[Path, ...], content: tuple[Path, ...], quiet: bool) -> None:
     """Check flows and content; every problem as file:line:col. Exit 2 when any is an error."""
+    global _memory_only
+    _memory_only = True
     settings = _settings()
     content = content or settings.content
     sources = (Sources.from_paths(paths, content) if paths
