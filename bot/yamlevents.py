@@ -31,9 +31,9 @@ _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
 _IMPLICIT = Resolver.yaml_implicit_resolvers
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
-_SPECIAL = frozenset(c for c in _IMPLICIT if c)
+SPECIAL = frozenset(c for c in _IMPLICIT if c)
 """First characters with which a plain scalar may be more than text (a number, true, null …)."""
-_SHORT_ONLY = frozenset(c for c, found in _IMPLICIT.items() if c.isalpha() and all(
+SHORT_ONLY = frozenset(c for c, found in _IMPLICIT.items() if c.isalpha() and all(
     tag in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:null") for tag, _ in found))
 """First letters with which only true/false and null words are more than text: 'yes', 'Off',
 'NULL' … have five letters at most, so a longer word such as a node id 'n1234' is text
@@ -88,7 +88,7 @@ def _build(get_event: Callable[[], Any], display: str, problems: list[Problem],
     scalar_event = yaml.ScalarEvent
     mapping_start = yaml.MappingStartEvent
     mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
-    special, short_only = _SPECIAL, _SHORT_ONLY
+    special, short_only = SPECIAL, SHORT_ONLY
     plain_is_text: dict[str, bool] = {}  # a plain word starting like a number or true: text?
     # The open collection, unpacked into locals; its parents are saved on `stack`.
     items: Any = None  # dict or list; None before the root collection opened
