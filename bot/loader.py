@@ -113,6 +113,11 @@ def _collector_paused() -> Iterator[None]:
     reference cycle; each of them counts towards the collector's next pass, which then scans
     them all again and again: half the time of checking a 10,000-node flow. Reference counting
     still frees everything as usual; the collector runs again afterwards.
+
+    Everything made meanwhile still counts as new to the collector, which would scan it all
+    at the next allocation (0.07 s after a 10,000-node flow). Freezing and unfreezing moves it
+    to the oldest generation, which resets that count without a scan: it is looked at with
+    the other long-lived objects, which is what a checked bundle is.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -120,6 +125,8 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 

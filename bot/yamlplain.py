@@ -43,13 +43,16 @@ _BAD_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _FLOW_BAD = re.compile(r"[#:]|\A[-?&*!|>%@`'\"]")
 """Words inside {…} left to libyaml (libyaml versions differ on ':' there)."""
 _KEY = r"[A-Za-z_][A-Za-z0-9_.\-]{0,200}"
-_WORD = r"[^\s{}\[\],:#'\"&*!|>%@`?\-][^{}\[\],:#]*?"
+_WORD = r"[^\s{}\[\],:#'\"&*!|>%@`?\-](?:[^{}\[\],:#]*[^\s{}\[\],:#])?"
+"""A plain word inside {…}: greedy up to its last non-space, which sre matches fastest."""
 _WORDS = rf"\[ *(?:{_WORD}(?: *, *{_WORD})*)? *\]"
 _PAIRS = re.compile(rf"\{{( *)({_KEY})(: +)({_WORD}|{_WORDS})( *, *)({_KEY})(: +)({_WORD}|{_WORDS})"
                     r" *\}(?: *| +#.*)")
 """The most common values of all: `{de: …, en: …}` and `{de: […], en: […]}` on one line,
 read in one step."""
 _ITEM_SPLIT = re.compile(r"( *, *)")
+_NOT_PLAIN = SPECIAL | {"["}
+"""First characters of a value in _PAIRS that is more than text as it stands."""
 _MISSING = object()
 MAX_DEPTH = 30
 """Deeper nesting is left to libyaml, which refuses past 40 levels."""
@@ -223,9 +226,13 @@ class _Reader:
         at_word1 = at_key1 + len(key1) + len(colon1)
         at_key2 = at_word1 + len(word1) + len(comma)
         at_word2 = at_key2 + len(key2) + len(colon2)
-        return tuple.__new__(make, (
-            {key1: self._pair_value(word1, number, at_word1),
-             key2: self._pair_value(word2, number, at_word2)},
+        new = tuple.__new__
+        first1, first2 = word1[0], word2[0]
+        return new(make, (
+            {key1: new(make, (word1, number, at_word1, None)) if first1 not in _NOT_PLAIN
+             else self._pair_value(word1, number, at_word1),
+             key2: new(make, (word2, number, at_word2, None)) if first2 not in _NOT_PLAIN
+             else self._pair_value(word2, number, at_word2)},
             number, col + 1, {key1: (number, at_key1), key2: (number, at_key2)}))
 
     def _pair_value(self, text: str, number: int, col: int) -> Any:
