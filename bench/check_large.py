@@ -1,8 +1,14 @@
 """`lotse check` on a generated 10,000-node flow (target <= 1 s): python bench/check_large.py
 
-Wall-clock seconds as a user waits for them, and the CPU seconds of the checking process beside
-them: on a machine shared with other work the CPU time is the steadier number. The breakdown
-times each stage once more, separately, after the measured runs.
+Wall-clock seconds as a user waits for them, over several runs of `python -m bot check`, with
+the CPU seconds beside them. The runs use byte-compiled modules, as an installed Lotse does
+(pip compiles them on install; this machine sets PYTHONDONTWRITEBYTECODE, under which every run
+would compile our sources again). The breakdown times each stage once more, separately.
+
+This machine's speed changes by a factor of up to 1.7 within minutes (other guests on the same
+host), so the script also prints a calibration (a fixed pure-Python loop: lower is faster) and,
+with --instructions, the instructions the check executes, counted by valgrind: the one figure
+that does not move with the machine.
 """
 
 from __future__ import annotations
@@ -10,11 +16,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import os
+import re
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -54,30 +65,67 @@ def generate(nodes: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5, help="timed runs of the process")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count instructions under valgrind (about a minute)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "large.yaml"
         path.write_text(generate(args.nodes), encoding="utf-8")
+        size = path.stat().st_size
         started, cpu = time.perf_counter(), time.process_time()
         result = check(Sources((path,), (shipped_content(),), complete=False))
         in_process = time.perf_counter() - started
         in_process_cpu = time.process_time() - cpu
         assert result.bundle is not None, [str(p) for p in result.errors[:5]]
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "bot", "check", str(path)],
-                              capture_output=True, text=True)
-        whole = time.perf_counter() - started
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        whole_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+        command = [sys.executable, "-m", "bot", "check", str(path)]
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(Path(folder) / "pycache")
+        subprocess.run(command, capture_output=True, env=env, check=True)  # compiles once
+        walls, cpus = [], []
+        for _ in range(args.runs):
+            wall, cpu_s, code = _timed(command, env)
+            walls.append(wall)
+            cpus.append(cpu_s)
+        instructions = _instructions(command, env) if args.instructions else None
         stages = _stages(path)
-    print(f"nodes                 {args.nodes:,}")
-    print(f"file size             {path.stat().st_size if path.exists() else 0} (deleted)")
+    print(f"nodes                 {args.nodes:,} ({size:,} bytes)")
+    print(f"calibration           {_calibration():.1f} µs (sum(range(1000)); lower is faster)")
     print(f"check, in process     {in_process:.3f} s (cpu {in_process_cpu:.3f} s)")
-    print(f"lotse check, process  {whole:.3f} s (cpu {whole_cpu:.3f} s; exit {proc.returncode}, "
+    print(f"lotse check, process  median {statistics.median(walls):.3f} s, best {min(walls):.3f} s"
+          f" of {args.runs} (cpu median {statistics.median(cpus):.3f} s; exit {code}; "
           "interpreter start and imports included)")
+    if instructions is not None:
+        print(f"  instructions        {instructions / 1e6:,.0f} M (valgrind)")
     print("  stages (cpu s)      " + ", ".join(f"{name} {seconds:.3f}"
                                               for name, seconds in stages))
+
+
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, exit code) of one run of `command`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    code = subprocess.run(command, capture_output=True, env=env).returncode
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, code
+
+
+def _instructions(command: list[str], env: dict[str, str]) -> int | None:
+    """Instructions `command` executes, counted by valgrind's cachegrind; None without it."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    done = subprocess.run([valgrind, "--tool=cachegrind", "--cache-sim=no",
+                           "--cachegrind-out-file=/dev/null", *command],
+                          capture_output=True, text=True, env=env)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    return int(found.group(1).replace(",", "")) if found else None
+
+
+def _calibration() -> float:
+    """Microseconds of a fixed pure-Python loop, best of five: the machine's speed now."""
+    return min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
 
 
 def _stages(path: Path) -> list[tuple[str, float]]:
