@@ -19,6 +19,8 @@ both.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 import yaml
@@ -75,9 +77,22 @@ def read_plain(text: str, make: type[tuple[Any, ...]]) -> Any:
     if not text.endswith("\n"):
         text += "\n"
     try:
-        return _Reader(make).read(_LINE.findall(text))
+        return _Reader(make).read(chain.from_iterable(_line_chunks(text)))
     except (_Unsupported, yaml.YAMLError, ValueError):
         return None  # what libyaml reads, or refuses with a message, differently or at all
+
+
+CHUNK = 1 << 16
+"""Characters cut into lines at a time, so that a file of a million short lines is never a
+million tuples at once."""
+
+
+def _line_chunks(text: str) -> Iterator[list[tuple[str, str, str, str, str]]]:
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + CHUNK) + 1 or len(text)
+        yield _LINE.findall(text, start, end)
+        start = end
 
 
 class _Reader:
@@ -91,7 +106,7 @@ class _Reader:
         self.flow_words: dict[str, Any] = {}
         """The same for words inside {…} and […], which are checked more strictly."""
 
-    def read(self, lines: list[tuple[str, str, str, str, str]]) -> Any:
+    def read(self, lines: Iterable[tuple[str, str, str, str, str]]) -> Any:
         # The open block collections, innermost last, each a list: [indent, is_map, items,
         # keys, line, col, key waiting for the lines below, indentless]. A sequence is
         # indentless when its '-' stand at the indent of the key that holds it.

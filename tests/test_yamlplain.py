@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import yamlplain
 from bot.problems import Problem
 from bot.yamlevents import events_to_values
 from bot.yamlplain import read_plain
@@ -65,7 +66,13 @@ def test_every_yaml_file_of_the_project_reads_the_same() -> None:
 
 
 def test_the_benchmarks_generated_flow_reads_the_same() -> None:
-    assert same_or_declined(generate(300))
+    assert same_or_declined(generate(600))  # 115 kB: lines are cut in two chunks
+
+
+def test_lines_cut_into_chunks_anywhere_read_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlplain, "CHUNK", 7)
+    for path in sorted((ROOT / "flows").glob("*.yaml")):
+        assert same_or_declined(path.read_text(encoding="utf-8")), path.name
 
 
 def test_parse_yaml_gives_the_fast_readers_values_and_libyamls_messages() -> None:
