@@ -7,6 +7,7 @@ Only the shape of a single file is checked here; what needs all flows and the co
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +66,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 NODE_KEYS = ("say", "next", *ACTIONS, *dict.fromkeys(k for keys in ACTIONS.values() for k in keys))
 CHOICE_KEYS = ("id", "label", "synonyms", "next")
+_NODE_KEY_SET, _CHOICE_KEY_SET = frozenset(NODE_KEYS), frozenset(CHOICE_KEYS)
+_ACTION_SET = frozenset(ACTIONS)
 _OWNER: dict[str, str] = {}
 """Each key that belongs with an action -> the first action it belongs with."""
 for _action, _keys in ACTIONS.items():
@@ -85,11 +88,15 @@ def _words(listed: object) -> tuple[str, ...] | None:
     """The words of a synonym list, or None unless it is a list of texts."""
     if not isinstance(listed, list):
         return None
-    words = tuple([w.value for w in listed])
+    words = tuple(map(_VALUE, listed))
     for word in words:
         if not isinstance(word, str):
             return None
     return words
+
+
+_VALUE = operator.itemgetter(0)
+"""A positioned YAML value's value, without a Python-level call."""
 
 
 class Ref(NamedTuple):
@@ -104,6 +111,11 @@ class Ref(NamedTuple):
     line: int
     col: int
     context: str = ""  # the node, or for values the slot
+
+
+_new_ref = functools.partial(tuple.__new__, Ref)
+"""Ref((kind, name, line, col, context)) without the named tuple's Python-level __new__: a
+large flow makes tens of thousands of them."""
 
 
 @dataclass
@@ -132,6 +144,8 @@ class FlowReader:
         self._refs: list[Ref] = []
         self._texts: list[tuple[Text, int, int, str]] = []
         self._synonyms: list[tuple[str, str, str, int, int]] = []
+        self._choice_ids: set[str] = set()
+        """Choice ids already found valid: the same few recur in every question."""
 
     def error(self, line: int, col: int, message: str, hint: str = "") -> None:
         self.problems.append(Problem(self.file, line, col, message, hint))
@@ -219,7 +233,7 @@ class FlowReader:
             if step is not None:
                 steps[node_id] = step
         if start.is_str:
-            self._refs.append(Ref("target", start.value, start.line, start.col, "start"))
+            self._refs.append(_new_ref(("target", start.value, start.line, start.col, "start")))
         if title is None or not start.is_str or len(steps) != len(nodes.value) or not isinstance(
                 version.value, int):
             return None
@@ -241,18 +255,19 @@ class FlowReader:
     def node(self, node_id: str, body: Y, line: int) -> Step | None:
         where = f"node '{node_id}'"
         errors = len(self.problems)
-        self.unknown_keys(body, NODE_KEYS, where)
         fields = body.value
-        # Most nodes have one action among three or four keys: look the keys up, not the
-        # actions; only two or more actions need the ordered list (for the message).
-        actions = [k for k in fields if k in ACTIONS]
+        if not _NODE_KEY_SET.issuperset(fields):
+            self.unknown_keys(body, NODE_KEYS, where)
+        # Most nodes have one action among three or four keys: one set intersection finds it;
+        # only two or more actions need the ordered list (for the message).
+        actions = _ACTION_SET.intersection(fields)
         if len(actions) > 1:
-            actions = [k for k in ACTIONS if k in fields]
-            second = body.key_pos(actions[1])
-            self.error(*second, f"{where} has both '{actions[0]}' and '{actions[1]}'",
+            ordered = [k for k in ACTIONS if k in fields]
+            second = body.key_pos(ordered[1])
+            self.error(*second, f"{where} has both '{ordered[0]}' and '{ordered[1]}'",
                        "a node does one thing: split it into two nodes linked by 'next'")
             return None
-        action = actions[0] if actions else None
+        action = next(iter(actions)) if actions else None
         belongs = ACTIONS.get(action or "", ())
         for key in fields:
             owner = _OWNER.get(key)
@@ -315,7 +330,8 @@ class FlowReader:
             self.at(item, f"a choice of node '{node_id}' must be a mapping",
                     "write '- id: ...' and 'label: ...'")
             return None
-        self.unknown_keys(item, CHOICE_KEYS, f"a choice of node '{node_id}'")
+        if not _CHOICE_KEY_SET.issuperset(fields):
+            self.unknown_keys(item, CHOICE_KEYS, f"a choice of node '{node_id}'")
         cid = fields.get("id")
         if cid is None:
             self.at(item, f"a choice of node '{node_id}' has no 'id'", "add 'id: <word>'")
@@ -325,7 +341,8 @@ class FlowReader:
             self.at(cid, f"choice id reads as {str(choice_id).lower()} in YAML",
                     "put it in quotes: id: \"yes\"")
             return None
-        if not (isinstance(choice_id, str) and CHOICE_ID.match(choice_id)):
+        if choice_id not in self._choice_ids and not (
+                isinstance(choice_id, str) and CHOICE_ID.match(choice_id)):
             self.at(cid, f"choice id {choice_id!r} is not valid",
                     "use lower case letters, digits and _")
             return None
@@ -333,16 +350,18 @@ class FlowReader:
             self.at(cid, f"choice id '{choice_id}' is used twice in node '{node_id}' (first on "
                          f"line {seen[choice_id]})", "rename one of them")
             return None
+        self._choice_ids.add(choice_id)
         seen[choice_id] = cid.line
         label_node = fields.get("label")
         if label_node is None:
             self.at(item, f"choice '{choice_id}' has no 'label'", "add 'label: <text>'")
             return None
         label = self.text(label_node, f"the label of choice '{choice_id}'")
+        add_word = self._synonyms.append
         if label is not None:
             at_line, at_col = label_node.line, label_node.col
-            self._synonyms.extend([(node_id, choice_id, words, at_line, at_col)
-                                   for words in label.values()])
+            for words in label.values():
+                add_word((node_id, choice_id, words, at_line, at_col))
         synonyms: dict[str, tuple[str, ...]] = {}
         raw = fields.get("synonyms")
         if raw is not None:
@@ -358,9 +377,10 @@ class FlowReader:
                                 f"write {lang}: [word, other word]")
                         continue
                     synonyms[lang] = found
-                    self._refs.append(Ref("language", lang, *raw.key_pos(lang)))
-                    self._synonyms.extend([(node_id, choice_id, w.value, w.line, w.col)
-                                           for w in words])
+                    line, col = raw.key_pos(lang)
+                    self._refs.append(_new_ref(("language", lang, line, col, "")))
+                    for word in words:
+                        add_word((node_id, choice_id, word.value, word.line, word.col))
         links = self.links(fields["next"], node_id) if "next" in fields else ()
         if label is None:
             return None
@@ -397,7 +417,7 @@ class FlowReader:
                 self.at(raw, f"'{key}' must be a list", f"write {key}: [a, b]")
                 return None
             for value in raw.value:
-                self._refs.append(Ref(kind, value.value, value.line, value.col, node_id))
+                self._refs.append(_new_ref((kind, value.value, value.line, value.col, node_id)))
                 names.append(f"{kind}:{value.value}")
         # Topics are turned into contact ids once the directory is known (bot.loader).
         return ContactList(id=node_id, say=say, next=links, line=line, contacts=tuple(names))
@@ -467,7 +487,7 @@ class FlowReader:
                 continue
             self.unknown_keys(item, ("label", "slot"), f"a field of {what} '{node_id}'")
             slot = item.value["slot"]
-            self._refs.append(Ref(ref_kind, str(slot.value), slot.line, slot.col, node_id))
+            self._refs.append(_new_ref((ref_kind, str(slot.value), slot.line, slot.col, node_id)))
             label = self.text(item.value["label"], f"a {what} field label")
             if label is not None:
                 fields.append((label, str(slot.value)))
@@ -496,7 +516,7 @@ class FlowReader:
             self.at(region, f"unknown holiday region {region.value!r}",
                     "write a country and state code such as DE-HE")
             return None
-        self._refs.append(Ref("date_slot", start.value, start.line, start.col, node_id))
+        self._refs.append(_new_ref(("date_slot", start.value, start.line, start.col, node_id)))
         return Deadline(id=node_id, say=say, next=links, line=line, start=start.value,
                         months=months.value, slot=self.slot(body, node_id),
                         region=region.value if region else "DE-HE")
@@ -510,7 +530,7 @@ class FlowReader:
             if not month.is_str:
                 self.at(month, "'month' must name a date slot", "write 'month: incident_date'")
                 return None
-            self._refs.append(Ref("date_slot", month.value, month.line, month.col, node_id))
+            self._refs.append(_new_ref(("date_slot", month.value, month.line, month.col, node_id)))
         if intro is None or fields is None:
             return None
         return ReportStep(id=node_id, say=say, next=links, line=line, intro=intro,
@@ -523,7 +543,7 @@ class FlowReader:
         if not target.is_str:
             self.at(target, "'call' must name a flow id", "write 'call: <flow id>'")
             return None
-        self._refs.append(Ref("flow", target.value, target.line, target.col, node_id))
+        self._refs.append(_new_ref(("flow", target.value, target.line, target.col, node_id)))
         return Call(id=node_id, say=say, next=links, line=line, flow=target.value)
 
     def _remind(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
@@ -549,10 +569,10 @@ class FlowReader:
         if body.get("slot") is not None:
             slot = self.slot(body, node_id)
             raw_slot = body.value["slot"]
-            self._refs.append(Ref("remind_slot", slot, raw_slot.line, raw_slot.col, node_id))
+            self._refs.append(_new_ref(("remind_slot", slot, raw_slot.line, raw_slot.col, node_id)))
             for item in items:
                 line, col = spec.key_pos(item.id)
-                self._refs.append(Ref("value", item.id, line, col, slot))
+                self._refs.append(_new_ref(("value", item.id, line, col, slot)))
         if len(items) != len(spec.value):
             return None
         return Remind(id=node_id, say=say, next=links, line=line, items=tuple(items), slot=slot)
@@ -585,8 +605,8 @@ class FlowReader:
                     "add 'before: <date slot>', or use 'after'")
         if before is not None:
             if before.is_str:
-                self._refs.append(Ref("date_slot", before.value, before.line, before.col,
-                                      node_id))
+                self._refs.append(_new_ref(("date_slot", before.value, before.line, before.col,
+                                      node_id)))
             else:
                 self.at(before, "'before' must name a date slot")
         if target is None or not target.is_str or not re.fullmatch(
@@ -597,7 +617,7 @@ class FlowReader:
             return None
         assert target is not None
         flow, _, node = str(target.value).partition(".")
-        self._refs.append(Ref("open", str(target.value), target.line, target.col, node_id))
+        self._refs.append(_new_ref(("open", str(target.value), target.line, target.col, node_id)))
         return ReminderItem(id=item_id, open_flow=flow, open_node=node or None,
                             after_days=after.value if after is not None else None,
                             before_slot=before.value if before is not None else None,
@@ -627,7 +647,7 @@ class FlowReader:
     def links(self, raw: Y, node_id: str) -> tuple[Link, ...]:
         target = raw.value
         if isinstance(target, str):
-            self._refs.append(Ref("target", target, raw.line, raw.col, node_id))
+            self._refs.append(_new_ref(("target", target, raw.line, raw.col, node_id)))
             return (Link(target),)
         if not raw.is_list or not raw.value:
             self.at(raw, f"'next' of node '{node_id}' must be a node id or a list of links",
@@ -645,8 +665,8 @@ class FlowReader:
                     self.at(item, "'else' must be the last link", "move it to the end")
                 target = item.value["else"]
                 if target.is_str:
-                    self._refs.append(Ref("target", target.value, target.line, target.col,
-                                          node_id))
+                    self._refs.append(_new_ref(("target", target.value, target.line, target.col,
+                                          node_id)))
                     links.append(Link(target.value))
                 else:
                     self.at(target, "'else' must name a node id")
@@ -658,7 +678,7 @@ class FlowReader:
                         "write '- if: {slot: s, is: v}' and 'then: <node id>'")
                 continue
             condition = self.condition(cond, node_id)
-            self._refs.append(Ref("target", then.value, then.line, then.col, node_id))
+            self._refs.append(_new_ref(("target", then.value, then.line, then.col, node_id)))
             if condition is not None:
                 links.append(Link(then.value, condition))
             if last:
@@ -695,7 +715,7 @@ class FlowReader:
             self.at(raw, "a condition needs 'slot' and one of 'is', 'in', 'answered'",
                     "write {slot: channel, is: letter}")
             return None
-        self._refs.append(Ref("slot", slot.value, slot.line, slot.col, node_id))
+        self._refs.append(_new_ref(("slot", slot.value, slot.line, slot.col, node_id)))
         value = raw.value[tests[0]]
         if tests[0] == "answered":
             if not isinstance(value.value, bool):
@@ -713,7 +733,7 @@ class FlowReader:
                         "put it in quotes: \"yes\"")
                 return None
             names.append(str(v.value))
-            self._refs.append(Ref("value", str(v.value), v.line, v.col, slot.value))
+            self._refs.append(_new_ref(("value", str(v.value), v.line, v.col, slot.value)))
         return SlotIs(slot.value, frozenset(names))
 
 

@@ -190,8 +190,9 @@ def _text_resolver(content: Content, problems: list[Problem], used: set[str]):  
     language_set = frozenset(languages)
 
     def resolve(node: Y, file: str, what: str) -> Text | None:
-        if node.is_str:
-            key = node.value
+        raw = node.value
+        if isinstance(raw, str):
+            key = raw
             missing = [lang for lang in languages if key not in content.texts.get(lang, {})]
             if len(missing) == len(languages):
                 keys = set().union(*(content.texts[lang] for lang in languages))
@@ -205,15 +206,15 @@ def _text_resolver(content: Content, problems: list[Problem], used: set[str]):  
                 return None
             used.add(key)
             return {lang: content.texts[lang][key].text for lang in languages}
-        if node.is_map:
+        if isinstance(raw, dict):
             result: dict[str, str] = {}
-            for lang, value in node.value.items():
+            for lang, value in raw.items():
                 if lang not in language_set:
                     line, col = node.key_pos(lang)
                     problems.append(Problem(file, line, col, f"unknown language '{lang}' in "
                                             f"{what}", did_you_mean(lang, languages)
                                             or f"languages are {', '.join(languages)}"))
-                elif not (value.is_str or isinstance(value.value, (int, float))):
+                elif not isinstance(value.value, (str, int, float)):
                     problems.append(Problem(file, value.line, value.col,
                                             f"the '{lang}' text of {what} must be text"))
                 else:
