@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bot.conversation import Document, Question, Said, Say, Start, State
 from bot.engine import MAX_TEXT, step
 from bot.flowfile import FILE_NAME
-from bot.flowmodel import Ask, Checklist, DocumentStep, Input, ReportStep
+from bot.flowmodel import DocumentStep, Input
 from bot.keys import ConversationKey, KeyHasher
 from bot.ratelimit import RateLimit, Verdict
 from bot.service import ConversationService
@@ -29,29 +29,32 @@ pytestmark = pytest.mark.robustness
 
 
 
-def _at_every_kind_of_node() -> list[tuple[str, list[str]]]:
-    """(flow, answers) that lead to a choice, a free text, a date, a checklist and a report."""
-    return [("employee", []), ("protocol", ["heute"]), ("protocol", []),
-            ("supervisor", []), ("report", ["ja", "1", "1", "1", "1", "1", "1", "1", "1"])]
+def _at_every_kind_of_node() -> list[tuple[str, list[str], str]]:
+    """(flow, answers, the kind of node they lead to): a choice, a free text, a date, a
+    checklist and a report."""
+    return [("employee", [], "Ask"), ("protocol", ["heute"], "Input text"),
+            ("protocol", [], "Input date"), ("supervisor", ["2", "heute"], "Checklist"),
+            ("report", ["ja", "1", "1", "1", "1", "1", "1", "1", "1"], "ReportStep")]
 
 
-@pytest.mark.parametrize(("flow", "answers"), _at_every_kind_of_node())
+@pytest.mark.parametrize(("flow", "answers", "kind"), _at_every_kind_of_node())
 @pytest.mark.parametrize("size", [MAX_TEXT + 1, 100_000, 5_000_000])
 def test_an_oversized_message_is_refused_politely_and_changes_nothing(
-        flow: str, answers: list[str], size: int) -> None:
+        flow: str, answers: list[str], kind: str, size: int) -> None:
     talk = Talk(SHIPPED, flow=flow)
     for answer in answers:
         talk.send(answer)
-    before, question = talk.state, talk.question
+    before, prompt = talk.state, talk.outputs[-1]  # a question, or the checklist
     assert before is not None
     for text in ("x" * size, "notfall " * (size // 8 + 1), "1" * size):
         outputs = talk.send(text)
         assert talk.state == before
         assert outputs[0] == Say(SHIPPED.text("too_long", "de"))
-        assert outputs[-1] == question  # the question again, to answer now
+        assert outputs[-1] == prompt  # the question or checklist again, to answer now
         figures.count("limits: oversized messages refused")
-    kinds = {type(SHIPPED.flows[before.here.flow].nodes[before.here.node]).__name__}
-    assert kinds <= {Ask.__name__, Input.__name__, Checklist.__name__, ReportStep.__name__}
+    node = SHIPPED.flows[before.here.flow].nodes[before.here.node]
+    assert " ".join([type(node).__name__, *([node.kind] if isinstance(node, Input) else [])]) \
+        == kind
 
 
 def test_an_oversized_first_message_starts_the_conversation_with_the_refusal() -> None:
