@@ -447,9 +447,11 @@ class TelegramChannel:
     async def deliver(self, chat_id: int, memory: _Chat, outputs: tuple[Output, ...]) -> None:
         if any(isinstance(o, Ended) and o.erased for o in outputs):
             await self.erase(chat_id, memory)  # first, so the confirmation stays visible
+        words: str | None = None  # looked up once, and only when a question needs buttons
         for output in outputs:
             if isinstance(output, Question):
-                markup = keyboard(output, self.buttons, lang=self.words(chat_id, None))
+                words = words or self.words(chat_id, None)
+                markup = keyboard(output, self.buttons, lang=words)
                 sent = await self.send(chat_id, memory, question_html(output), markup)
                 if markup is not None:
                     memory.keyboards.append(sent)
