@@ -31,7 +31,9 @@ _STR = "tag:yaml.org,2002:str"
 _OUTSIDE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 """Characters left to libyaml: tabs, other line breaks (\\r, NEL, U+2028 …), a byte order mark
 inside the text, and what YAML refuses."""
-_LINE = re.compile(r"( *)(- +|-(?=\n))?(?:([A-Za-z_][A-Za-z0-9_.\-]{0,200})(: +|:(?=\n)))?(.*)\n")
+_KEY = r"[A-Za-z_][A-Za-z0-9_.\-]{0,200}"
+"""A key this reader takes: a plain word, short enough for a YAML simple key."""
+_LINE = re.compile(rf"( *)(- +|-(?=\n))?(?:({_KEY})(: +|:(?=\n)))?(.*)\n")
 """One line: (indent, '- ', key, ': ', rest). Every line matches, so match n is line n."""
 _QUOTED = r"""(?:'(?:[^']|'')*'|"[^"\\]*")"""
 _FLOW_SPLIT = re.compile(rf"( *[\[\]{{}},] *{_QUOTED}?|: +{_QUOTED}?)")
@@ -44,7 +46,6 @@ _BAD_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
 """First characters with which a plain word means something else, or might."""
 _FLOW_BAD = re.compile(r"[#:]|\A[-?&*!|>%@`'\"]")
 """Words inside {…} left to libyaml (libyaml versions differ on ':' there)."""
-_KEY = r"[A-Za-z_][A-Za-z0-9_.\-]{0,200}"
 _WORD = r"[^\s{}\[\],:#'\"&*!|>%@`?\-](?:[^{}\[\],:#]*[^\s{}\[\],:#])?"
 """A plain word inside {…}: greedy up to its last non-space, which sre matches fastest."""
 _WORDS = rf"\[ *(?:{_WORD}(?: *, *{_WORD})*)? *\]"
@@ -56,8 +57,9 @@ _ITEM_SPLIT = re.compile(r"( *, *)")
 _NOT_PLAIN = SPECIAL | {"["}
 """First characters of a value in _PAIRS that is more than text as it stands."""
 _MISSING = object()
-MAX_DEPTH = 30
-"""Deeper nesting is left to libyaml, which refuses past 40 levels."""
+MAX_DEPTH, MAX_FLOW_DEPTH = 20, 15
+"""Block and {…} nesting this reader takes. Deeper is left to libyaml, which refuses past 40
+levels in all: 20 + 15 (+ 2 in _PAIRS) stays below that."""
 
 # What a {…} or […] expects next, in _Reader._flow.
 _OPENED, _KEYED, _PLACED, _COMMA = range(4)
@@ -190,6 +192,8 @@ class _Reader:
                 raise _Unsupported  # a second root
             stack.append(_block(indent, dash, number, False))
             return stack[-1]
+        if len(stack) >= MAX_DEPTH:
+            raise _Unsupported
         top = stack[-1]
         if top[0] < indent:
             if not top[1] or top[6] is None:
@@ -354,7 +358,7 @@ class _Reader:
                 if state != _KEYED or word == "":
                     raise _Unsupported  # ': ' where no key is
             elif word or (opened and (state == _PLACED or (opened[-1][0] and state != _KEYED))) \
-                    or (not opened and index) or len(opened) >= MAX_DEPTH:
+                    or (not opened and index) or len(opened) >= MAX_FLOW_DEPTH:
                 raise _Unsupported  # a bracket where no value may start
             else:
                 opened.append([sign == "{", {} if sign == "{" else [], {}, number,

@@ -75,6 +75,11 @@ def test_lines_cut_into_chunks_anywhere_read_the_same(monkeypatch: pytest.Monkey
         assert same_or_declined(path.read_text(encoding="utf-8")), path.name
 
 
+def test_nesting_as_deep_as_it_takes_reads_the_same() -> None:
+    block = "".join(f"{' ' * i}k{i}:\n" for i in range(19)) + " " * 19 + "v: [[[[[[[[a]]]]]]]]\n"
+    assert same_or_declined(block)
+
+
 def test_parse_yaml_gives_the_fast_readers_values_and_libyamls_messages() -> None:
     problems: list[Problem] = []
     good = parse_yaml("flow: x\nnodes:\n  a: {de: A, en: B}\n", "f.yaml", problems)
@@ -112,6 +117,10 @@ def test_parse_yaml_gives_the_fast_readers_values_and_libyamls_messages() -> Non
     "a: b #c\n  d: e\n",             # deeper after a comment
     "",                              # empty
     "# only a comment\n",
+    "".join(f"{' ' * i}k{i}:\n" for i in range(45)) + " " * 45 + "v: 1\n",  # 46 levels
+    "a: " + "[" * 45 + "]" * 45 + "\n",                                # 46 levels
+    "".join(f"{' ' * i}k{i}:\n" for i in range(25)) + " " * 25 + "v: " + "[" * 17
+    + "]" * 17 + "\n",                                                  # 25 + 17 levels
 ])
 def test_declines_what_it_leaves_to_libyaml(text: str) -> None:
     assert read_plain(text, Y) is None
