@@ -6,9 +6,11 @@ the CPU seconds beside them. The runs use byte-compiled modules, as an installed
 would compile our sources again). The breakdown times each stage once more, separately.
 
 This machine's speed changes by a factor of up to 1.7 within minutes (other guests on the same
-host), so the script also prints a calibration (a fixed pure-Python loop: lower is faster) and,
+host), so the script also prints a calibration (a fixed pure-Python loop: lower is faster; it
+shows the machine's phase, though not every slowdown of a check that allocates 130 MB) and,
 with --instructions, the instructions the check executes, counted by valgrind: the one figure
-that does not move with the machine.
+that does not move with the machine (within 0.5 %). Compare versions by that figure, or by
+runs interleaved with each other.
 """
 
 from __future__ import annotations
