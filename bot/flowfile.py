@@ -360,8 +360,8 @@ class FlowReader:
         add_word = self._synonyms.append
         if label is not None:
             at_line, at_col = label_node.line, label_node.col
-            for words in label.values():
-                add_word((node_id, choice_id, words, at_line, at_col))
+            for shown in label.values():
+                add_word((node_id, choice_id, shown, at_line, at_col))
         synonyms: dict[str, tuple[str, ...]] = {}
         raw = fields.get("synonyms")
         if raw is not None:
