@@ -417,6 +417,9 @@ class _Turn:
         chosen: SlotValue
         chosen = match_choices(here, text) if here.multiple else match_choice(here, text)
         if not chosen:
+            if here.unmatched is not None:
+                self.say(self.render(here.unmatched, state))
+                return self.prompt(state, full=False)
             return self.not_understood(state)
         return self.chosen(state, here, chosen)
 

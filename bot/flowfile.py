@@ -53,7 +53,7 @@ FLOW_KEYS = ("flow", "version", "title", "start", "nodes", "keep_days")
 REQUIRED_FLOW_KEYS = ("flow", "version", "title", "start", "nodes")
 MAX_KEEP_DAYS = 366
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "ask": ("choices", "multiple", "slot"),
+    "ask": ("choices", "multiple", "slot", "unmatched"),
     "input": ("type", "optional", "slot"),
     "contacts": (),
     "checklist": ("items", "slot"),
@@ -304,6 +304,9 @@ class FlowReader:
         question = self.text(body.value["ask"], f"the question of node '{node_id}'")
         slot = self.slot(body, node_id)
         multiple = self.flag(body, "multiple")
+        unmatched_node = body.value.get("unmatched")
+        unmatched = None if unmatched_node is None else self.text(
+            unmatched_node, f"'unmatched' of node '{node_id}'")
         raw = body.value.get("choices")
         if raw is None or not isinstance(raw.value, list) or not raw.value:
             self.at(raw or body, f"node '{node_id}' asks a question but has no 'choices'",
@@ -319,10 +322,11 @@ class FlowReader:
                     self.at(item, f"choice '{choice.id}' of node '{node_id}' leads nowhere",
                             "give the choice or the node a 'next'")
                 choices.append(choice)
-        if question is None or len(choices) != len(raw.value):
+        if question is None or len(choices) != len(raw.value) or (
+                unmatched_node is not None and unmatched is None):
             return None
         return Ask(id=node_id, say=say, next=links, line=line, question=question, slot=slot,
-                   choices=tuple(choices), multiple=multiple)
+                   choices=tuple(choices), multiple=multiple, unmatched=unmatched)
 
     def choice(self, item: Y, node_id: str, seen: dict[str, int]) -> Choice | None:
         fields = item.value

@@ -122,6 +122,9 @@ class Ask(Step):
     slot: str
     choices: tuple[Choice, ...]
     multiple: bool = False
+    unmatched: Text | None = None
+    """Said instead of the general "not understood" when an answer matches no choice: the
+    first question gets a description of what happened more often than an answer."""
 
     def choice(self, choice_id: str) -> Choice | None:
         return next((c for c in self.choices if c.id == choice_id), None)

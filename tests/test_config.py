@@ -158,7 +158,7 @@ def test_a_citys_texts_and_contacts_take_the_place_of_the_shipped_ones(tmp_path:
           "system:\n  not_understood: Das verstehe ich in Musterstadt nicht.\n")
     config = str(city / "lotse.yaml")
     result = CliRunner().invoke(main, ["--config", config, "chat", "--data-dir",
-                                       str(tmp_path / "data")], input="Quatsch\n")
+                                       str(tmp_path / "data")], input="nein\nQuatsch\n")
     assert result.exit_code == 0, result.output
     assert "Das verstehe ich in Musterstadt nicht." in result.output
     bundle = check(Sources.from_paths((shipped_flows(),), (city / "content",))).bundle

@@ -142,6 +142,24 @@ def test_nonsense_gets_the_question_again_with_its_options(bundle: Bundle,
     assert len(talk.question.options) == 3
 
 
+@pytest.mark.parametrize(("lang", "first", "thanks", "general"), [
+    ("de", "Ich wurde gerade am Schalter bedroht", "Danke, dass Sie mir das schreiben",
+     "nicht verstanden"),
+    ("en", "Someone just threatened me at the counter", "Thank you for telling me",
+     "didn't understand")])
+def test_what_happened_written_at_the_safety_question_is_thanked_for_not_refused(
+        shipped: Bundle, lang: str, first: str, thanks: str, general: str) -> None:
+    talk = Talk(shipped, lang=lang)
+    before = talk.state
+    talk.send(first)
+    assert talk.state == before  # still at the safety question, which comes again
+    assert thanks in talk.said and general not in talk.said
+    assert [o.id for o in talk.question.options] == ["yes", "no"]
+    talk.send("2" if lang == "de" else "no")
+    talk.send("blub")  # any other question keeps the general words
+    assert general in talk.said and thanks not in talk.said
+
+
 def test_conditions_route_on_earlier_answers_and_texts_show_them(bundle: Bundle) -> None:
     talk = Talk(bundle)
     for answer in ("nein", "brief", "24.11.2026"):
