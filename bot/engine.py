@@ -417,10 +417,7 @@ class _Turn:
         chosen: SlotValue
         chosen = match_choices(here, text) if here.multiple else match_choice(here, text)
         if not chosen:
-            if here.unmatched is not None:
-                self.say(self.render(here.unmatched, state))
-                return self.prompt(state, full=False)
-            return self.not_understood(state)
+            return self.not_understood(state, here.unmatched)
         return self.chosen(state, here, chosen)
 
     def chosen(self, state: State, here: Ask, chosen: str | tuple[str, ...]) -> State | None:
@@ -529,8 +526,10 @@ class _Turn:
         state = State(state.lang, state.frames, slots, history)
         return self.advance(self.go(state, here.next))
 
-    def not_understood(self, state: State) -> State:
-        self.say(self.system("not_understood"))
+    def not_understood(self, state: State, instead: Text | None = None) -> State:
+        """The question again, after the general words or the question's own (`unmatched`)."""
+        self.say(self.render(instead, state) if instead is not None
+                 else self.system("not_understood"))
         return self.prompt(state, full=False)
 
     def remember(self, state: State, slot: str, value: SlotValue) -> State:

@@ -84,6 +84,10 @@ def _key_set(keys: tuple[str, ...]) -> frozenset[str]:
     return frozenset(keys)
 
 
+_VALUE = operator.itemgetter(0)
+"""A positioned YAML value's value, without a Python-level call."""
+
+
 def _words(listed: object) -> tuple[str, ...] | None:
     """The words of a synonym list, or None unless it is a list of texts."""
     if not isinstance(listed, list):
@@ -94,9 +98,6 @@ def _words(listed: object) -> tuple[str, ...] | None:
             return None
     return words
 
-
-_VALUE = operator.itemgetter(0)
-"""A positioned YAML value's value, without a Python-level call."""
 
 
 class Ref(NamedTuple):

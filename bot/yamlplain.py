@@ -171,6 +171,7 @@ class _Reader:
                     continue
                 top[2][key] = self._value(rest, number, at)
             elif first in special and (first not in short_only or len(rest) <= 6):
+                # _plain's own test, written out: most values are text and need no call
                 top[2][key] = new(make, (self._plain(rest), number, at + 1, None))
             else:
                 top[2][key] = new(make, (rest, number, at + 1, None))
@@ -258,8 +259,7 @@ class _Reader:
         """A word, or a `[…]` of words, at 1-based column `col`: a value matched in _PAIRS."""
         new, make = tuple.__new__, self.make
         if text[0] != "[":
-            return new(make, (text if text[0] not in SPECIAL else self._plain(text), number,
-                              col, None))
+            return new(make, (self._plain(text), number, col, None))
         items: list[Any] = []
         body = text[1:-1].lstrip(" ")
         if body:
@@ -267,8 +267,7 @@ class _Reader:
             parts = _ITEM_SPLIT.split(body.rstrip(" "))
             for index in range(0, len(parts), 2):
                 word = parts[index]
-                items.append(new(make, (word if word[0] not in SPECIAL else self._plain(word),
-                                        number, at, None)))
+                items.append(new(make, (self._plain(word), number, at, None)))
                 at += len(word) + (len(parts[index + 1]) if index + 1 < len(parts) else 0)
         return new(make, (items, number, col, {}))
 
@@ -376,10 +375,10 @@ class _Reader:
         raise _Unsupported  # not closed on this line
 
     def _flow_word(self, word: str) -> Any:
+        """A word inside {…} (spaces before a ':' included) as _plain reads it, remembered."""
         if _FLOW_BAD.search(word):
             raise _Unsupported
-        tag, value = resolve_plain(word.rstrip(" "))
-        found = self.flow_words[word] = word.rstrip(" ") if tag == _STR else value
+        found = self.flow_words[word] = self._plain(word.rstrip(" "))
         return found
 
 
