@@ -28,9 +28,11 @@ import yaml
 from bot.yamlevents import SHORT_ONLY, SPECIAL, resolve_plain
 
 _STR = "tag:yaml.org,2002:str"
-_OUTSIDE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+_OUTSIDE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029"
+                      f"{chr(0xD800)}-{chr(0xDFFF)}\ufeff\ufffe\uffff]")
 """Characters left to libyaml: tabs, other line breaks (\\r, NEL, U+2028 …), a byte order mark
-inside the text, and what YAML refuses."""
+inside the text, and what YAML refuses. (The surrogates are written with chr(): mypyc, which
+compiles this module for installs, takes no surrogate in a string literal.)"""
 _KEY = r"[A-Za-z_][A-Za-z0-9_.\-]{0,200}"
 """A key this reader takes: a plain word, short enough for a YAML simple key."""
 _LINE = re.compile(rf"( *)(- +|-(?=\n))?(?:({_KEY})(: +|:(?=\n)))?(.*)\n")
