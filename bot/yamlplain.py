@@ -240,9 +240,13 @@ class _Reader:
                ) -> Any:
         """`{key: word, key: word}` at 0-based column `col`, matched by _PAIRS."""
         space, key1, colon1, word1, comma, key2, colon2, word2 = parts
-        if key1 == key2 or not (key1 in text_keys or self._is_text(key1)) \
-                or not (key2 in text_keys or self._is_text(key2)):
+        if key1 == key2:
             raise _Unsupported
+        for key in (key1, key2):
+            if key not in text_keys:
+                if not self._is_text(key):
+                    raise _Unsupported
+                text_keys.add(key)  # 'de' and 'en' are asked once, not 20,000 times
         make = self.make
         at_key1 = col + 2 + len(space)
         at_word1 = at_key1 + len(key1) + len(colon1)
