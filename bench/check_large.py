@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.content import read_content
 from bot.flowfile import FlowReader
-from bot.loader import Sources, _cross_check, _text_resolver, check
+from bot.loader import Sources, check, cross_check, text_resolver
 from bot.problems import Problem
 from bot.resources import shipped_content
 from bot.yamlsource import load_yaml
@@ -166,12 +166,12 @@ def _stages(path: Path) -> list[tuple[str, float]]:
         times.append(("yaml", time.process_time() - cpu))
         assert root is not None
         cpu = time.process_time()
-        flow_file = FlowReader(path.name, _text_resolver(content, problems, set()),
+        flow_file = FlowReader(path.name, text_resolver(content, problems, set()),
                                problems).read(root)
         times.append(("flow reader", time.process_time() - cpu))
         assert flow_file is not None
         cpu = time.process_time()
-        _cross_check(content, [flow_file], problems)
+        cross_check(content, [flow_file], problems)
         times.append(("cross-file checks", time.process_time() - cpu))
     finally:
         gc.enable()

@@ -15,6 +15,12 @@ The state is written as `lotse run` writes it by default, in the event loop's ow
 storage/state_writer.py).
 
 Run: python bench/engine.py [--turns N] [--rate TURNS_PER_S] [--sync FULL|NORMAL] [--writer]
+
+It times the Lotse the interpreter imports: a checkout's or editable install's sources, or an
+installed wheel's modules compiled by mypyc (hatch_build.py), which is what users run:
+
+    python3 -m venv /tmp/lotse && /tmp/lotse/bin/pip install .
+    /tmp/lotse/bin/python bench/engine.py
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.append(str(Path(__file__).resolve().parent.parent))  # after an installed Lotse
 
+import bot.engine
 from bot.collector import tune_collector
 from bot.conversation import Event, Said, Start
 from bot.flowmodel import Bundle
@@ -64,6 +71,12 @@ class TimedStore(StateStore):
         started = time.perf_counter()
         super().checkpoint()
         self.scrubs.append(time.perf_counter() - started)
+
+
+def _kind() -> str:
+    """Whether the engine runs compiled by mypyc or as its Python source."""
+    path = Path(bot.engine.__file__ or "")
+    return f"{'pure Python' if path.suffix == '.py' else 'compiled by mypyc'} ({path})"
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -134,6 +147,7 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
         scrubs = list(store.scrubs) if isinstance(store, TimedStore) else []
         store.close()
         file_bytes = path.stat().st_size
+    print(f"lotse under test     {_kind()}")
     print(f"conversations        {conversations:,}")
     print(f"sqlite synchronous   {synchronous} (committed before each reply, "
           f"{'in the event loop' if inline else 'by the writer process'})")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bot.commands import RESERVED
 from bot.content import Content, display, read_content, yaml_files
-from bot.flowfile import MAX_PROBLEMS_PER_FILE, FlowFile, FlowReader, Ref
+from bot.flowfile import MAX_PROBLEMS_PER_FILE, FlowFile, FlowReader, Ref, TextResolver
 from bot.flowmodel import (
     CAN_REMIND_SLOT,
     OPENED_BY_REMINDER_SLOT,
@@ -155,7 +155,7 @@ def _check(sources: Sources, today: dt.date | None) -> CheckResult:
         if root is None:
             continue
         read.append(root)
-        reader = FlowReader(name, _text_resolver(content, problems, used_keys), problems)
+        reader = FlowReader(name, text_resolver(content, problems, used_keys), problems)
         flow_file = reader.read(root)
         if flow_file is None:
             continue
@@ -167,7 +167,7 @@ def _check(sources: Sources, today: dt.date | None) -> CheckResult:
         seen_flows[flow_id] = name
         files.append(flow_file)
     check_markup(content, files, problems)
-    bundle = _cross_check(content, files, problems)
+    bundle = cross_check(content, files, problems)
     if sources.complete:
         _warn_unused(content, used_keys, problems)
     if any(p.severity is Severity.ERROR for p in problems):
@@ -191,7 +191,10 @@ def _at_most(problems: list[Problem], limit: int) -> tuple[Problem, ...]:
     return tuple(kept)
 
 
-def _text_resolver(content: Content, problems: list[Problem], used: set[str]):  # type: ignore[no-untyped-def]
+def text_resolver(content: Content, problems: list[Problem], used: set[str]) -> TextResolver:
+    """How a flow file's texts become per-language text: a content key looked up in `content`
+    (and noted in `used`), or inline text checked for its languages; problems go to `problems`.
+    """
     languages = content.languages
     language_set = frozenset(languages)
 
@@ -243,8 +246,10 @@ def _text_resolver(content: Content, problems: list[Problem], used: set[str]):  
 # --- checks across all flows and the content ---------------------------------------------
 
 
-def _cross_check(content: Content, files: list[FlowFile], problems: list[Problem]
-                 ) -> Bundle | None:
+def cross_check(content: Content, files: list[FlowFile], problems: list[Problem]
+                ) -> Bundle | None:
+    """What no single file can tell: jumps, reachability, loops, words, placeholders and
+    contacts across all flows and the content; the bundle, or None without flows or content."""
     flows = {f.flow.id: f for f in files}
     values = slot_values(f.flow for f in files)
     dates = _date_slots(files)
