@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -171,6 +172,8 @@ class _Turn:
             self.say(self.system("flow_changed"))
             flow = state.frames[0].flow
             return self.begin(flow if flow in self.bundle.flows else None)
+        if state is not None:
+            state = self.fitted(state)
         self.lang = state.lang if state else self.bundle.pick_language(hint)
         if isinstance(event, Start):
             if event.lang in self.bundle.languages:
@@ -196,17 +199,58 @@ class _Turn:
         return self.answer(state, event.text)
 
     def valid(self, state: State) -> bool:
-        """A stored state fits the flows loaded now (content may have changed meanwhile)."""
-        if state.lang not in self.bundle.languages:
+        """A stored state fits the flows loaded now: content may have changed meanwhile, and
+        a damaged row must not carry typed words into an answer that reports count."""
+        frames = state.frames
+        if state.lang not in self.bundle.languages or len(frames) > MAX_CALL_DEPTH:
             return False
-        for index, frame in enumerate(state.frames):
+        for index, frame in enumerate(frames):
             flow = self.bundle.flows.get(frame.flow)
             node = flow.nodes.get(frame.node) if flow else None
-            last = index == len(state.frames) - 1
-            if node is None or (last and not isinstance(node, WAITING)) or (
-                    not last and not isinstance(node, Call)):
+            if index == len(frames) - 1:
+                if not isinstance(node, WAITING):
+                    return False
+            elif not isinstance(node, Call) or node.flow != frames[index + 1].flow:
                 return False
         return True
+
+    def fitted(self, state: State) -> State:
+        """The state without the answers the flows loaded now cannot give: a choice or item
+        the content no longer has, a slot no question fills any more, typed words where a
+        choice belongs or an impossible date (a damaged row). They count as never given, the
+        other answers stay, and nothing unfit reaches a condition, a document or a report."""
+        changed = False
+        slots: dict[str, SlotValue] = {}
+        for slot, value in state.slots.items():
+            kept = self.fit(slot, value)
+            if kept is not value:
+                changed = True
+            if kept is not _Unfit.UNFIT:
+                slots[slot] = kept
+        return dataclasses.replace(state, slots=slots) if changed else state
+
+    def fit(self, slot: str, value: SlotValue) -> SlotValue | _Unfit:
+        """`value` if the flows loaded now can give it in `slot`, the part of a multiple
+        answer they can give, or UNFIT."""
+        known = self.bundle.slot_values
+        if slot not in known:
+            return _Unfit.UNFIT
+        if value is None:
+            return value  # skipped
+        allowed = known[slot]
+        if isinstance(value, tuple):
+            kept = tuple(one for one in value if self.fits(slot, allowed, one))
+            return value if len(kept) == len(value) else kept or _Unfit.UNFIT
+        return value if self.fits(slot, allowed, value) else _Unfit.UNFIT
+
+    def fits(self, slot: str, allowed: frozenset[str] | None, one: object) -> bool:
+        if not isinstance(one, str):
+            return False
+        if allowed is not None:
+            return one in allowed
+        if slot in self.bundle.date_slots:
+            return _is_date(one)
+        return 0 < len(one) <= MAX_TEXT
 
     def begin(self, flow_id: str | None) -> State | None:
         flow = self.bundle.flows[flow_id or self.bundle.default_flow]
@@ -602,7 +646,7 @@ class _Turn:
             self.say(self.system("back_nothing"))
             return self.prompt(state, full=False)
         self.say(self.system("back_done"))
-        return self.prompt(restored, full=True)
+        return self.prompt(self.fitted(restored), full=True)
 
     def cmd_restart(self, state: State | None, _: str | None) -> State | None:
         self.say(self.system("restarted"))
@@ -664,6 +708,23 @@ class _Turn:
         self.say(self.system("forgotten"))
         self.out.append(Ended(erased=True))
         return None
+
+
+class _Unfit(enum.Enum):
+    """Engine.fit's answer for a value the flows loaded now cannot give."""
+
+    UNFIT = enum.auto()
+
+
+def _is_date(text: str) -> bool:
+    """An ISO date such as 2026-11-25, as date slots hold (and a real day: not 2026-13-45)."""
+    if not _ISO_DATE.match(text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _storable(text: str) -> str:

@@ -293,6 +293,9 @@ class Bundle:
     languages: tuple[str, ...]
     default_language: str
     default_flow: str
+    slot_values: Mapping[str, frozenset[str] | None]
+    """slot -> the answers it may hold (None: a date or typed text), so that a stored state
+    whose answers the flows loaded now cannot give starts afresh instead of going on."""
     choice_labels: Mapping[str, Mapping[str, Text]] = field(default_factory=dict)
     """slot -> choice id -> label, so that texts and documents can show an answer's words."""
     date_slots: frozenset[str] = frozenset()

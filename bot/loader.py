@@ -291,11 +291,19 @@ def cross_check(content: Content, files: list[FlowFile], problems: list[Problem]
     return Bundle(flows=resolved, system=system, contacts=dict(content.contacts),
                   topics=dict(content.topics), languages=content.languages,
                   default_language=default_lang, default_flow=default_flow,
-                  choice_labels=dict(labels),
+                  slot_values=_answers(values), choice_labels=dict(labels),
                   date_slots=frozenset(dates),
                   free_text_slots=frozenset(s for s, v in values.items()
                                             if v is None and s not in dates),
                   reminders=reminders, reminder_labels=reminder_labels)
+
+
+def _answers(values: Mapping[str, set[str] | None]) -> dict[str, frozenset[str] | None]:
+    """slot_values for the bundle. The reminder slot takes any id: a reminder set before the
+    content changed still opens its flow."""
+    answers = {slot: None if v is None else frozenset(v) for slot, v in values.items()}
+    answers[REMINDER_SLOT] = None
+    return answers
 
 
 def slot_values(flows: Iterable[Flow]) -> dict[str, set[str] | None]:

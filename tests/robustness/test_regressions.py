@@ -26,10 +26,26 @@ from storage import StateStore
 from storage.report_store import ReportStore
 
 from ..helpers import NOW, SECRET, Talk
-from .fuzz import SHIPPED
+from .fuzz import SHIPPED, check_state
 
 pytestmark = pytest.mark.robustness
 
+
+
+def test_answers_the_flows_cannot_give_are_dropped_and_the_rest_goes_on() -> None:
+    """Found by the service fuzzer: a damaged row (or content changed meanwhile) left 'phone' in
+    the incident-kind slot and the conversation went on with it; typed words there would have
+    reached a report. Now such answers count as never given, and the others stay."""
+    damaged = State("de", (Frame("protocol", "feelings"),), {
+        "kind": "phone", "channel": "phone", "motive": ("racist", "Frau Müller"),
+        "incident_date": "2026-13-45", "gone_question": "ja", "protocol_after": ""})
+    turn = step(SHIPPED, damaged, Said("Ich war erschrocken"), NOW)
+    assert turn.state is not None
+    check_state(SHIPPED, turn.state)
+    assert turn.state.frames != damaged.frames  # went on, did not start afresh
+    kept = {slot: turn.state.slots.get(slot) for slot in damaged.slots}
+    assert kept == {"kind": None, "channel": "phone", "motive": ("racist",),
+                    "incident_date": None, "gone_question": None, "protocol_after": None}
 
 
 def test_start_with_an_unknown_flow_starts_the_default_flow() -> None:
