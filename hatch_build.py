@@ -70,7 +70,8 @@ class CompileHook(BuildHookInterface):  # type: ignore[type-arg]
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         self._folder: str | None = None
-        if self.target_name != "wheel" or version == "editable" or os.environ.get("LOTSE_PURE"):
+        if self.target_name != "wheel" or version == "editable" \
+                or os.environ.get("LOTSE_PURE") == "1":
             return
         self._folder = tempfile.mkdtemp(prefix="lotse-mypyc-")
         try:
