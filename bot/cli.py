@@ -134,13 +134,22 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
         raise click.BadParameter(f"no flow '{flow_id}'; there are: "
                                  f"{', '.join(sorted(bundle.flows))}", param_hint="--flow")
     import asyncio
+    import signal
 
     from bot.console import Console, console_key
 
     tune_collector()
     service, store, reports = _service(bundle, settings)
+
+    async def talk() -> int:
+        # asyncio.run's own Ctrl-C handler only cancels the main task, which a console
+        # waiting in input() never notices: the first Ctrl-C did nothing. Python's own
+        # handler raises KeyboardInterrupt right there, and the console pauses.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        return await Console(service, console_key(), out_dir).run(lang, flow_id)
+
     try:
-        code = asyncio.run(Console(service, console_key(), out_dir).run(lang, flow_id))
+        code = asyncio.run(talk())
     except KeyboardInterrupt:
         code = 0
     finally:

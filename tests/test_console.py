@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import signal
 import sqlite3
 import subprocess
@@ -94,14 +96,57 @@ def test_ctrl_c_pauses_cleanly_and_the_next_chat_resumes(tmp_path: Path) -> None
         time.sleep(0.05)
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+    code = proc.wait(timeout=15)  # its input still open: the Ctrl-C alone ends it
+    out, err = proc.communicate()
+    assert code == 0, err
     assert "Traceback" not in err
     assert "gespeichert" in out
     resumed = run_chat(tmp_path, [])
     assert "Willkommen zurück" in resumed.stdout
     assert "Schreiben Sie über etwas, das Ihnen selbst passiert ist?" in resumed.stdout
     assert "Sind Sie gerade in Gefahr?" not in resumed.stdout
+
+
+def test_one_ctrl_c_at_the_prompt_of_a_terminal_pauses_the_chat(tmp_path: Path) -> None:
+    """In a terminal the console waits in input(); one Ctrl-C must end it there, not only a
+    second one (the terminal stays open: no end of input helps it out)."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([*CHAT, "--data-dir", str(tmp_path / "data")], stdin=follower,
+                            stdout=follower, stderr=subprocess.PIPE, text=True)
+    os.close(follower)
+    seen = _read_until(leader, "Antwort.)")  # the first question with its options
+    os.write(leader, b"nein\n")
+    seen += _read_until(leader, "passiert ist?", "Antwort.)")  # the second: waiting in input()
+    proc.send_signal(signal.SIGINT)
+    try:
+        code = proc.wait(timeout=15)
+    finally:
+        proc.kill()
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        proc.stderr.close()
+    seen += _read_until(leader, "lotse chat")
+    os.close(leader)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "gespeichert" in seen
+    assert "Willkommen zurück" in run_chat(tmp_path, []).stdout
+
+
+def _read_until(fd: int, *texts: str, timeout: float = 30) -> str:
+    """What the terminal shows until each of `texts` has appeared, in this order."""
+    seen, at = "", 0
+    deadline = time.monotonic() + timeout
+    for text in texts:
+        while (found := seen.find(text, at)) < 0 and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    seen += os.read(fd, 65536).decode("utf-8", "replace")
+                except OSError:  # the other end closed
+                    return seen
+        at = found + len(text) if found >= 0 else len(seen)
+    return seen
 
 
 def test_english_and_commands_in_the_terminal(tmp_path: Path) -> None:
