@@ -141,16 +141,19 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
     tune_collector()
     service, store, reports = _service(bundle, settings)
 
+    console = Console(service, console_key(), out_dir)
+
     async def talk() -> int:
         # asyncio.run's own Ctrl-C handler only cancels the main task, which a console
         # waiting in input() never notices: the first Ctrl-C did nothing. Python's own
         # handler raises KeyboardInterrupt right there, and the console pauses.
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        return await Console(service, console_key(), out_dir).run(lang, flow_id)
+        return await console.run(lang, flow_id)
 
     try:
         code = asyncio.run(talk())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # in the middle of a turn: each turn is saved whole or not at all
+        console.pause()
         code = 0
     finally:
         store.close()

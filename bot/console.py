@@ -59,13 +59,17 @@ class Console:
             except (EOFError, KeyboardInterrupt):
                 line = None
             if line is None:
-                lang = self.service.language(self.key) or self.lang
-                self.write("\n" + _PAUSED.get(lang, _PAUSED["en"]))
+                self.pause()
                 return 0
             if not line.strip():
                 continue
             if self.show(await self.service.handle(self.key, Said(line))):
                 return 0
+
+    def pause(self) -> None:
+        """Say that the conversation is kept and how to go on (Ctrl-D, Ctrl-C)."""
+        lang = self.service.language(self.key) or self.lang
+        self.write("\n" + _PAUSED.get(lang, _PAUSED["en"]))
 
     def read(self) -> str | None:
         if self.interactive:
