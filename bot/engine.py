@@ -244,6 +244,7 @@ class _Turn:
         return value if self.fits(slot, allowed, value) else _Unfit.UNFIT
 
     def fits(self, slot: str, allowed: frozenset[str] | None, one: object) -> bool:
+        """One answer: among `allowed`, or else a real date or a storable text."""
         if not isinstance(one, str):
             return False
         if allowed is not None:
@@ -509,8 +510,8 @@ class _Turn:
         if numbers is None:
             return self.not_understood(state)
         toggled = set(ticked) ^ {here.items[n].id for n in set(numbers)}
-        # In the list's order; a tick kept from before a content update that removed its item
-        # is dropped here instead of crashing the turn.
+        # In the list's order (a tick of an item a content update removed is gone already:
+        # see fitted).
         state = self.remember(state, here.slot, tuple(i.id for i in here.items if i.id in toggled))
         return self.prompt(state, full=False)
 

@@ -294,8 +294,8 @@ class Bundle:
     default_language: str
     default_flow: str
     slot_values: Mapping[str, frozenset[str] | None]
-    """slot -> the answers it may hold (None: a date or typed text), so that a stored state
-    whose answers the flows loaded now cannot give starts afresh instead of going on."""
+    """slot -> the answers it may hold (None: a date or typed text; the reminder slot: any
+    id), so that an answer the flows loaded now cannot give is dropped from a stored state."""
     choice_labels: Mapping[str, Mapping[str, Text]] = field(default_factory=dict)
     """slot -> choice id -> label, so that texts and documents can show an answer's words."""
     date_slots: frozenset[str] = frozenset()

@@ -9,10 +9,9 @@ and shrinks a failure to a short, readable list.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
@@ -41,7 +40,6 @@ from bot.conversation import (
 )
 from bot.engine import MAX_CALL_DEPTH, MAX_TEXT, Turn
 from bot.flowmodel import (
-    REMINDER_SLOT,
     WAITING,
     Ask,
     Bundle,
@@ -182,13 +180,10 @@ _MONTH = re.compile(r"\d{4}-\d{2}\Z")
 _ENUM = re.compile(r"[a-z0-9][a-z0-9_]*\Z")
 
 
-@functools.lru_cache(maxsize=8)
-def slot_values(bundle: Bundle) -> dict[str, set[str] | None]:
+def slot_values(bundle: Bundle) -> Mapping[str, frozenset[str] | None]:
     """Every slot with its possible values (None: typed text, a date), as the checker knows
-    them; the reminder slot holds any id here, because the fuzzer's reminders name any."""
-    values = loader.slot_values(bundle.flows.values())
-    values[REMINDER_SLOT] = None
-    return values
+    them; the reminder slot holds any id, because a reminder may name one of older content."""
+    return bundle.slot_values
 
 
 def check_state(bundle: Bundle, state: State) -> None:
