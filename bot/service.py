@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from bot.reminder_times import reminder_date
 from storage.conversation_store import ConversationStore
 from storage.reminder_store import ReminderStore, StoredReminder
 from storage.report_store import ReportStore
+
+log = logging.getLogger(__name__)
 
 SEEN_LIMIT = 32
 """How many recent event ids each conversation remembers to spot duplicates."""
@@ -113,6 +116,7 @@ class _GroupCommit:
         self._scrub = False
         self._committing = False
         """A batch is with the writer process."""
+        self._upkeep: asyncio.Handle | None = None
 
     def wait(self, scrub: bool = False) -> asyncio.Future[None]:
         """The commit to await (a future, not a coroutine: one step less on every turn);
@@ -165,6 +169,16 @@ class _GroupCommit:
                 future.set_result(None)
             else:
                 future.set_exception(err)
+        if err is None and self._upkeep is None:
+            # Scheduled after the waiting turns resume, so their replies go out first.
+            self._upkeep = asyncio.get_running_loop().call_soon(self._run_upkeep)
+
+    def _run_upkeep(self) -> None:
+        self._upkeep = None
+        try:
+            self._store.upkeep()
+        except Exception:  # upkeep that fails is tried again after the next batch
+            log.exception("state store upkeep failed")
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ async service calls it on the event loop (measured in bench/engine.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import time
@@ -80,22 +81,38 @@ class _Checkpointer(threading.Thread):
     SQLite's automatic checkpoint runs inside whichever commit crosses the threshold and stalls
     that turn for tens of milliseconds; here it runs beside the turns (sqlite3 releases the GIL
     while it does I/O), and a PASSIVE checkpoint never blocks a writer.
+
+    Under steady load that alone never finishes: turns commit while it syncs, so the WAL is
+    never wholly folded back, never starts over, and grows until SQLite's own checkpoint runs
+    inside a commit after all (every second or so at 5,000 turns/s, 5-15 ms each: most of the
+    slowest 1 % of turns in bench/engine.py). So after its rounds it sets `due`, and the store's
+    own connection folds the last few frames between two batches (`StateStore.upkeep`), where
+    no commit can come in between: that checkpoint completes, in 1-2 ms, and the next commit
+    starts the WAL from the beginning.
     """
+
+    ROUNDS = 2
+    """The second round folds what the turns wrote during the first, which leaves less for
+    `upkeep` to do while it holds the event loop."""
 
     def __init__(self, path: Path, interval: float) -> None:
         super().__init__(name="lotse-wal-checkpoint", daemon=True)
         self._path = path
         self._interval = interval
         self._halt = threading.Event()
+        self.due = threading.Event()
+        """The rounds are done: the WAL is ready to be finished by the writing connection."""
 
     def run(self) -> None:
         conn = sqlite3.connect(str(self._path), isolation_level=None)
         try:
             while not self._halt.wait(self._interval):
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    for _ in range(self.ROUNDS):
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error:
                     continue  # busy or locked: the next round tries again
+                self.due.set()
         finally:
             conn.close()
 
@@ -279,6 +296,19 @@ class StateStore:
             self.rollback()
             raise
         return None
+
+    def upkeep(self) -> None:
+        """Finish the background checkpoint, if its rounds are done: fold the frames they left
+        behind, from this connection, between two batches, so that nothing is committed
+        meanwhile and the whole WAL is folded (see `_Checkpointer`). The service calls this once
+        the replies of a batch are out; without it the WAL only grows until SQLite checkpoints
+        inside a commit."""
+        checkpointer = self._checkpointer
+        if checkpointer is None or not checkpointer.due.is_set() or self._conn.in_transaction:
+            return
+        checkpointer.due.clear()
+        with contextlib.suppress(sqlite3.Error):  # busy: the next round tries again
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def write(self, change: Callable[[sqlite3.Connection], T]) -> T:
         """Run `change` in a transaction of its own and commit it at once: for writes outside a

@@ -93,6 +93,8 @@ def serve(path: Path, synchronous: str, checkpoint_every: float,
                 _answer(outbox, False, err)
                 continue
             _answer(outbox, True, result)
+            if kind == "batch":
+                store.upkeep()  # once the bot has its answer (see StateStore.upkeep)
     finally:
         store.close()
     if closing:

@@ -1,0 +1,95 @@
+"""The WAL under steady load: the background checkpoint prepares, the store's own connection
+finishes between two batches, and the WAL starts over instead of growing until SQLite
+checkpoints inside a commit (storage/state_store.py, `_Checkpointer`)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bot.conversation import Start
+from bot.flowmodel import Bundle
+from bot.keys import ConversationKey, KeyHasher
+from bot.service import ConversationService
+from storage import StateStore
+
+from .helpers import SECRET
+
+
+def wal_generation(path: Path) -> bytes:
+    """The salt in the WAL header: SQLite draws a new one each time the WAL starts over."""
+    return path.with_name(path.name + "-wal").read_bytes()[16:24]
+
+
+def commit_rows(store: StateStore, round_: int) -> None:
+    for i in range(20):
+        store.save(f"conversation-{i}", f"state {round_} " + "x" * 400, "", round_, round_ + 60)
+    store.commit()
+
+
+def wait_for_background_rounds(store: StateStore) -> None:
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    assert checkpointer.due.wait(timeout=10), "the background checkpoint never ran"
+
+
+@pytest.mark.parametrize("upkeep", [True, False])
+def test_upkeep_folds_what_the_background_rounds_left_and_the_wal_starts_over(
+        tmp_path: Path, upkeep: bool) -> None:
+    path = tmp_path / "state.db"
+    store = StateStore(path, checkpoint_every=0.3)
+    try:
+        commit_rows(store, 0)
+        wait_for_background_rounds(store)
+        commit_rows(store, 1)  # after the rounds: under load, a batch always comes in between
+        generation = wal_generation(path)
+        if upkeep:
+            store.upkeep()
+        commit_rows(store, 2)
+        # Without upkeep the WAL is appended to until a round happens to find no commit in
+        # its way, which under steady load it never does.
+        assert (wal_generation(path) != generation) is upkeep
+    finally:
+        store.close()
+
+
+def test_upkeep_without_prepared_rounds_does_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = StateStore(path, checkpoint_every=3600)  # its first round is an hour away
+    try:
+        commit_rows(store, 0)
+        generation = wal_generation(path)
+        size = path.with_name("state.db-wal").stat().st_size
+        store.upkeep()
+        commit_rows(store, 1)
+        assert wal_generation(path) == generation
+        assert path.with_name("state.db-wal").stat().st_size > size  # appended to
+    finally:
+        store.close()
+
+
+class Watched(StateStore):
+    """Counts the replies handed out before each upkeep."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.replied = 0
+        self.replied_at_upkeep: list[int] = []
+
+    def upkeep(self) -> None:
+        self.replied_at_upkeep.append(self.replied)
+
+
+async def test_upkeep_waits_until_the_batch_has_its_replies(shipped: Bundle) -> None:
+    store = Watched()
+    service = ConversationService(shipped, store, KeyHasher(SECRET))
+
+    async def talk(i: int) -> None:
+        await service.handle(ConversationKey("test", f"user-{i}"), Start(), f"event-{i}")
+        store.replied += 1
+
+    await asyncio.gather(*(talk(i) for i in range(5)))  # five turns, one group commit
+    await asyncio.sleep(0)
+    assert store.replied_at_upkeep == [5]
