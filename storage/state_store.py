@@ -59,18 +59,31 @@ def _drop_activity_index(db: sqlite_utils.Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_conversations_updated_at")
 
 
+def _drop_expiry_index(db: sqlite_utils.Database) -> None:
+    """Expired conversations are purged at the start and by `lotse purge`, which can scan the
+    table; the index cost every turn an index update: a sixth of the store's work per turn and
+    a second page in the WAL (bench/engine.py)."""
+    db.execute("DROP INDEX IF EXISTS idx_conversations_expires_at")
+
+
 MIGRATIONS: list[Migration] = [
     (1, "conversations", _create_conversations),
     (2, "conversation expiry", _add_expiry),
     (3, "reminders", create_reminders),
     (4, "no index on last activity", _drop_activity_index),
     (5, "sealed states", _add_key_slots),
+    (6, "no index on expiry", _drop_expiry_index),
 ]
 
 T = TypeVar("T")
 
 SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
-SAFETY_CHECKPOINT_PAGES = 10_000
+PAGE_SIZE = 1024
+"""Bytes per database page. A turn rewrites the page that holds its row, and a row is about
+600 bytes: with SQLite's 4 KB default every turn wrote 4 KB to the WAL and folded it back again.
+1 KB pages cut the WAL to about a third and the store's work per turn by a fifth
+(bench/engine.py); a longer row continues on an overflow page."""
+SAFETY_CHECKPOINT_PAGES = 40_000
 """SQLite's own checkpoint, only if the background one falls behind (about 40 MB of WAL)."""
 TRUNCATE_ATTEMPTS = 20
 
@@ -175,6 +188,7 @@ class StateStore:
         conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
                                check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
+        self.db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a new database: before its first page
         if path is not None:
             self.db.enable_wal()
         self.path = path
@@ -196,6 +210,7 @@ class StateStore:
         self._fresh: list[int] = []
         """Key records taken since the last commit (overwritten again if it fails)."""
         if self._keys.alone:
+            self._use_small_pages()
             self._settle()
         self._seal_plain_rows()
         self._checkpointer: _Checkpointer | None = None
@@ -385,6 +400,18 @@ class StateStore:
             self._keys.erase(slot)
         if stale:
             self._keys.sync()
+
+    def _use_small_pages(self) -> None:
+        """A database made with larger pages is rebuilt with `PAGE_SIZE` once, while no other
+        store has it open (SQLite changes the page size of a WAL database only by a VACUUM
+        outside WAL mode)."""
+        if self.path is None or \
+                self._conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE:
+            return
+        self._conn.execute("PRAGMA journal_mode = DELETE")
+        self._conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        self._conn.execute("VACUUM")
+        self.db.enable_wal()
 
     def _seal_plain_rows(self) -> None:
         """States stored in the clear (before they were sealed) are sealed once, and the WAL that

@@ -22,6 +22,7 @@ from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher, load_secret
 from bot.service import ConversationService
 from storage import StateStore
+from storage.state_store import PAGE_SIZE
 
 from .helpers import NOW, SECRET, Clock, on_disk, random_script
 
@@ -224,8 +225,8 @@ def test_an_old_state_database_is_migrated_in_place(tmp_path: Path) -> None:
     loaded = store.load("k")
     assert loaded is not None and loaded.expires_at == 1000 + 86400
     numbers = [r[0] for r in store.db.execute("SELECT number FROM _migrations").fetchall()]
-    # expiry, the reminders table, no index on last activity, sealed states
-    assert numbers == [1, 2, 3, 4, 5]
+    # expiry, the reminders table, no index on last activity, sealed states, none on expiry
+    assert numbers == [1, 2, 3, 4, 5, 6]
     sealed = store.load("p")
     assert sealed is not None and sealed.state == PLAIN_STATE  # sealed once, reads the same
     files = on_disk(tmp_path)
@@ -233,8 +234,22 @@ def test_an_old_state_database_is_migrated_in_place(tmp_path: Path) -> None:
     indexes = {r[0] for r in store.db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()}
     assert "idx_conversations_updated_at" not in indexes
+    assert "idx_conversations_expires_at" not in indexes
+    # Made with SQLite's default pages, rebuilt with small ones, still in WAL mode.
+    assert store.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.close()
     assert StateStore(path).load("k") is not None  # applying again changes nothing
+
+
+def test_a_new_state_database_has_small_pages_and_no_expiry_index(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db")
+    assert store.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    indexes = {r[0] for r in store.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'conversations'")}
+    assert indexes <= {"sqlite_autoindex_conversations_1"}  # the key's own
+    store.close()
 
 
 async def test_forget_leaves_nothing_in_the_database_or_its_wal(shipped: Bundle,
