@@ -79,6 +79,18 @@ def _kind() -> str:
     return f"{'pure Python' if path.suffix == '.py' else 'compiled by mypyc'} ({path})"
 
 
+def machine_speed() -> float:
+    """Microseconds for `sum(range(1000))`, the best of 2,000: this VM's speed changes by up to
+    2x for minutes at a time (13-14 us in its fast phases, 20-26 us in its slow ones), and every
+    figure here moves with it."""
+    best = float("inf")
+    for _ in range(2000):
+        started = time.perf_counter()
+        sum(range(1000))
+        best = min(best, time.perf_counter() - started)
+    return best * 1e6
+
+
 def percentile(values: list[float], share: float) -> float:
     return sorted(values)[min(len(values) - 1, int(len(values) * share))] * 1000
 
@@ -129,6 +141,7 @@ async def latency(service: ConversationService, talkers: Talkers, turns: int,
 
 async def run(conversations: int, turns: int, rate: float | None, synchronous: str,
               inline: bool, own_core: bool) -> None:
+    speed_before = machine_speed()
     bundle = load_bundle()
     talkers = Talkers(bundle, conversations)
     tune_collector()  # as `lotse run` does
@@ -148,6 +161,8 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
         store.close()
         file_bytes = path.stat().st_size
     print(f"lotse under test     {_kind()}")
+    print(f"machine speed        sum(range(1000)) in {speed_before:.1f} us before, "
+          f"{machine_speed():.1f} us after (lower is faster)")
     print(f"conversations        {conversations:,}")
     print(f"sqlite synchronous   {synchronous} (committed before each reply, "
           f"{'in the event loop' if inline else 'by the writer process'})")
