@@ -14,6 +14,10 @@ The state is written as `lotse run` writes it by default, in the event loop's ow
 --writer by the writer process on a core of its own (setting writer_process, see
 storage/state_writer.py).
 
+It prints how the machine ran just before and after (the speed of a small loop, and how often
+a busy loop was paused by the host): on this VM both change for minutes at a time, and the
+latency tail with them.
+
 Run: python bench/engine.py [--turns N] [--rate TURNS_PER_S] [--sync FULL|NORMAL] [--writer]
 
 It times the Lotse the interpreter imports: a checkout's or editable install's sources, or an
@@ -27,10 +31,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parent.parent))  # after an installed Lotse
@@ -79,16 +85,52 @@ def _kind() -> str:
     return f"{'pure Python' if path.suffix == '.py' else 'compiled by mypyc'} ({path})"
 
 
-def machine_speed() -> float:
-    """Microseconds for `sum(range(1000))`, the best of 2,000: this VM's speed changes by up to
-    2x for minutes at a time (13-14 us in its fast phases, 20-26 us in its slow ones), and every
-    figure here moves with it."""
+@dataclass(frozen=True)
+class Machine:
+    """How this VM runs just now. Its speed changes by up to 2x for minutes at a time, and in
+    some phases it pauses even a busy loop for milliseconds (the host runs something else):
+    every figure here moves with both."""
+
+    speed: float
+    """Microseconds for sum(range(1000)), the best of 2,000 (13-14 in fast phases, 20-26 slow)."""
+    pauses: int
+    """Times a busy loop of one second stopped for more than 0.5 ms."""
+    longest: float
+    """Its longest pause, in milliseconds."""
+
+    def __str__(self) -> str:
+        return (f"sum(range(1000)) in {self.speed:.1f} us; a busy loop paused {self.pauses} "
+                f"time(s) over 0.5 ms in 1 s, longest {self.longest:.1f} ms")
+
+
+def stolen() -> float:
+    """Milliseconds of CPU the host has taken from this VM since it booted, over all its cores
+    ("steal" in /proc/stat; 0 where the kernel does not count it). Printed for each phase as
+    "the host took": on this VM the runs whose p99 missed 2 ms were those where the host took
+    more than 100 ms during the 5 s of the latency run."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return 0.0
+    return int(fields[8]) * 1000 / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
+def machine() -> Machine:
+    """Read the machine's state, in about 1.1 s."""
     best = float("inf")
     for _ in range(2000):
         started = time.perf_counter()
         sum(range(1000))
         best = min(best, time.perf_counter() - started)
-    return best * 1e6
+    pauses, longest = 0, 0.0
+    last = started = time.perf_counter()
+    while last - started < 1.0:
+        now = time.perf_counter()
+        if now - last > 0.0005:
+            pauses, longest = pauses + 1, max(longest, now - last)
+        last = now
+    return Machine(best * 1e6, pauses, longest * 1000)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -141,7 +183,7 @@ async def latency(service: ConversationService, talkers: Talkers, turns: int,
 
 async def run(conversations: int, turns: int, rate: float | None, synchronous: str,
               inline: bool, own_core: bool) -> None:
-    speed_before = machine_speed()
+    before = machine()
     bundle = load_bundle()
     talkers = Talkers(bundle, conversations)
     tune_collector()  # as `lotse run` does
@@ -150,9 +192,13 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
         store: ConversationStore = (TimedStore(path, synchronous) if inline
                                     else WriterStore(path, synchronous, own_core=own_core))
         service = ConversationService(bundle, store, KeyHasher(b"bench-secret-0123456789abcdef"))
+        steal_closed = stolen()
         per_second, cpu_per_turn = await throughput(service, talkers, turns)
+        steal_closed = stolen() - steal_closed
         offered = rate or per_second / 2
+        steal = stolen()
         latencies = await latency(service, talkers, min(turns, int(offered * 5)), offered)
+        steal = stolen() - steal
         rows = store.db.execute(
             "SELECT length(key) + length(coalesce(state, '')) + length(seen) + 8 "
             "FROM conversations").fetchall()
@@ -161,16 +207,16 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
         store.close()
         file_bytes = path.stat().st_size
     print(f"lotse under test     {_kind()}")
-    print(f"machine speed        sum(range(1000)) in {speed_before:.1f} us before, "
-          f"{machine_speed():.1f} us after (lower is faster)")
+    print(f"machine before       {before}")
+    print(f"machine after        {machine()}")
     print(f"conversations        {conversations:,}")
     print(f"sqlite synchronous   {synchronous} (committed before each reply, "
           f"{'in the event loop' if inline else 'by the writer process'})")
     print(f"throughput           {per_second:,.0f} turns/s ({turns:,} turns, closed loop); "
-          f"event loop CPU {cpu_per_turn * 1e6:.1f} us/turn")
+          f"event loop CPU {cpu_per_turn * 1e6:.1f} us/turn; the host took {steal_closed:,.0f} ms")
     print(f"latency at {offered:,.0f}/s   p50 {statistics.median(latencies) * 1000:.3f} ms, "
           f"p99 {percentile(latencies, 0.99):.3f} ms, max {max(latencies) * 1000:.3f} ms "
-          f"({len(latencies):,} turns, open loop)")
+          f"({len(latencies):,} turns, open loop); the host took {steal:,.0f} ms")
     if inline:
         print(f"WAL scrubs           {len(scrubs):,} (after a forget), median "
               f"{statistics.median(scrubs or [0]) * 1000:.3f} ms, max "
