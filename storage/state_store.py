@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import threading
 import time
@@ -76,15 +77,17 @@ MIGRATIONS: list[Migration] = [
 ]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 PAGE_SIZE = 1024
 """Bytes per database page. A turn rewrites the page that holds its row, and a row is about
 600 bytes: with SQLite's 4 KB default every turn wrote 4 KB to the WAL and folded it back again.
-1 KB pages cut the WAL to about a third and the store's work per turn by a fifth
-(bench/engine.py); a longer row continues on an overflow page."""
-SAFETY_CHECKPOINT_PAGES = 40_000
-"""SQLite's own checkpoint, only if the background one falls behind (about 40 MB of WAL)."""
+1 KB pages cut the WAL to about a third, and with no index on expiry the store's work per turn
+by 31 % (valgrind); a longer row continues on an overflow page."""
+SAFETY_CHECKPOINT_BYTES = 40 << 20
+"""SQLite's own checkpoint, only if the WAL reaches this size all the same (upkeep failing,
+a reader in the way)."""
 TRUNCATE_ATTEMPTS = 20
 
 
@@ -98,10 +101,11 @@ class _Checkpointer(threading.Thread):
     Under steady load that alone never finishes: turns commit while it syncs, so the WAL is
     never wholly folded back, never starts over, and grows until SQLite's own checkpoint runs
     inside a commit after all (every second or so at 5,000 turns/s, 5-15 ms each: most of the
-    slowest 1 % of turns in bench/engine.py). So after its rounds it sets `due`, and the store's
-    own connection folds the last few frames between two batches (`StateStore.upkeep`), where
-    no commit can come in between: that checkpoint completes, in 1-2 ms, and the next commit
-    starts the WAL from the beginning.
+    slowest 1 % of turns in bench/engine.py). So when turns were committed during its rounds, it
+    sets `due`, and the store's own connection folds the last few frames between two batches
+    (`StateStore.upkeep`), where no commit can come in between: that checkpoint completes, in
+    1-3 ms, and the next commit starts the WAL from the beginning. Without such turns its
+    rounds fold the whole WAL themselves.
     """
 
     ROUNDS = 2
@@ -121,11 +125,15 @@ class _Checkpointer(threading.Thread):
         try:
             while not self._halt.wait(self._interval):
                 try:
-                    for _ in range(self.ROUNDS):
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    frames = [conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1:]
+                              for _ in range(self.ROUNDS)]
                 except sqlite3.Error:
                     continue  # busy or locked: the next round tries again
-                self.due.set()
+                (first, _), (last, folded) = frames[0], frames[-1]
+                if last != first or folded != last:
+                    # Turns committed during the rounds: leave the rest to `upkeep`. With none,
+                    # the WAL is wholly folded already, and upkeep would only sync again.
+                    self.due.set()
         finally:
             conn.close()
 
@@ -210,12 +218,15 @@ class StateStore:
         self._fresh: list[int] = []
         """Key records taken since the last commit (overwritten again if it fails)."""
         if self._keys.alone:
-            self._use_small_pages()
             self._settle()
         self._seal_plain_rows()
+        if self._keys.alone:
+            self._use_small_pages()  # after sealing: a VACUUM copies the rows through temp files
         self._checkpointer: _Checkpointer | None = None
         if path is not None and checkpoint_every > 0:
-            self.db.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_CHECKPOINT_PAGES}")
+            pages = SAFETY_CHECKPOINT_BYTES // int(
+                self._conn.execute("PRAGMA page_size").fetchone()[0])
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {pages}")
             self._checkpointer = _Checkpointer(path, checkpoint_every)
             self._checkpointer.start()
 
@@ -402,16 +413,25 @@ class StateStore:
             self._keys.sync()
 
     def _use_small_pages(self) -> None:
-        """A database made with larger pages is rebuilt with `PAGE_SIZE` once, while no other
-        store has it open (SQLite changes the page size of a WAL database only by a VACUUM
-        outside WAL mode)."""
+        """A database made with larger pages is rebuilt with `PAGE_SIZE` once (SQLite changes the
+        page size of a WAL database only by a VACUUM outside WAL mode). Only while no other
+        connection has the file open, which SQLite checks: otherwise it stays as it is, which
+        works the same, and the next start tries again."""
         if self.path is None or \
                 self._conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE:
             return
-        self._conn.execute("PRAGMA journal_mode = DELETE")
-        self._conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-        self._conn.execute("VACUUM")
-        self.db.enable_wal()
+        mode = self._conn.execute("PRAGMA synchronous").fetchone()[0]
+        try:
+            if self._conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] != "delete":
+                return  # another connection has it open
+            self._conn.execute("PRAGMA synchronous = FULL")  # the rebuild survives a power cut
+            self._conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            self._conn.execute("VACUUM")
+        except sqlite3.OperationalError as err:
+            log.warning("state database keeps its page size for now: %s", err)
+        finally:
+            self._conn.execute(f"PRAGMA synchronous = {mode}")
+            self.db.enable_wal()
 
     def _seal_plain_rows(self) -> None:
         """States stored in the clear (before they were sealed) are sealed once, and the WAL that

@@ -252,6 +252,31 @@ def test_a_new_state_database_has_small_pages_and_no_expiry_index(tmp_path: Path
     store.close()
 
 
+def test_the_rebuild_with_small_pages_waits_while_another_connection_is_open(
+        tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = StateStore(path)
+    store.save("k", '{"flow": "employee"}', "", 1000, 2000)
+    store.commit()
+    store.close()
+    old = sqlite3.connect(path, isolation_level=None)  # back to SQLite's default pages
+    old.execute("PRAGMA journal_mode = DELETE")
+    old.execute("PRAGMA page_size = 4096")
+    old.execute("VACUUM")
+    old.execute("PRAGMA journal_mode = WAL")
+    old.execute("SELECT count(*) FROM conversations").fetchone()  # open, as a backup would be
+    store = StateStore(path)  # starts all the same, on the pages it has
+    assert store.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.load("k") is not None
+    store.close()
+    old.close()
+    store = StateStore(path)  # alone now
+    assert store.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    assert store.load("k") is not None
+    store.close()
+
+
 async def test_forget_leaves_nothing_in_the_database_or_its_wal(shipped: Bundle,
                                                                 tmp_path: Path) -> None:
     path = tmp_path / "state.db"

@@ -5,6 +5,8 @@ checkpoints inside a commit (storage/state_store.py, `_Checkpointer`)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -29,21 +31,24 @@ def commit_rows(store: StateStore, round_: int) -> None:
     store.commit()
 
 
-def wait_for_background_rounds(store: StateStore) -> None:
-    checkpointer = store._checkpointer
-    assert checkpointer is not None
-    assert checkpointer.due.wait(timeout=10), "the background checkpoint never ran"
+def background_round(path: Path) -> None:
+    """What the checkpointer thread does, from a connection of its own."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    conn.close()
 
 
 @pytest.mark.parametrize("upkeep", [True, False])
 def test_upkeep_folds_what_the_background_rounds_left_and_the_wal_starts_over(
         tmp_path: Path, upkeep: bool) -> None:
     path = tmp_path / "state.db"
-    store = StateStore(path, checkpoint_every=0.3)
+    store = StateStore(path, checkpoint_every=3600)  # its thread stays out of the way
+    assert store._checkpointer is not None
     try:
         commit_rows(store, 0)
-        wait_for_background_rounds(store)
-        commit_rows(store, 1)  # after the rounds: under load, a batch always comes in between
+        background_round(path)
+        commit_rows(store, 1)  # after the round: under load, a batch always comes in between
+        store._checkpointer.due.set()  # as the thread does when turns came in during its rounds
         generation = wal_generation(path)
         if upkeep:
             store.upkeep()
@@ -51,6 +56,25 @@ def test_upkeep_folds_what_the_background_rounds_left_and_the_wal_starts_over(
         # Without upkeep the WAL is appended to until a round happens to find no commit in
         # its way, which under steady load it never does.
         assert (wal_generation(path) != generation) is upkeep
+    finally:
+        store.close()
+
+
+def test_the_background_rounds_ask_for_upkeep_only_while_turns_come_in(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.db", checkpoint_every=0.02)
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    try:
+        commit_rows(store, 0)
+        time.sleep(0.2)
+        checkpointer.due.clear()
+        time.sleep(0.3)  # a dozen rounds with nothing committed: they fold the WAL themselves
+        assert not checkpointer.due.is_set()
+        deadline, round_ = time.monotonic() + 10, 1
+        while not checkpointer.due.is_set() and time.monotonic() < deadline:
+            commit_rows(store, round_)  # back to back, as under steady load
+            round_ += 1
+        assert checkpointer.due.is_set()
     finally:
         store.close()
 

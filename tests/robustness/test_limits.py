@@ -158,7 +158,7 @@ def test_document_file_names_come_from_the_flows_never_from_what_was_typed(
 
 
 _SQL_CALLS = {"execute", "executemany", "executescript", "defer"}
-_ALLOWED_IN_SQL = {"mode", "SAFETY_CHECKPOINT_PAGES", "PAGE_SIZE"}
+_ALLOWED_IN_SQL = {"mode", "pages", "PAGE_SIZE"}
 """Names an f-string SQL statement may interpolate: checked constants, never a value."""
 
 
