@@ -115,8 +115,8 @@ class Machine:
 def stolen() -> float:
     """Milliseconds of CPU the host has taken from this VM since it booted, over all its cores
     ("steal" in /proc/stat; 0 where the kernel does not count it). Printed for each phase as
-    "the host took": on this VM the runs whose p99 missed 2 ms were those where the host took
-    more than 100 ms during the 5 s of the latency run."""
+    "the host took". It explains some slow runs, not all: in others the VM's cores only ran
+    slower for a while, which shows as more event loop CPU per turn."""
     try:
         with open("/proc/stat", encoding="ascii") as stat:
             fields = stat.readline().split()
@@ -205,9 +205,9 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
         per_second, cpu_per_turn = await throughput(service, talkers, turns)
         steal_closed = stolen() - steal_closed
         offered = rate or per_second / 2
-        steal = stolen()
+        steal, cpu = stolen(), time.thread_time()
         latencies = await latency(service, talkers, min(turns, int(offered * 5)), offered)
-        steal = stolen() - steal
+        steal, cpu = stolen() - steal, (time.thread_time() - cpu) / len(latencies)
         rows = store.db.execute(
             "SELECT length(key) + length(coalesce(state, '')) + length(seen) + 8 "
             "FROM conversations").fetchall()
@@ -226,7 +226,8 @@ async def run(conversations: int, turns: int, rate: float | None, synchronous: s
           f"event loop CPU {cpu_per_turn * 1e6:.1f} us/turn; the host took {steal_closed:,.0f} ms")
     print(f"latency at {offered:,.0f}/s   p50 {statistics.median(latencies) * 1000:.3f} ms, "
           f"p99 {percentile(latencies, 0.99):.3f} ms, max {max(latencies) * 1000:.3f} ms "
-          f"({len(latencies):,} turns, open loop); the host took {steal:,.0f} ms")
+          f"({len(latencies):,} turns, open loop); event loop CPU {cpu * 1e6:.1f} us/turn; "
+          f"the host took {steal:,.0f} ms")
     if inline:
         print(f"WAL scrubs           {len(scrubs):,} (after a forget), median "
               f"{statistics.median(scrubs or [0]) * 1000:.3f} ms, max "
