@@ -62,8 +62,8 @@ def _drop_activity_index(db: sqlite_utils.Database) -> None:
 
 def _drop_expiry_index(db: sqlite_utils.Database) -> None:
     """Expired conversations are purged at the start and by `lotse purge`, which can scan the
-    table; the index cost every turn an index update: a sixth of the store's work per turn and
-    a second page in the WAL (bench/engine.py)."""
+    table; the index cost every turn an index update: a sixth of the store's work per turn
+    (valgrind) and a second page in the WAL."""
     db.execute("DROP INDEX IF EXISTS idx_conversations_expires_at")
 
 
@@ -104,7 +104,7 @@ class _Checkpointer(threading.Thread):
     slowest 1 % of turns in bench/engine.py). So when turns were committed during its rounds, it
     sets `due`, and the store's own connection folds the last few frames between two batches
     (`StateStore.upkeep`), where no commit can come in between: that checkpoint completes, in
-    1-3 ms, and the next commit starts the WAL from the beginning. Without such turns its
+    2-3 ms, and the next commit starts the WAL from the beginning. Without such turns its
     rounds fold the whole WAL themselves.
     """
 
@@ -118,7 +118,8 @@ class _Checkpointer(threading.Thread):
         self._interval = interval
         self._halt = threading.Event()
         self.due = threading.Event()
-        """The rounds are done: the WAL is ready to be finished by the writing connection."""
+        """Turns were committed during the last rounds: the writing connection is to finish
+        the fold (`StateStore.upkeep`)."""
 
     def run(self) -> None:
         conn = sqlite3.connect(str(self._path), isolation_level=None)
