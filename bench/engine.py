@@ -80,12 +80,12 @@ class TimedStore(StateStore):
         super().checkpoint()
         self.scrubs.append(time.perf_counter() - started)
 
-    def upkeep(self) -> None:
-        due = self._checkpointer is not None and self._checkpointer.due.is_set()
+    def upkeep(self) -> bool:
         started = time.perf_counter()
-        super().upkeep()
-        if due:  # the calls that found nothing to do cost a flag test
+        folded = super().upkeep()
+        if folded:  # the calls that found nothing to do cost a flag test
             self.upkeeps.append(time.perf_counter() - started)
+        return folded
 
 
 def _kind() -> str:

@@ -324,18 +324,20 @@ class StateStore:
             raise
         return None
 
-    def upkeep(self) -> None:
+    def upkeep(self) -> bool:
         """Finish the background checkpoint, if its rounds are done: fold the frames they left
         behind, from this connection, between two batches, so that nothing is committed
         meanwhile and the whole WAL is folded (see `_Checkpointer`). The service calls this once
         the replies of a batch are out; without it the WAL only grows until SQLite checkpoints
-        inside a commit."""
+        inside a commit. Returns whether there was anything to do (bench/engine.py times
+        those calls)."""
         checkpointer = self._checkpointer
         if checkpointer is None or not checkpointer.due.is_set() or self._conn.in_transaction:
-            return
+            return False
         checkpointer.due.clear()
         with contextlib.suppress(sqlite3.Error):  # busy: the next round tries again
             self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return True
 
     def write(self, change: Callable[[sqlite3.Connection], T]) -> T:
         """Run `change` in a transaction of its own and commit it at once: for writes outside a

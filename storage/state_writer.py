@@ -270,8 +270,9 @@ class WriterStore:
         self._batch_keys = []
         return self._send(("batch", ops, scrub), call)
 
-    def upkeep(self) -> None:
+    def upkeep(self) -> bool:
         """Nothing here: the writer process does its upkeep after each batch it answers."""
+        return False
 
     def write(self, change: Callable[[sqlite3.Connection], T]) -> T:
         """A change outside a turn, in a transaction of its own on this process's connection."""

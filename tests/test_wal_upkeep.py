@@ -102,8 +102,9 @@ class Watched(StateStore):
         self.replied = 0
         self.replied_at_upkeep: list[int] = []
 
-    def upkeep(self) -> None:
+    def upkeep(self) -> bool:
         self.replied_at_upkeep.append(self.replied)
+        return False
 
 
 async def test_upkeep_waits_until_the_batch_has_its_replies(shipped: Bundle) -> None:
