@@ -88,6 +88,10 @@ by 31 % (valgrind); a longer row continues on an overflow page."""
 SAFETY_CHECKPOINT_BYTES = 40 << 20
 """SQLite's own checkpoint, only if the WAL reaches this size all the same (upkeep failing,
 a reader in the way)."""
+UPKEEP_BYTES = 16 << 20
+"""The WAL is started over (`StateStore.upkeep`, which holds the event loop for 2-3 ms) only once
+it holds this much: about every 1.5 s at 5,000 turns/s instead of twice a second, so fewer turns
+wait behind it. The background rounds fold it meanwhile, and the file stays this size."""
 TRUNCATE_ATTEMPTS = 20
 
 
@@ -101,25 +105,26 @@ class _Checkpointer(threading.Thread):
     Under steady load that alone never finishes: turns commit while it syncs, so the WAL is
     never wholly folded back, never starts over, and grows until SQLite's own checkpoint runs
     inside a commit after all (every second or so at 5,000 turns/s, 5-15 ms each: most of the
-    slowest 1 % of turns in bench/engine.py). So when turns were committed during its rounds, it
-    sets `due`, and the store's own connection folds the last few frames between two batches
-    (`StateStore.upkeep`), where no commit can come in between: that checkpoint completes, in
-    2-3 ms, and the next commit starts the WAL from the beginning. Without such turns its
-    rounds fold the whole WAL themselves.
+    slowest 1 % of turns in bench/engine.py). So when turns were committed during its rounds and
+    the WAL has reached UPKEEP_BYTES, it sets `due`, and the store's own connection folds the
+    last few frames between two batches (`StateStore.upkeep`), where no commit can come in
+    between: that checkpoint completes, in 2-3 ms, and the next commit starts the WAL from the
+    beginning. Without such turns its rounds fold the whole WAL themselves.
     """
 
     ROUNDS = 2
     """The second round folds what the turns wrote during the first, which leaves less for
     `upkeep` to do while it holds the event loop."""
 
-    def __init__(self, path: Path, interval: float) -> None:
+    def __init__(self, path: Path, interval: float, upkeep_frames: int) -> None:
         super().__init__(name="lotse-wal-checkpoint", daemon=True)
         self._path = path
         self._interval = interval
+        self._upkeep_frames = upkeep_frames
         self._halt = threading.Event()
         self.due = threading.Event()
-        """Turns were committed during the last rounds: the writing connection is to finish
-        the fold (`StateStore.upkeep`)."""
+        """Turns were committed during the last rounds, and the WAL has `upkeep_frames`: the
+        writing connection is to finish the fold (`StateStore.upkeep`)."""
 
     def run(self) -> None:
         conn = sqlite3.connect(str(self._path), isolation_level=None)
@@ -131,9 +136,10 @@ class _Checkpointer(threading.Thread):
                 except sqlite3.Error:
                     continue  # busy or locked: the next round tries again
                 (first, _), (last, folded) = frames[0], frames[-1]
-                if last != first or folded != last:
+                if (last != first or folded != last) and last >= self._upkeep_frames:
                     # Turns committed during the rounds: leave the rest to `upkeep`. With none,
-                    # the WAL is wholly folded already, and upkeep would only sync again.
+                    # the WAL is wholly folded already, and upkeep would only sync again; while
+                    # it is small, it may grow (UPKEEP_BYTES).
                     self.due.set()
         finally:
             conn.close()
@@ -187,7 +193,7 @@ class StateStore:
     """
 
     def __init__(self, path: Path | None, synchronous: str = "NORMAL",
-                 checkpoint_every: float = 0.5) -> None:
+                 checkpoint_every: float = 0.5, upkeep_bytes: int = UPKEEP_BYTES) -> None:
         mode = synchronous.upper()
         if mode not in SYNC_MODES:
             raise ValueError(f"unknown synchronous mode {synchronous!r}; use NORMAL or FULL")
@@ -225,10 +231,9 @@ class StateStore:
             self._use_small_pages()  # after sealing: a VACUUM copies the rows through temp files
         self._checkpointer: _Checkpointer | None = None
         if path is not None and checkpoint_every > 0:
-            pages = SAFETY_CHECKPOINT_BYTES // int(
-                self._conn.execute("PRAGMA page_size").fetchone()[0])
-            self.db.execute(f"PRAGMA wal_autocheckpoint = {pages}")
-            self._checkpointer = _Checkpointer(path, checkpoint_every)
+            page_size = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_CHECKPOINT_BYTES // page_size}")
+            self._checkpointer = _Checkpointer(path, checkpoint_every, upkeep_bytes // page_size)
             self._checkpointer.start()
 
     def load(self, key: str) -> StoredConversation | None:

@@ -61,7 +61,7 @@ def test_upkeep_folds_what_the_background_rounds_left_and_the_wal_starts_over(
 
 
 def test_the_background_rounds_ask_for_upkeep_only_while_turns_come_in(tmp_path: Path) -> None:
-    store = StateStore(tmp_path / "state.db", checkpoint_every=0.02)
+    store = StateStore(tmp_path / "state.db", checkpoint_every=0.02, upkeep_bytes=0)
     checkpointer = store._checkpointer
     assert checkpointer is not None
     try:
@@ -75,6 +75,25 @@ def test_the_background_rounds_ask_for_upkeep_only_while_turns_come_in(tmp_path:
             commit_rows(store, round_)  # back to back, as under steady load
             round_ += 1
         assert checkpointer.due.is_set()
+    finally:
+        store.close()
+
+
+def test_a_small_wal_is_left_to_grow_until_it_is_worth_holding_the_loop_for(
+        tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    wal = path.with_name("state.db-wal")
+    threshold = 4 << 20
+    store = StateStore(path, checkpoint_every=0.005, upkeep_bytes=threshold)
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    try:
+        deadline, round_ = time.monotonic() + 20, 0
+        while not checkpointer.due.is_set() and time.monotonic() < deadline:
+            commit_rows(store, round_)  # back to back, as under steady load: many rounds
+            round_ += 1  # find commits in their way, and none asks before the WAL is large
+        assert checkpointer.due.is_set()
+        assert wal.stat().st_size >= threshold
     finally:
         store.close()
 
