@@ -194,6 +194,8 @@ class Timed:
 
     def __str__(self) -> str:
         turns = len(self.latencies)
+        if not turns:
+            return f"no turns in {self.seconds:.1f} s"
         return (f"p50 {statistics.median(self.latencies) * 1000:.3f} ms, "
                 f"p99 {percentile(self.latencies, 0.99):.3f} ms, "
                 f"max {max(self.latencies) * 1000:.3f} ms ({turns:,} turns, "
@@ -221,14 +223,16 @@ async def conversing(service: ConversationService, talkers: Talkers, seconds: fl
     async def person(index: int) -> None:
         pauses = random.Random(index)
         while True:
-            pause = pauses.expovariate(1 / think)
-            if loop.time() + pause >= end:
+            due = loop.time() + pauses.expovariate(1 / think)
+            if due >= end:
                 return
-            await asyncio.sleep(pause)
-            arrived = time.perf_counter()  # the message reaches the service now
+            await asyncio.sleep(due - loop.time())
+            # The message is there when it is due: time the loop was held meanwhile (a commit,
+            # upkeep, other turns) counts, as it would for a message waiting at a socket.
+            arrived = min(due, loop.time())
             await service.handle(talkers.keys[index], talkers.next_event(index),
                                  f"c{next(counter)}")
-            latencies.append(time.perf_counter() - arrived)
+            latencies.append(loop.time() - arrived)
 
     await asyncio.gather(*(person(i) for i in range(len(talkers.keys))))
     return latencies
@@ -239,10 +243,10 @@ async def latency(service: ConversationService, talkers: Talkers, turns: int,
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
 
-    async def one(index: int, event: Event, n: int) -> None:
-        arrived = time.perf_counter()  # the message reaches the service now
+    async def one(index: int, event: Event, n: int, due: float) -> None:
+        arrived = min(due, loop.time())  # waiting for the loop counts (see `conversing`)
         await service.handle(talkers.keys[index], event, f"l{n}")
-        latencies.append(time.perf_counter() - arrived)
+        latencies.append(loop.time() - arrived)
 
     # Only the turns still running are kept, as a server keeps them: holding every finished
     # task (and its outputs) until the end made each garbage collection walk all of them.
@@ -253,7 +257,7 @@ async def latency(service: ConversationService, talkers: Talkers, turns: int,
         if due > loop.time():
             await asyncio.sleep(due - loop.time())
         index = n % len(talkers.keys)
-        task = asyncio.create_task(one(index, talkers.next_event(index), n))
+        task = asyncio.create_task(one(index, talkers.next_event(index), n, due))
         running.add(task)
         task.add_done_callback(running.discard)
     await asyncio.gather(*running)
@@ -298,14 +302,22 @@ async def run(conversations: int, turns: int, think: float, rate: float | None,
     print(f"stress               {stress} -- open loop, {offered:,.0f}/s offered "
           f"({'as asked' if rate else 'half the throughput'})")
     if inline:
-        print(f"WAL scrubs           {len(scrubs):,} (after a forget), median "
+        print(f"WAL scrubs           {len(scrubs):,} (after a forget, all phases), median "
               f"{statistics.median(scrubs or [0]) * 1000:.3f} ms, max "
               f"{max(scrubs or [0]) * 1000:.3f} ms, event loop held meanwhile")
-        print(f"WAL upkeep           {len(upkeeps):,} (folding the WAL back to start it over), "
+        print(f"WAL upkeep           {len(upkeeps):,} (folding the WAL back to start it over, "
+              f"all phases), "
               f"median {statistics.median(upkeeps or [0]) * 1000:.3f} ms, max "
               f"{max(upkeeps or [0]) * 1000:.3f} ms, event loop held meanwhile")
     print(f"stored per conv.     mean {statistics.mean(sizes):,.0f} B, max {max(sizes):,} B "
           f"(row payload); {file_bytes / max(len(sizes), 1):,.0f} B (database file / rows)")
+
+
+def positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
 
 
 def main() -> None:
@@ -313,10 +325,10 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", type=int, default=1000)
     parser.add_argument("--turns", type=int, default=50_000)
-    parser.add_argument("--think", type=float, default=0.5,
+    parser.add_argument("--think", type=positive, default=0.5,
                         help="seconds each conversation pauses before answering, on average "
                              "(the latency run; default 0.5)")
-    parser.add_argument("--rate", type=float,
+    parser.add_argument("--rate", type=positive,
                         help="turns/s offered in the stress run (default: half the throughput)")
     parser.add_argument("--sync", default="NORMAL", help="SQLite synchronous: NORMAL or FULL")
     parser.add_argument("--writer", action="store_true",

@@ -90,8 +90,9 @@ SAFETY_CHECKPOINT_BYTES = 40 << 20
 a reader in the way)."""
 UPKEEP_BYTES = 16 << 20
 """The WAL is started over (`StateStore.upkeep`, which holds the event loop for 2-3 ms) only once
-it holds this much: about every 1.5 s at 5,000 turns/s instead of twice a second, so fewer turns
-wait behind it. The background rounds fold it meanwhile, and the file stays this size."""
+it holds this much: every few seconds at 5,000 turns/s instead of twice a second, so fewer turns
+wait behind it. The background rounds fold it meanwhile. Under full load it grows on for up to
+a round (16-25 MB), and the file keeps its largest size."""
 TRUNCATE_ATTEMPTS = 20
 
 
@@ -104,8 +105,9 @@ class _Checkpointer(threading.Thread):
 
     Under steady load that alone never finishes: turns commit while it syncs, so the WAL is
     never wholly folded back, never starts over, and grows until SQLite's own checkpoint runs
-    inside a commit after all (every second or so at 5,000 turns/s, 5-15 ms each: most of the
-    slowest 1 % of turns in bench/engine.py). So when turns were committed during its rounds and
+    inside a commit after all (5-15 ms each; at the 10,000-page threshold SQLite had before
+    SAFETY_CHECKPOINT_BYTES, every second or so at 5,000 turns/s: most of the slowest 1 % of
+    turns in bench/engine.py). So when turns were committed during its rounds and
     the WAL has reached UPKEEP_BYTES, it sets `due`, and the store's own connection folds the
     last few frames between two batches (`StateStore.upkeep`), where no commit can come in
     between: that checkpoint completes, in 2-3 ms, and the next commit starts the WAL from the
@@ -135,11 +137,7 @@ class _Checkpointer(threading.Thread):
                               for _ in range(self.ROUNDS)]
                 except sqlite3.Error:
                     continue  # busy or locked: the next round tries again
-                (first, _), (last, folded) = frames[0], frames[-1]
-                if (last != first or folded != last) and last >= self._upkeep_frames:
-                    # Turns committed during the rounds: leave the rest to `upkeep`. With none,
-                    # the WAL is wholly folded already, and upkeep would only sync again; while
-                    # it is small, it may grow (UPKEEP_BYTES).
+                if wants_upkeep(frames[0], frames[-1], self._upkeep_frames):
                     self.due.set()
         finally:
             conn.close()
@@ -147,6 +145,18 @@ class _Checkpointer(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join()
+
+
+def wants_upkeep(first: tuple[int, int], last: tuple[int, int], upkeep_frames: int) -> bool:
+    """Whether the writing connection is to finish the fold, from what the first and the last
+    of a checkpointer's rounds report: (frames in the WAL, frames folded), -1 where SQLite was
+    busy. Only when turns were committed during the rounds (with none, the WAL is wholly folded
+    already, and upkeep would only sync again), and only once the WAL holds `upkeep_frames`:
+    while it is smaller it may grow (UPKEEP_BYTES)."""
+    (before, _), (frames, folded) = first, last
+    if before < 0 or frames < 0:
+        return False  # a round found SQLite busy: the next ones tell
+    return (frames != before or folded != frames) and frames >= upkeep_frames
 
 
 def unseal(keys: StateKeys | KeyReader, key: str, sealed: bytes | str | None,
@@ -232,7 +242,8 @@ class StateStore:
         self._checkpointer: _Checkpointer | None = None
         if path is not None and checkpoint_every > 0:
             page_size = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
-            self.db.execute(f"PRAGMA wal_autocheckpoint = {SAFETY_CHECKPOINT_BYTES // page_size}")
+            pages = SAFETY_CHECKPOINT_BYTES // page_size
+            self.db.execute(f"PRAGMA wal_autocheckpoint = {pages}")
             self._checkpointer = _Checkpointer(path, checkpoint_every, upkeep_bytes // page_size)
             self._checkpointer.start()
 

@@ -111,7 +111,8 @@ class WriterStore:
             # The writer gets a core of its own, this thread (and the threads it starts later)
             # the others. Left to the scheduler, the two often shared one core while the other
             # idled: the writer then waited for the bot's time slice (about 6 ms) on every
-            # wake-up (bench/engine.py: p99 at half load up to 60 ms; with its own core 2-6 ms).
+            # wake-up (bench/engine.py, open loop at half the throughput: p99 up to 60 ms;
+            # with its own core 2-6 ms).
             os.sched_setaffinity(self._process.pid, self._cores[-1:])
             os.sched_setaffinity(0, self._cores[:-1])
         self._buffer.clear()
