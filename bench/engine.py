@@ -44,6 +44,7 @@ import argparse
 import asyncio
 import os
 import random
+import selectors
 import statistics
 import sys
 import tempfile
@@ -337,8 +338,13 @@ def main() -> None:
                         help="with --writer: let the scheduler place the writer process (lotse "
                              "run gives it a core of its own)")
     args = parser.parse_args()
-    asyncio.run(run(args.conversations, args.turns, args.think, args.rate, args.sync,
-                    not args.writer, not args.shared_core))
+    # select() sleeps to the microsecond; epoll, asyncio's default, to the millisecond, rounded
+    # up, so a message due from a timer would wait for that rounding, where one arriving at a
+    # socket wakes the loop at once.
+    with asyncio.Runner(loop_factory=lambda: asyncio.SelectorEventLoop(
+            selectors.SelectSelector())) as runner:
+        runner.run(run(args.conversations, args.turns, args.think, args.rate, args.sync,
+                       not args.writer, not args.shared_core))
 
 
 if __name__ == "__main__":
