@@ -211,6 +211,17 @@ async def timed(phase: Awaitable[list[float]]) -> Timed:
                  stolen() - steal)
 
 
+async def answered(service: ConversationService, key: ConversationKey, event: Event,
+                   event_id: str, due: float) -> float:
+    """Seconds from when the message was due until its reply was released. The message is
+    there when it is due: time the loop was held meanwhile (a commit, upkeep, other turns)
+    counts, as it would for a message waiting at a socket."""
+    loop = asyncio.get_running_loop()
+    arrived = min(due, loop.time())
+    await service.handle(key, event, event_id)
+    return loop.time() - arrived
+
+
 async def conversing(service: ConversationService, talkers: Talkers, seconds: float,
                      think: float) -> list[float]:
     """Every conversation answers each reply after a random pause (exponential, mean `think`),
@@ -228,12 +239,8 @@ async def conversing(service: ConversationService, talkers: Talkers, seconds: fl
             if due >= end:
                 return
             await asyncio.sleep(due - loop.time())
-            # The message is there when it is due: time the loop was held meanwhile (a commit,
-            # upkeep, other turns) counts, as it would for a message waiting at a socket.
-            arrived = min(due, loop.time())
-            await service.handle(talkers.keys[index], talkers.next_event(index),
-                                 f"c{next(counter)}")
-            latencies.append(loop.time() - arrived)
+            latencies.append(await answered(service, talkers.keys[index],
+                                            talkers.next_event(index), f"c{next(counter)}", due))
 
     await asyncio.gather(*(person(i) for i in range(len(talkers.keys))))
     return latencies
@@ -245,9 +252,7 @@ async def latency(service: ConversationService, talkers: Talkers, turns: int,
     latencies: list[float] = []
 
     async def one(index: int, event: Event, n: int, due: float) -> None:
-        arrived = min(due, loop.time())  # waiting for the loop counts (see `conversing`)
-        await service.handle(talkers.keys[index], event, f"l{n}")
-        latencies.append(loop.time() - arrived)
+        latencies.append(await answered(service, talkers.keys[index], event, f"l{n}", due))
 
     # Only the turns still running are kept, as a server keeps them: holding every finished
     # task (and its outputs) until the end made each garbage collection walk all of them.

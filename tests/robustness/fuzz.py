@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from hypothesis import strategies as st
@@ -180,12 +180,6 @@ _MONTH = re.compile(r"\d{4}-\d{2}\Z")
 _ENUM = re.compile(r"[a-z0-9][a-z0-9_]*\Z")
 
 
-def slot_values(bundle: Bundle) -> Mapping[str, frozenset[str] | None]:
-    """Every slot with its possible values (None: typed text, a date), as the checker knows
-    them; the reminder slot holds any id, because a reminder may name one of older content."""
-    return bundle.slot_values
-
-
 def check_state(bundle: Bundle, state: State) -> None:
     """The checker's rules for a conversation that waits for the user."""
     assert state.lang in bundle.languages, state.lang
@@ -198,7 +192,7 @@ def check_state(bundle: Bundle, state: State) -> None:
             assert isinstance(node, WAITING), frame
         else:
             assert isinstance(node, Call) and node.flow == state.frames[index + 1].flow, frame
-    known = slot_values(bundle)
+    known = bundle.slot_values  # the reminder slot: any id
     for slot, value in state.slots.items():
         assert slot in known, slot
         allowed = known[slot]
@@ -253,7 +247,7 @@ def check_report(bundle: Bundle, report: Report, now: dt.datetime) -> None:
     steps = [n for n in flow.nodes.values() if isinstance(n, ReportStep)]
     assert steps
     fields = {f.slot for s in steps for f in s.fields}
-    known = slot_values(bundle)
+    known = bundle.slot_values  # the reminder slot: any id
     for field, value in report.answers:
         assert field in fields, field
         allowed = known[field]
