@@ -12,6 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import functools
+from collections.abc import Iterable
 
 # `holidays` is imported where it is used: it takes a fifth of a second to import, and
 # `lotse check` of flows without a deadline never needs it.
@@ -45,6 +46,16 @@ def period_end(start: dt.date, months: int, region: str = "DE-HE") -> dt.date:
     while not is_working_day(end, region):
         end += dt.timedelta(days=1)
     return end
+
+
+def prepare(regions: Iterable[str], today: dt.date) -> None:
+    """Work out the holidays that deadlines reached from today will need (this year's and next
+    year's), ahead of the first conversation that reaches one: the first look imports
+    `holidays`, a quarter of a second in which the event loop, and every conversation on it,
+    waits. Another year's holidays, needed later, cost about 4 ms once."""
+    for region in set(regions):
+        for year in (today.year, today.year + 1):
+            is_working_day(dt.date(year, 1, 1), region)
 
 
 def valid_region(region: str) -> bool:

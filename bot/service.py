@@ -32,8 +32,9 @@ from bot.conversation import (
     state_from_json,
     state_to_json,
 )
+from bot.deadlines import prepare
 from bot.engine import listed_reminders, step
-from bot.flowmodel import Bundle
+from bot.flowmodel import Bundle, Deadline
 from bot.keys import ConversationKey, KeyHasher
 from bot.ratelimit import RateLimit, Verdict
 from bot.reminder_times import reminder_date
@@ -215,6 +216,8 @@ class ConversationService:
         self.rate_limit: RateLimit | None = None
         """How fast one conversation may write; None: no limit (the console, tests). A channel
         open to the public sets one, so that one flooding user cannot slow down the others."""
+        prepare((node.region for flow in bundle.flows.values() for node in flow.nodes.values()
+                 if isinstance(node, Deadline)), clock().date())
 
     async def handle(self, key: ConversationKey, event: Event, event_id: str | None = None,
                      reply_to: str | None = None) -> tuple[Output, ...]:

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot import deadlines
 from bot.deadlines import add_months, is_working_day, period_end
+from bot.keys import KeyHasher
+from bot.service import ConversationService
+from storage import StateStore
 
 from .helpers import Talk, bundle_of
 
@@ -86,3 +90,19 @@ def test_without_a_date_the_flow_says_the_rule_instead(tmp_path: Path) -> None:
     talk = Talk(bundle_of(tmp_path, DEADLINE_FLOW))
     talk.send("überspringen")
     assert "Drei Monate ab Kenntnis." in talk.said
+
+
+def test_a_new_service_has_looked_up_the_holidays_its_deadlines_will_need(tmp_path: Path
+                                                                          ) -> None:
+    """The first look imports `holidays`, a quarter of a second in which the event loop and
+    every conversation on it would wait: the service does it before the first turn."""
+    flow = DEADLINE_FLOW.replace("months: 3}", "months: 3, holidays: DE-BY}")
+    bundle = bundle_of(tmp_path, flow)
+    ConversationService(bundle, StateStore(None), KeyHasher(b"k" * 32),
+                        clock=lambda: dt.datetime(2031, 5, 6, 12, tzinfo=dt.UTC))
+    before = deadlines._holidays.cache_info()
+    assert is_working_day(D(2031, 8, 8), "DE-BY")
+    assert not is_working_day(D(2032, 11, 1), "DE-BY")  # All Saints, a Monday, in Bavaria
+    assert deadlines._holidays.cache_info().misses == before.misses
+    assert is_working_day(D(2033, 8, 8), "DE-BY")  # a year no deadline from 2031 reaches
+    assert deadlines._holidays.cache_info().misses == before.misses + 1

@@ -462,3 +462,30 @@ def test_the_fonts_and_their_license_ship_inside_the_package() -> None:
     for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE-DejaVu.txt"):
         assert (pdf.FONTS / name).is_file()
     assert "Bitstream" in (pdf.FONTS / "LICENSE-DejaVu.txt").read_text(encoding="utf-8")
+
+
+LOOP_STAYS_FREE = """
+import asyncio, datetime as dt, sys, threading
+from bot.channels.document_files import document_files
+from bot.conversation import Document
+
+importing = {}
+def watch(event, args):
+    if event == "import" and args[0] == "fpdf":
+        importing.setdefault("fpdf", threading.current_thread() is threading.main_thread())
+sys.addaudithook(watch)
+assert "fpdf" not in sys.modules
+document = Document("Protokoll", "p", (("Ort", "Kassel"),),
+                    dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC), "de")
+pdf, txt = asyncio.run(document_files(document))
+assert pdf.data.startswith(b"%PDF") and txt.filename.endswith(".txt")
+print("on the event loop's thread" if importing["fpdf"] else "in a worker thread")
+"""
+
+
+def test_a_channel_builds_its_first_document_without_holding_the_event_loop() -> None:
+    """fpdf2 takes half a second to import: on the event loop, every conversation on every
+    channel would wait for the first document after a start."""
+    done = subprocess.run([sys.executable, "-c", LOOP_STAYS_FREE], capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "in a worker thread"

@@ -69,6 +69,7 @@ from nio import (
     WhoamiResponse,
 )
 
+from bot.channels.document_files import document_files
 from bot.channels.errors import ChannelError
 from bot.channels.matrix_render import (
     Part,
@@ -646,14 +647,12 @@ class MatrixChannel:
     async def _send_document(self, room_id: str, memory: _Room, document: Document) -> None:
         """The PDF and the text file, built in memory and uploaded (encrypted in encrypted
         rooms); if an upload fails the text goes out as a message, so nothing is lost."""
-        # Imported here: fpdf2 takes half a second to import, and most chats make no document.
-        from bot.documents.files import document_files
 
         client = self.client
         assert client is not None
         room = client.rooms.get(room_id)
         encrypt = bool(room is not None and room.encrypted)
-        files = await asyncio.to_thread(document_files, document)
+        files = await document_files(document)
         for file in files:
             uploaded, keys = await client.upload(
                 lambda _429, _timeouts, data=file.data: data, content_type=file.mime,

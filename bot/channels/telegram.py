@@ -48,6 +48,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.card_html import card_lines
+from bot.channels.document_files import document_files
 from bot.config import TelegramSettings
 from bot.conversation import (
     ChecklistView,
@@ -476,9 +477,7 @@ class TelegramChannel:
 
     async def send_document(self, chat_id: int, memory: _Chat, document: Document) -> None:
         """The PDF and the text file, built in memory and uploaded; nothing touches the disk."""
-        # Imported here: fpdf2 takes half a second to import, and most chats make no document.
-        from bot.documents.files import document_files
-        pdf, txt = await asyncio.to_thread(document_files, document)
+        pdf, txt = await document_files(document)
         bot = self.application.bot
         for file, caption in ((pdf, document.title), (txt, None)):
             message = await bot.send_document(

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.channels.document_files import document_files
 from bot.channels.web_outputs import message, output_json
 from bot.config import WebSettings
 from bot.conversation import Document, Ended, Event, Picked, Resume, Said
@@ -282,10 +283,8 @@ class WebChannel:
 
     async def _offer(self, session: str, document: Document) -> dict[str, Any]:
         """Build both files in memory and offer each under a one-time URL."""
-        # Imported here: fpdf2 takes half a second to import, and most chats make no document.
-        from bot.documents.files import document_files
         files = []
-        for file in await asyncio.to_thread(document_files, document):
+        for file in await document_files(document):
             token = self._store(_Download(session, file.data, file.filename, file.mime,
                                           self.clock() + DOCUMENT_TTL))
             files.append({"kind": file.filename.rpartition(".")[2], "url": f"/download/{token}",
