@@ -217,7 +217,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
     import logging
     import signal
 
-    from bot import logs
+    from bot import eventloop, logs
     from bot.channels import configured, run_all
     from bot.channels.errors import ChannelError
     from bot.ratelimit import RateLimit
@@ -255,7 +255,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
                          else "turns still running were cut off")
 
         try:
-            asyncio.run(serve())
+            eventloop.run(serve())
         except* ChannelError as errors:
             for error in errors.exceptions:
                 click.echo(f"lotse run: {error}", err=True)

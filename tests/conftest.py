@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
+from bot import eventloop
 from bot.flowmodel import Bundle
 from bot.loader import Sources, check
 
@@ -26,3 +28,10 @@ async def standin() -> AsyncIterator[StandIn]:
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
+                                  ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """The tests run on the event loop `lotse run` runs on (bot/eventloop.py)."""
+    return {"lotse": eventloop.loop_factory()}
