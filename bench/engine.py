@@ -7,16 +7,22 @@ is released (group commit: turns that finish together share one disk sync).
 2. Latency, the target's measure: the 1,000 conversations again for 8 s, each answering every
    reply after a pause drawn at random with a mean of 0.5 s (--think): two answers a second
    from each of 1,000 people, at least twice as fast as anyone reads a reply and taps an answer
-   (about 2,000 turns/s). The time from the moment a turn is handed to the service until its
-   reply is released, p50/p99. The next message waits for the reply, as in a real
-   conversation. Turns then mostly run alone, and on this VM work that follows a pause costs
-   1.5-2x the CPU of the same work back to back (its caches gone cold): the event loop is
-   about half busy.
-3. Stress: turns arriving at a steady rate (open loop, default half the measured throughput,
-   --rate) spread over the 1,000 conversations, and their latency. An open-loop turn costs the
-   event loop about twice a closed-loop turn (one turn per loop iteration and per commit
-   instead of 16), so this rate keeps the loop 80-100 % busy, and its tail follows the VM's
-   speed: a reading of the headroom, not the target's.
+   (about 2,000 turns/s). The people are a process of their own (bench/people.py) writing to
+   a socket that this process reads as a channel would: each message a task, its number
+   written back once the reply is released. Latency runs from a message being written until
+   its reply is read, p50/p99. The next message waits for the reply, as in a real
+   conversation. Turns then mostly run alone, and a lone turn costs the loop about twice a
+   turn in a busy batch (a commit and loop wake-ups of its own, and on this VM work that
+   follows a pause runs 1.5-2x slower): the event loop is about half busy.
+   Printed beside it, the floor: the same load, just before, on a stand-in that answers at
+   once and does nothing: what the socket, the two processes and the machine cost without
+   Lotse. Its p99 alone was 0.35-0.9 ms in quiet phases of this VM and 2.2-8.8 ms in slow
+   ones, so a latency p99 is read against the floor beside it.
+3. Stress: the people write at a steady rate (open loop, default half the measured
+   throughput, --rate) to the 1,000 conversations in turn, for 5 s, and their latency. An
+   open-loop turn costs the event loop about twice a closed-loop turn, so this rate keeps the
+   loop 90-100 % busy, and its tail follows the VM's speed: a reading of the headroom, not the
+   target's.
 4. Bytes stored per conversation.
 
 Targets on a 2-core machine: >= 10,000 turns/s, p99 <= 2 ms, <= 2 KB per stored conversation.
@@ -28,8 +34,11 @@ It prints how the machine ran just before and after (the speed of a small loop, 
 a busy loop was paused by the host): on this VM both change for minutes at a time, and the
 latency tail with them.
 
+It runs on the event loop `lotse run` runs on (bot/eventloop.py: uvloop where installed);
+--asyncio runs it on asyncio's own.
+
 Run: python bench/engine.py [--turns N] [--think SECONDS] [--rate TURNS_PER_S]
-                            [--sync FULL|NORMAL] [--writer]
+                            [--sync FULL|NORMAL] [--writer] [--asyncio]
 
 It times the Lotse the interpreter imports: a checkout's or editable install's sources, or an
 installed wheel's modules compiled by mypyc (hatch_build.py), which is what users run:
@@ -42,20 +51,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import random
-import selectors
+import socket
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, cast
 
 sys.path.append(str(Path(__file__).resolve().parent.parent))  # after an installed Lotse
 
 import bot.engine
+from bot import eventloop
 from bot.collector import tune_collector
 from bot.conversation import Event, Said, Start
 from bot.flowmodel import Bundle
@@ -69,10 +79,19 @@ from tests.helpers import random_script
 class Talkers:
     """Each conversation's next event: its script from the start, over and over."""
 
-    def __init__(self, bundle: Bundle, conversations: int, name: str = "user") -> None:
-        self.scripts = [random_script(bundle, seed) for seed in range(conversations)]
-        self.position = [0] * conversations
-        self.keys = [ConversationKey("bench", f"{name}-{i}") for i in range(conversations)]
+    def __init__(self, scripts: list[list[str]], name: str = "user") -> None:
+        self.scripts = scripts
+        self.position = [0] * len(scripts)
+        self.keys = [ConversationKey("bench", f"{name}-{i}") for i in range(len(scripts))]
+
+    @classmethod
+    def walking(cls, bundle: Bundle, conversations: int, name: str = "user") -> Talkers:
+        """Conversations through the bundle's default flow, each on a script of its own."""
+        return cls([random_script(bundle, seed) for seed in range(conversations)], name)
+
+    def others(self, name: str) -> Talkers:
+        """The same scripts, each from its start, for conversations of another name."""
+        return Talkers(self.scripts, name)
 
     def next_event(self, index: int) -> Event:
         script, position = self.scripts[index], self.position[index]
@@ -204,77 +223,87 @@ class Timed:
                 f"busy {self.cpu / self.seconds:.0%}; the host took {self.stolen:,.0f} ms")
 
 
-async def timed(phase: Awaitable[list[float]]) -> Timed:
-    started, cpu, steal = time.perf_counter(), time.thread_time(), stolen()
-    latencies = await phase
-    return Timed(latencies, time.perf_counter() - started, time.thread_time() - cpu,
-                 stolen() - steal)
+class Handler(Protocol):
+    """What the people's messages are handed to: the conversation service, or the floor's
+    stand-in."""
+
+    async def handle(self, key: ConversationKey, event: Event, event_id: str) -> object: ...
 
 
-async def answered(service: ConversationService, key: ConversationKey, event: Event,
-                   event_id: str, due: float) -> float:
-    """Seconds from when the message was due until its reply was released. The message is
-    there when it is due: time the loop was held meanwhile (a commit, upkeep, other turns)
-    counts, as it would for a message waiting at a socket."""
+class NoService:
+    """Answers at once and does nothing: the harness and the machine alone."""
+
+    async def handle(self, key: ConversationKey, event: Event, event_id: str) -> None:
+        return None
+
+
+class Turns(asyncio.Protocol):
+    """The bench's end of the people's socket, as a channel: each line "conversation number"
+    is that conversation's next message, handed to the service as a task of its own, and the
+    number goes back once the reply is released."""
+
+    def __init__(self, service: Handler, talkers: Talkers) -> None:
+        self.service, self.talkers = service, talkers
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._running: set[asyncio.Task[None]] = set()
+        self._buffer = b""
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        *lines, self._buffer = (self._buffer + data).split(b"\n")
+        for line in lines:
+            conversation, number = line.split()
+            task = asyncio.create_task(self._turn(int(conversation), number))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _turn(self, conversation: int, number: bytes) -> None:
+        await self.service.handle(self.talkers.keys[conversation],
+                                  self.talkers.next_event(conversation), number.decode())
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(number + b"\n")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+async def people(service: Handler, talkers: Talkers, seconds: float, how: str,
+                 value: float) -> Timed:
+    """A phase of messages from bench/people.py (`how`: "--think" or "--rate", see there):
+    their latencies as the people saw them, and what the phase cost this event loop."""
     loop = asyncio.get_running_loop()
-    arrived = min(due, loop.time())
-    await service.handle(key, event, event_id)
-    return loop.time() - arrived
-
-
-async def conversing(service: ConversationService, talkers: Talkers, seconds: float,
-                     think: float) -> list[float]:
-    """Every conversation answers each reply after a random pause (exponential, mean `think`),
-    for `seconds`: the load 1,000 people make, each waiting for the reply before the next
-    answer."""
-    loop = asyncio.get_running_loop()
-    latencies: list[float] = []
-    end = loop.time() + seconds
-    counter = iter(range(10**9))
-
-    async def person(index: int) -> None:
-        pauses = random.Random(index)
-        while True:
-            due = loop.time() + pauses.expovariate(1 / think)
-            if due >= end:
-                return
-            await asyncio.sleep(due - loop.time())
-            latencies.append(await answered(service, talkers.keys[index],
-                                            talkers.next_event(index), f"c{next(counter)}", due))
-
-    await asyncio.gather(*(person(i) for i in range(len(talkers.keys))))
-    return latencies
-
-
-async def latency(service: ConversationService, talkers: Talkers, turns: int,
-                  rate: float) -> list[float]:
-    loop = asyncio.get_running_loop()
-    latencies: list[float] = []
-
-    async def one(index: int, event: Event, n: int, due: float) -> None:
-        latencies.append(await answered(service, talkers.keys[index], event, f"l{n}", due))
-
-    # Only the turns still running are kept, as a server keeps them: holding every finished
-    # task (and its outputs) until the end made each garbage collection walk all of them.
-    running: set[asyncio.Task[None]] = set()
-    start = loop.time()
-    for n in range(turns):
-        due = start + n / rate
-        if due > loop.time():
-            await asyncio.sleep(due - loop.time())
-        index = n % len(talkers.keys)
-        task = asyncio.create_task(one(index, talkers.next_event(index), n, due))
-        running.add(task)
-        task.add_done_callback(running.discard)
-    await asyncio.gather(*running)
-    return latencies
+    ours, theirs = socket.socketpair()
+    with theirs:  # the child's end; ours belongs to the transport from here on
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).with_name("people.py")),
+            "--fd", str(theirs.fileno()), "--conversations", str(len(talkers.keys)),
+            "--seconds", str(seconds), how, str(value),
+            pass_fds=(theirs.fileno(),), stdout=asyncio.subprocess.PIPE)
+    cpu, steal = time.thread_time(), stolen()
+    transport, turns = await loop.create_connection(lambda: Turns(service, talkers), sock=ours)
+    try:  # replies that never come (a failing turn) must not hang the bench
+        told, _ = await asyncio.wait_for(child.communicate(), seconds + 60)
+    except TimeoutError:
+        child.kill()
+        raise RuntimeError("bench/people.py got no replies for a minute") from None
+    await turns.closed
+    cpu, steal = time.thread_time() - cpu, stolen() - steal
+    transport.close()
+    if child.returncode:
+        raise RuntimeError(f"bench/people.py failed (exit code {child.returncode})")
+    result = json.loads(told)
+    return Timed(result["latencies"], result["seconds"], cpu, steal)
 
 
 async def run(conversations: int, turns: int, think: float, rate: float | None,
-              synchronous: str, inline: bool, own_core: bool) -> None:
+              synchronous: str, inline: bool, own_core: bool, loop_name: str) -> None:
     before = machine()
     bundle = load_bundle()
-    talkers = Talkers(bundle, conversations)
+    talkers = Talkers.walking(bundle, conversations)
     tune_collector()  # as `lotse run` does
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "state.db"
@@ -284,9 +313,10 @@ async def run(conversations: int, turns: int, think: float, rate: float | None,
         steal_closed = stolen()
         per_second, cpu_per_turn = await throughput(service, talkers, turns)
         steal_closed = stolen() - steal_closed
-        people = await timed(conversing(service, talkers, 8.0, think))
+        floor = await people(NoService(), talkers.others("floor"), 8.0, "--think", think)
+        talking = await people(service, talkers, 8.0, "--think", think)
         offered = rate or per_second / 2
-        stress = await timed(latency(service, talkers, min(turns, int(offered * 5)), offered))
+        stress = await people(service, talkers, 5.0, "--rate", offered)
         rows = store.db.execute(
             "SELECT length(key) + length(coalesce(state, '')) + length(seen) + 8 "
             "FROM conversations").fetchall()
@@ -296,6 +326,7 @@ async def run(conversations: int, turns: int, think: float, rate: float | None,
         store.close()
         file_bytes = path.stat().st_size
     print(f"lotse under test     {_kind()}")
+    print(f"event loop           {loop_name}")
     print(f"machine before       {before}")
     print(f"machine after        {machine()}")
     print(f"conversations        {conversations:,}")
@@ -303,8 +334,10 @@ async def run(conversations: int, turns: int, think: float, rate: float | None,
           f"{'in the event loop' if inline else 'by the writer process'})")
     print(f"throughput           {per_second:,.0f} turns/s ({turns:,} turns, closed loop); "
           f"event loop CPU {cpu_per_turn * 1e6:.1f} us/turn; the host took {steal_closed:,.0f} ms")
-    print(f"latency              {people} -- {conversations:,} conversations, each "
+    print(f"latency              {talking} -- {conversations:,} conversations, each "
           f"answering after {think} s on average (the target's measure)")
+    print(f"floor                {floor} -- the same load just before, on a stand-in that "
+          f"does nothing: the harness and the machine alone")
     print(f"stress               {stress} -- open loop, {offered:,.0f}/s offered "
           f"({'as asked' if rate else 'half the throughput'})")
     if inline:
@@ -342,14 +375,15 @@ def main() -> None:
     parser.add_argument("--shared-core", action="store_true",
                         help="with --writer: let the scheduler place the writer process (lotse "
                              "run gives it a core of its own)")
+    parser.add_argument("--asyncio", action="store_true",
+                        help="run on asyncio's own event loop, as lotse run does where uvloop "
+                             "is not installed (default: the loop lotse run uses)")
     args = parser.parse_args()
-    # select() sleeps to the microsecond; epoll, asyncio's default, to the millisecond, rounded
-    # up, so a message due from a timer would wait for that rounding, where one arriving at a
-    # socket wakes the loop at once.
-    with asyncio.Runner(loop_factory=lambda: asyncio.SelectorEventLoop(
-            selectors.SelectSelector())) as runner:
+    factory = asyncio.new_event_loop if args.asyncio else eventloop.loop_factory()
+    with asyncio.Runner(loop_factory=factory) as runner:
+        name = type(runner.get_loop()).__module__ + "." + type(runner.get_loop()).__name__
         runner.run(run(args.conversations, args.turns, args.think, args.rate, args.sync,
-                       not args.writer, not args.shared_core))
+                       not args.writer, not args.shared_core, name))
 
 
 if __name__ == "__main__":

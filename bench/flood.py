@@ -60,7 +60,7 @@ async def one_run(bundle: Bundle, users: int, flood: int, rate: float, seconds: 
         service = ConversationService(bundle, store, KeyHasher(b"flood-bench-secret-0123456789ab"))
         if limit:
             service.rate_limit = RateLimit()
-        talkers = Talkers(bundle, users, "calm")
+        talkers = Talkers.walking(bundle, users, "calm")
         loop = asyncio.get_running_loop()
 
         async def calm(index: int, event: Event, n: int) -> None:
