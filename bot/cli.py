@@ -247,6 +247,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             log.info("serving %s", ", ".join(c.name for c in channels))
+            log.info("event loop %s.%s", type(loop).__module__, type(loop).__name__)
             try:
                 await run_all(channels, stop)
             finally:

@@ -30,7 +30,6 @@ async def standin() -> AsyncIterator[StandIn]:
     await server.stop()
 
 
-@pytest.hookimpl(optionalhook=True)
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
                                   ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
     """The tests run on the event loop `lotse run` runs on (bot/eventloop.py)."""

@@ -98,8 +98,11 @@ def test_a_new_service_has_looked_up_the_holidays_its_deadlines_will_need(tmp_pa
     every conversation on it would wait: the service does it before the first turn."""
     flow = DEADLINE_FLOW.replace("months: 3}", "months: 3, holidays: DE-BY}")
     bundle = bundle_of(tmp_path, flow)
-    ConversationService(bundle, StateStore(None), KeyHasher(b"k" * 32),
+    deadlines._holidays.cache_clear()
+    store = StateStore(None)
+    ConversationService(bundle, store, KeyHasher(b"k" * 32),
                         clock=lambda: dt.datetime(2031, 5, 6, 12, tzinfo=dt.UTC))
+    store.close()
     before = deadlines._holidays.cache_info()
     assert is_working_day(D(2031, 8, 8), "DE-BY")
     assert not is_working_day(D(2032, 11, 1), "DE-BY")  # All Saints, a Monday, in Bavaria

@@ -17,7 +17,8 @@ async def running_loop() -> str:
     return f"{type(loop).__module__}.{type(loop).__name__}"
 
 
-def test_lotse_run_runs_its_channels_on_uvloop() -> None:
+def test_eventloop_run_runs_on_uvloop() -> None:
+    """(tests/test_run.py checks that lotse run runs on it, from its log.)"""
     assert eventloop.run(running_loop()) == "uvloop.Loop"
 
 
