@@ -308,10 +308,12 @@ async def people(service: Handler, talkers: Talkers, phase: str, seconds: float,
     cpu, steal = time.thread_time(), stolen()
     transport, turns = await loop.create_connection(lambda: Turns(service, talkers, phase),
                                                     sock=ours)
+    # Read what they print meanwhile: a pipe holds 64 KB, and their latencies are more.
+    telling = asyncio.ensure_future(child.communicate())
     try:
         await asyncio.wait_for(turns.closed, seconds + 60)  # the people close when done
         cpu, steal = time.thread_time() - cpu, stolen() - steal
-        told, _ = await asyncio.wait_for(child.communicate(), 60)
+        told, _ = await asyncio.wait_for(telling, 60)
     except TimeoutError:
         raise RuntimeError("bench/people.py had not finished a minute after the phase"
                            ) from turns.failure
@@ -320,6 +322,7 @@ async def people(service: Handler, talkers: Talkers, phase: str, seconds: float,
         if child.returncode is None:
             child.kill()
             await child.wait()
+        telling.cancel()
     if turns.failure is not None:
         raise RuntimeError("a turn failed") from turns.failure
     if child.returncode:
