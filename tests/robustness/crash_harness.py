@@ -18,6 +18,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from bot import eventloop
 from bot.conversation import Said, Start
 from bot.keys import ConversationKey, KeyHasher
 from bot.loader import Sources, check
@@ -54,5 +55,5 @@ async def serve(data: Path, now: dt.datetime, inline: bool) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(Path(sys.argv[1]), dt.datetime.fromisoformat(sys.argv[2]),
+    eventloop.run(serve(Path(sys.argv[1]), dt.datetime.fromisoformat(sys.argv[2]),
                       sys.argv[3:] == ["inline"]))
