@@ -207,8 +207,10 @@ def test_killed_at_random_moments_every_conversation_resumes_and_no_report_is_do
         life = Incarnation(data, lines, writer)
         assert life.ready.wait(60), "the harness did not start"
         if kills < KILLS:
-            # Most kills while a turn is running: pipelined input keeps the process busy.
-            time.sleep(rng.uniform(0.0, 0.15))
+            # Most kills while a turn is running: pipelined input keeps the process busy. Within
+            # 50 ms of its start: on uvloop, 150 ms let it get through the whole stream in
+            # fewer than 120 lives.
+            time.sleep(rng.uniform(0.0, 0.05))
             life.proc.send_signal(signal.SIGKILL)
             life.finish(30)
             kills += 1
