@@ -16,8 +16,9 @@ is released (group commit: turns that finish together share one disk sync).
    follows a pause runs 1.5-2x slower): the event loop is about half busy.
    Printed beside it, the floor: the same load, just before, on a stand-in that answers at
    once and does nothing: what the socket, the two processes and the machine cost without
-   Lotse. Its p99 alone was 0.35-0.9 ms in quiet phases of this VM and 2.2-8.8 ms in slow
-   ones, so a latency p99 is read against the floor beside it.
+   Lotse. Its p99 alone was 0.33-0.45 ms in quiet phases of this VM; with the people still in
+   the loop under test it reached 2.2-8.8 ms in slow ones. So a latency p99 is read against
+   the floor beside it.
 3. Stress: the people write at a steady rate (open loop, default half the measured
    throughput, --rate) to the 1,000 conversations in turn, for 5 s, and their latency. An
    open-loop turn costs the event loop about twice a closed-loop turn, so this rate keeps the

@@ -647,7 +647,6 @@ class MatrixChannel:
     async def _send_document(self, room_id: str, memory: _Room, document: Document) -> None:
         """The PDF and the text file, built in memory and uploaded (encrypted in encrypted
         rooms); if an upload fails the text goes out as a message, so nothing is lost."""
-
         client = self.client
         assert client is not None
         room = client.rooms.get(room_id)

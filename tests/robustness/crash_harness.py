@@ -56,4 +56,4 @@ async def serve(data: Path, now: dt.datetime, inline: bool) -> None:
 
 if __name__ == "__main__":
     eventloop.run(serve(Path(sys.argv[1]), dt.datetime.fromisoformat(sys.argv[2]),
-                      sys.argv[3:] == ["inline"]))
+                        sys.argv[3:] == ["inline"]))
