@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import re
 import sys
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import TYPE_CHECKING
 import click
 
 from bot import __version__
-from bot.collector import tune_collector
 from bot.config import CONFIG_FILE, Settings
 from bot.loader import CheckResult, Sources, check
 from bot.problems import ContentError
@@ -87,24 +85,9 @@ def _bundle_or_exit(flows: tuple[Path, ...], content: tuple[Path, ...],
     return result.bundle
 
 
-_left_in_memory: list[object] = []
-"""What a command that leaves nothing behind but objects in memory (`lotse check`) hands to
-the end of the process, which then does not free it object by object."""
-
-
 def entry_point() -> None:
-    """The `lotse` program. After `lotse check` the process ends without freeing the checked
-    flows and the YAML they were read from object by object, which for a 10,000-node flow
-    costs a tenth of the whole check (mypy ends the same way). Other commands end normally:
-    they close files and connections on the way out."""
-    try:
-        main()
-    except SystemExit as done:
-        if not _left_in_memory or not isinstance(done.code, (int, type(None))):
-            raise
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(done.code or 0)
+    """The `lotse` program."""
+    main()
 
 
 @click.group()
@@ -138,7 +121,6 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
 
     from bot.console import Console, console_key
 
-    tune_collector()
     service, store, reports = _service(bundle, settings)
 
     console = Console(service, console_key(), out_dir)
@@ -217,14 +199,13 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
     import logging
     import signal
 
-    from bot import eventloop, logs
+    from bot import logs
     from bot.channels import configured, run_all
     from bot.channels.errors import ChannelError
     from bot.ratelimit import RateLimit
     from bot.reminders import ReminderScheduler, Sender
 
     bundle = _bundle_or_exit(flows, content, settings)
-    tune_collector()
     logs.setup(settings.log_level)
     log = logging.getLogger("lotse")
     service, store, reports = _service(bundle, settings, settings.writer_process)
@@ -247,7 +228,6 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             log.info("serving %s", ", ".join(c.name for c in channels))
-            log.info("event loop %s.%s", type(loop).__module__, type(loop).__name__)
             try:
                 await run_all(channels, stop)
             finally:
@@ -256,7 +236,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
                          else "turns still running were cut off")
 
         try:
-            eventloop.run(serve())
+            asyncio.run(serve())
         except* ChannelError as errors:
             for error in errors.exceptions:
                 click.echo(f"lotse run: {error}", err=True)
@@ -378,7 +358,6 @@ def check_command(paths: tuple[Path, ...], content: tuple[Path, ...], quiet: boo
     sources = (Sources.from_paths(paths, content) if paths
                else _sources(settings.flows, content))
     result = check(sources)
-    _left_in_memory.append(result)
     _report(result, quiet)
     flows = len(result.bundle.flows) if result.bundle else 0
     if result.errors:

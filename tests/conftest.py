@@ -1,17 +1,20 @@
-"""Fixtures shared by the whole suite; helpers live in tests/helpers.py."""
+"""Fixtures shared by the whole suite; helpers live in tests/helpers.py.
+
+Only the core dependencies are imported here, so engine and flow tests run without the
+channels' libraries installed."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from bot import eventloop
 from bot.flowmodel import Bundle
 from bot.loader import Sources, check
 
-from .botapi_standin import StandIn
+if TYPE_CHECKING:
+    from .botapi_standin import StandIn
 
 
 @pytest.fixture
@@ -24,13 +27,9 @@ def shipped() -> Iterator[Bundle]:
 @pytest.fixture
 async def standin() -> AsyncIterator[StandIn]:
     """The Telegram Bot API stand-in on a free port of 127.0.0.1, stopped after the test."""
+    from .botapi_standin import StandIn
+
     server = StandIn()
     await server.start()
     yield server
     await server.stop()
-
-
-def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
-                                  ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
-    """The tests run on the event loop `lotse run` runs on (bot/eventloop.py)."""
-    return {"lotse": eventloop.loop_factory()}

@@ -617,8 +617,7 @@ async def test_stopping_lets_a_request_in_flight_finish(bundle: Bundle, tmp_path
     entered = asyncio.Event()
 
     class HeldService:
-        """The service, each turn held until `release` is set (a wrapper: an installed Lotse's
-        service is compiled, and its methods cannot be replaced)."""
+        """The service, each turn held until `release` is set."""
 
         def __init__(self, service: ConversationService) -> None:
             self.service = service

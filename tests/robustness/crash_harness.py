@@ -18,7 +18,6 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from bot import eventloop
 from bot.conversation import Said, Start
 from bot.keys import ConversationKey, KeyHasher
 from bot.loader import Sources, check
@@ -55,5 +54,5 @@ async def serve(data: Path, now: dt.datetime, inline: bool) -> None:
 
 
 if __name__ == "__main__":
-    eventloop.run(serve(Path(sys.argv[1]), dt.datetime.fromisoformat(sys.argv[2]),
+    asyncio.run(serve(Path(sys.argv[1]), dt.datetime.fromisoformat(sys.argv[2]),
                         sys.argv[3:] == ["inline"]))

@@ -7,6 +7,7 @@ not exactly the one the engine produced.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 from dataclasses import dataclass
@@ -16,7 +17,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import eventloop
 from bot.conversation import Ended, Reminders, Report, Said, State, state_from_json
 from bot.engine import step
 from bot.keys import ConversationKey, KeyHasher
@@ -159,5 +159,5 @@ EXAMPLES = figures.scaled(20, 200)
 def test_the_service_matches_the_engine_through_restarts_duplicates_and_damage(
         rng: random.Random, noise: float) -> None:
     w = world()
-    eventloop.run(play(w, rng, 300, noise))
+    asyncio.run(play(w, rng, 300, noise))
     assert len(w.service.locks) == 0

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 
-from bot import eventloop
 from bot.conversation import (
     Ended,
     Frame,
@@ -127,7 +128,7 @@ def test_the_service_survives_all_of_it_in_one_loop() -> None:
         assert again[-1] == asked  # not understood: the question again
         assert await svc.handle(key, Start(), "\ud800") == ()  # its event id was kept
         assert svc.store.count() == 1
-    eventloop.run(run())
+    asyncio.run(run())
 
 
 class _FailingOnce(StateStore):
