@@ -2,12 +2,14 @@
 
 Only the shape of a single file is checked here; what needs all flows and the content together
 (jump targets, reachability, slots, texts in every language) is `bot.loader`.
+
+Theory of operation: FlowReader.read walks the nodes; FlowReader.node checks what every node
+shares (its keys, its one action, 'say' and 'next') and hands the rest to the reader of its
+action, found in the table READERS at the end of this module.
 """
 
 from __future__ import annotations
 
-import functools
-import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,8 +68,6 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 NODE_KEYS = ("say", "next", *ACTIONS, *dict.fromkeys(k for keys in ACTIONS.values() for k in keys))
 CHOICE_KEYS = ("id", "label", "synonyms", "next")
-_NODE_KEY_SET, _CHOICE_KEY_SET = frozenset(NODE_KEYS), frozenset(CHOICE_KEYS)
-_ACTION_SET = frozenset(ACTIONS)
 _OWNER: dict[str, str] = {}
 """Each key that belongs with an action -> the first action it belongs with."""
 for _action, _keys in ACTIONS.items():
@@ -77,46 +77,21 @@ INPUT_TYPES = ("text", "date")
 MAX_PROBLEMS_PER_FILE = 100
 
 
-@functools.cache
-def _key_set(keys: tuple[str, ...]) -> frozenset[str]:
-    """A key tuple as a set, so that `unknown_keys` tests all of a mapping's keys in one C
-    call (the order of the tuple is kept for the messages)."""
-    return frozenset(keys)
-
-
-_VALUE = operator.itemgetter(0)
-"""A positioned YAML value's value, without a Python-level call."""
-
-
 def _words(listed: object) -> tuple[str, ...] | None:
     """The words of a synonym list, or None unless it is a list of texts."""
-    if not isinstance(listed, list):
+    if not isinstance(listed, list) or not all(word.is_str for word in listed):
         return None
-    words = tuple(map(_VALUE, listed))
-    for word in words:
-        if not isinstance(word, str):
-            return None
-    return words
-
+    return tuple(word.value for word in listed)
 
 
 class Ref(NamedTuple):
-    """Where something in a flow points to something else, kept for the cross-file checks.
-
-    A named tuple, not a frozen dataclass: a large flow has tens of thousands of them, and a
-    frozen dataclass sets each field through object.__setattr__.
-    """
+    """Where something in a flow points to something else, kept for the cross-file checks."""
 
     kind: str  # "target", "flow", "slot", "value", "contact", "topic"
     name: str
     line: int
     col: int
     context: str = ""  # the node, or for values the slot
-
-
-_new_ref = functools.partial(tuple.__new__, Ref)
-"""Ref((kind, name, line, col, context)) without the named tuple's Python-level __new__: a
-large flow makes tens of thousands of them."""
 
 
 @dataclass
@@ -145,8 +120,6 @@ class FlowReader:
         self._refs: list[Ref] = []
         self._texts: list[tuple[Text, int, int, str]] = []
         self._synonyms: list[tuple[str, str, str, int, int]] = []
-        self._choice_ids: set[str] = set()
-        """Choice ids already found valid: the same few recur in every question."""
 
     def error(self, line: int, col: int, message: str, hint: str = "") -> None:
         self.problems.append(Problem(self.file, line, col, message, hint))
@@ -155,8 +128,6 @@ class FlowReader:
         self.error(node.line, node.col, message, hint)
 
     def unknown_keys(self, node: Y, allowed: tuple[str, ...], where: str) -> bool:
-        if _key_set(allowed).issuperset(node.value):  # the common case: all keys known
-            return True
         ok = True
         for key in node.value:
             if key not in allowed:
@@ -175,10 +146,9 @@ class FlowReader:
         value = node.value
         if isinstance(value, dict):
             # Inline: each language at its own place, so a message can point at that text.
-            append = self._texts.append
             for lang, words in text.items():
                 at = value[lang]
-                append(({lang: words}, at.line, at.col, ""))
+                self._texts.append(({lang: words}, at.line, at.col, ""))
         else:
             self._texts.append((text, node.line, node.col, value))
         return text
@@ -215,13 +185,9 @@ class FlowReader:
         steps: dict[str, Step] = {}
         node_pos: dict[str, tuple[int, int]] = {}
         key_pos = nodes.keys or {}
-        nodes_pos = (nodes.line, nodes.col)
-        valid_id = ID.match
-        read_node = self.node
         for node_id, body in nodes.value.items():
-            pos = node_pos[node_id] = key_pos.get(node_id, nodes_pos)
-            line, col = pos
-            if not valid_id(node_id):
+            line, col = node_pos[node_id] = key_pos.get(node_id, (nodes.line, nodes.col))
+            if not ID.match(node_id):
                 self.error(line, col, f"node id '{node_id}' is not valid",
                            "use lower case letters, digits and _, starting with a letter")
                 continue
@@ -230,11 +196,11 @@ class FlowReader:
                         if node_id in NODE_KEYS else "give it 'say:', 'ask:', 'next:' ...")
                 self.error(line, col, f"node '{node_id}' must be a mapping", hint)
                 continue
-            step = read_node(node_id, body, line)
+            step = self.node(node_id, body, line)
             if step is not None:
                 steps[node_id] = step
         if start.is_str:
-            self._refs.append(_new_ref(("target", start.value, start.line, start.col, "start")))
+            self._refs.append(Ref("target", start.value, start.line, start.col, "start"))
         if title is None or not start.is_str or len(steps) != len(nodes.value) or not isinstance(
                 version.value, int):
             return None
@@ -257,18 +223,14 @@ class FlowReader:
         where = f"node '{node_id}'"
         errors = len(self.problems)
         fields = body.value
-        if not _NODE_KEY_SET.issuperset(fields):
-            self.unknown_keys(body, NODE_KEYS, where)
-        # Most nodes have one action among three or four keys: one set intersection finds it;
-        # only two or more actions need the ordered list (for the message).
-        actions = _ACTION_SET.intersection(fields)
+        self.unknown_keys(body, NODE_KEYS, where)
+        actions = [k for k in ACTIONS if k in fields]
         if len(actions) > 1:
-            ordered = [k for k in ACTIONS if k in fields]
-            second = body.key_pos(ordered[1])
-            self.error(*second, f"{where} has both '{ordered[0]}' and '{ordered[1]}'",
+            first, second = actions[:2]
+            self.error(*body.key_pos(second), f"{where} has both '{first}' and '{second}'",
                        "a node does one thing: split it into two nodes linked by 'next'")
             return None
-        action = next(iter(actions)) if actions else None
+        action = actions[0] if actions else None
         belongs = ACTIONS.get(action or "", ())
         for key in fields:
             owner = _OWNER.get(key)
@@ -278,15 +240,7 @@ class FlowReader:
         say = self.text(fields["say"], f"'say' of {where}") if "say" in fields else None
         has_next = "next" in fields
         links = self.links(fields["next"], node_id) if has_next else ()
-        if action == "end":
-            end = fields["end"]
-            if end.value is not True:
-                self.at(end, f"'end' in {where} must be 'true'", "write 'end: true'")
-            if has_next:
-                self.error(*body.key_pos("next"), f"{where} ends the flow but has 'next'",
-                           "remove 'next', or remove 'end'")
-            return End(id=node_id, say=say, line=line) if len(self.problems) == errors else None
-        if not has_next and action != "ask":
+        if not has_next and action not in ("ask", "end"):
             self.at(body, f"{where} has no 'next'",
                     "add 'next: <node id>', or 'end: true' to end the flow here")
         if action is None and not has_next and say is None:
@@ -297,8 +251,18 @@ class FlowReader:
             cls: type[Message] | type[Branch] = Message if say is not None or plain else Branch
             step = cls(id=node_id, say=say, next=links, line=line)
         else:
-            step = _READ_ACTION[action](self, node_id, body, say, links, line)
+            step = READERS[action](self, node_id, body, say, links, line)
         return step if len(self.problems) == errors else None
+
+    def _end(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
+             line: int) -> End:
+        end = body.value["end"]
+        if end.value is not True:
+            self.at(end, f"'end' in node '{node_id}' must be 'true'", "write 'end: true'")
+        if "next" in body.value:
+            self.error(*body.key_pos("next"), f"node '{node_id}' ends the flow but has 'next'",
+                       "remove 'next', or remove 'end'")
+        return End(id=node_id, say=say, line=line)
 
     def _ask(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
              line: int) -> Ask | None:
@@ -315,9 +279,8 @@ class FlowReader:
             return None
         choices: list[Choice] = []
         seen: dict[str, int] = {}
-        read_choice = self.choice
         for item in raw.value:
-            choice = read_choice(item, node_id, seen)
+            choice = self.choice(item, node_id, seen)
             if choice is not None:
                 if not choice.next and not links:
                     self.at(item, f"choice '{choice.id}' of node '{node_id}' leads nowhere",
@@ -335,8 +298,7 @@ class FlowReader:
             self.at(item, f"a choice of node '{node_id}' must be a mapping",
                     "write '- id: ...' and 'label: ...'")
             return None
-        if not _CHOICE_KEY_SET.issuperset(fields):
-            self.unknown_keys(item, CHOICE_KEYS, f"a choice of node '{node_id}'")
+        self.unknown_keys(item, CHOICE_KEYS, f"a choice of node '{node_id}'")
         cid = fields.get("id")
         if cid is None:
             self.at(item, f"a choice of node '{node_id}' has no 'id'", "add 'id: <word>'")
@@ -346,8 +308,7 @@ class FlowReader:
             self.at(cid, f"choice id reads as {str(choice_id).lower()} in YAML",
                     "put it in quotes: id: \"yes\"")
             return None
-        if choice_id not in self._choice_ids and not (
-                isinstance(choice_id, str) and CHOICE_ID.match(choice_id)):
+        if not (isinstance(choice_id, str) and CHOICE_ID.match(choice_id)):
             self.at(cid, f"choice id {choice_id!r} is not valid",
                     "use lower case letters, digits and _")
             return None
@@ -355,18 +316,16 @@ class FlowReader:
             self.at(cid, f"choice id '{choice_id}' is used twice in node '{node_id}' (first on "
                          f"line {seen[choice_id]})", "rename one of them")
             return None
-        self._choice_ids.add(choice_id)
         seen[choice_id] = cid.line
         label_node = fields.get("label")
         if label_node is None:
             self.at(item, f"choice '{choice_id}' has no 'label'", "add 'label: <text>'")
             return None
         label = self.text(label_node, f"the label of choice '{choice_id}'")
-        add_word = self._synonyms.append
         if label is not None:
-            at_line, at_col = label_node.line, label_node.col
             for shown in label.values():
-                add_word((node_id, choice_id, shown, at_line, at_col))
+                self._synonyms.append((node_id, choice_id, shown, label_node.line,
+                                       label_node.col))
         synonyms: dict[str, tuple[str, ...]] = {}
         raw = fields.get("synonyms")
         if raw is not None:
@@ -375,17 +334,17 @@ class FlowReader:
                         "write synonyms: {de: [wort], en: [word]}")
             else:
                 for lang, listed in raw.value.items():
-                    words = listed.value
-                    found = _words(words)
+                    found = _words(listed.value)
                     if found is None:
                         self.at(listed, f"synonyms for '{lang}' must be a list of words",
                                 f"write {lang}: [word, other word]")
                         continue
                     synonyms[lang] = found
                     line, col = raw.key_pos(lang)
-                    self._refs.append(_new_ref(("language", lang, line, col, "")))
-                    for word in words:
-                        add_word((node_id, choice_id, word.value, word.line, word.col))
+                    self._refs.append(Ref("language", lang, line, col, ""))
+                    for word in listed.value:
+                        self._synonyms.append((node_id, choice_id, word.value, word.line,
+                                               word.col))
         links = self.links(fields["next"], node_id) if "next" in fields else ()
         if label is None:
             return None
@@ -422,7 +381,7 @@ class FlowReader:
                 self.at(raw, f"'{key}' must be a list", f"write {key}: [a, b]")
                 return None
             for value in raw.value:
-                self._refs.append(_new_ref((kind, value.value, value.line, value.col, node_id)))
+                self._refs.append(Ref(kind, value.value, value.line, value.col, node_id))
                 names.append(f"{kind}:{value.value}")
         # Topics are turned into contact ids once the directory is known (bot.loader).
         return ContactList(id=node_id, say=say, next=links, line=line, contacts=tuple(names))
@@ -492,7 +451,7 @@ class FlowReader:
                 continue
             self.unknown_keys(item, ("label", "slot"), f"a field of {what} '{node_id}'")
             slot = item.value["slot"]
-            self._refs.append(_new_ref((ref_kind, str(slot.value), slot.line, slot.col, node_id)))
+            self._refs.append(Ref(ref_kind, str(slot.value), slot.line, slot.col, node_id))
             label = self.text(item.value["label"], f"a {what} field label")
             if label is not None:
                 fields.append((label, str(slot.value)))
@@ -521,7 +480,7 @@ class FlowReader:
             self.at(region, f"unknown holiday region {region.value!r}",
                     "write a country and state code such as DE-HE")
             return None
-        self._refs.append(_new_ref(("date_slot", start.value, start.line, start.col, node_id)))
+        self._refs.append(Ref("date_slot", start.value, start.line, start.col, node_id))
         return Deadline(id=node_id, say=say, next=links, line=line, start=start.value,
                         months=months.value, slot=self.slot(body, node_id),
                         region=region.value if region else "DE-HE")
@@ -535,7 +494,7 @@ class FlowReader:
             if not month.is_str:
                 self.at(month, "'month' must name a date slot", "write 'month: incident_date'")
                 return None
-            self._refs.append(_new_ref(("date_slot", month.value, month.line, month.col, node_id)))
+            self._refs.append(Ref("date_slot", month.value, month.line, month.col, node_id))
         if intro is None or fields is None:
             return None
         return ReportStep(id=node_id, say=say, next=links, line=line, intro=intro,
@@ -548,7 +507,7 @@ class FlowReader:
         if not target.is_str:
             self.at(target, "'call' must name a flow id", "write 'call: <flow id>'")
             return None
-        self._refs.append(_new_ref(("flow", target.value, target.line, target.col, node_id)))
+        self._refs.append(Ref("flow", target.value, target.line, target.col, node_id))
         return Call(id=node_id, say=say, next=links, line=line, flow=target.value)
 
     def _remind(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],
@@ -574,10 +533,10 @@ class FlowReader:
         if body.get("slot") is not None:
             slot = self.slot(body, node_id)
             raw_slot = body.value["slot"]
-            self._refs.append(_new_ref(("remind_slot", slot, raw_slot.line, raw_slot.col, node_id)))
+            self._refs.append(Ref("remind_slot", slot, raw_slot.line, raw_slot.col, node_id))
             for item in items:
                 line, col = spec.key_pos(item.id)
-                self._refs.append(_new_ref(("value", item.id, line, col, slot)))
+                self._refs.append(Ref("value", item.id, line, col, slot))
         if len(items) != len(spec.value):
             return None
         return Remind(id=node_id, say=say, next=links, line=line, items=tuple(items), slot=slot)
@@ -610,8 +569,8 @@ class FlowReader:
                     "add 'before: <date slot>', or use 'after'")
         if before is not None:
             if before.is_str:
-                self._refs.append(_new_ref(("date_slot", before.value, before.line, before.col,
-                                      node_id)))
+                self._refs.append(Ref("date_slot", before.value, before.line, before.col,
+                                      node_id))
             else:
                 self.at(before, "'before' must name a date slot")
         if target is None or not target.is_str or not re.fullmatch(
@@ -622,7 +581,7 @@ class FlowReader:
             return None
         assert target is not None
         flow, _, node = str(target.value).partition(".")
-        self._refs.append(_new_ref(("open", str(target.value), target.line, target.col, node_id)))
+        self._refs.append(Ref("open", str(target.value), target.line, target.col, node_id))
         return ReminderItem(id=item_id, open_flow=flow, open_node=node or None,
                             after_days=after.value if after is not None else None,
                             before_slot=before.value if before is not None else None,
@@ -652,7 +611,7 @@ class FlowReader:
     def links(self, raw: Y, node_id: str) -> tuple[Link, ...]:
         target = raw.value
         if isinstance(target, str):
-            self._refs.append(_new_ref(("target", target, raw.line, raw.col, node_id)))
+            self._refs.append(Ref("target", target, raw.line, raw.col, node_id))
             return (Link(target),)
         if not raw.is_list or not raw.value:
             self.at(raw, f"'next' of node '{node_id}' must be a node id or a list of links",
@@ -670,8 +629,8 @@ class FlowReader:
                     self.at(item, "'else' must be the last link", "move it to the end")
                 target = item.value["else"]
                 if target.is_str:
-                    self._refs.append(_new_ref(("target", target.value, target.line, target.col,
-                                          node_id)))
+                    self._refs.append(Ref("target", target.value, target.line, target.col,
+                                          node_id))
                     links.append(Link(target.value))
                 else:
                     self.at(target, "'else' must name a node id")
@@ -683,7 +642,7 @@ class FlowReader:
                         "write '- if: {slot: s, is: v}' and 'then: <node id>'")
                 continue
             condition = self.condition(cond, node_id)
-            self._refs.append(_new_ref(("target", then.value, then.line, then.col, node_id)))
+            self._refs.append(Ref("target", then.value, then.line, then.col, node_id))
             if condition is not None:
                 links.append(Link(then.value, condition))
             if last:
@@ -720,7 +679,7 @@ class FlowReader:
             self.at(raw, "a condition needs 'slot' and one of 'is', 'in', 'answered'",
                     "write {slot: channel, is: letter}")
             return None
-        self._refs.append(_new_ref(("slot", slot.value, slot.line, slot.col, node_id)))
+        self._refs.append(Ref("slot", slot.value, slot.line, slot.col, node_id))
         value = raw.value[tests[0]]
         if tests[0] == "answered":
             if not isinstance(value.value, bool):
@@ -738,10 +697,25 @@ class FlowReader:
                         "put it in quotes: \"yes\"")
                 return None
             names.append(str(v.value))
-            self._refs.append(_new_ref(("value", str(v.value), v.line, v.col, slot.value)))
+            self._refs.append(Ref("value", str(v.value), v.line, v.col, slot.value))
         return SlotIs(slot.value, frozenset(names))
 
 
-_READ_ACTION: dict[str, Callable[..., Step | None]] = {
-    action: getattr(FlowReader, f"_{action}") for action in ACTIONS if action != "end"}
-"""Each action's reader, looked up once rather than by name for every node."""
+ActionReader = Callable[[FlowReader, str, Y, Text | None, tuple[Link, ...], int], Step | None]
+"""(reader, node id, node, its 'say', its links, line) -> the step, or None after a problem."""
+
+READERS: dict[str, ActionReader] = {
+    "ask": FlowReader._ask,
+    "input": FlowReader._input,
+    "contacts": FlowReader._contacts,
+    "checklist": FlowReader._checklist,
+    "document": FlowReader._document,
+    "call": FlowReader._call,
+    "deadline": FlowReader._deadline,
+    "report": FlowReader._report,
+    "remind": FlowReader._remind,
+    "end": FlowReader._end,
+}
+"""The reader of each action: a node with `ask:` is read by FlowReader._ask, and so on. A node
+without an action is a Message or a Branch (FlowReader.node)."""
+assert READERS.keys() == ACTIONS.keys()
