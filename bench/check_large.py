@@ -6,29 +6,17 @@ the CPU seconds beside them. The runs use byte-compiled modules, as an installed
 would compile our sources again). The breakdown times each stage once more, separately, in
 this process.
 
-What users run is the wheel `pip install .` builds, in which mypyc has compiled the modules of
-hatch_build.py; a checkout or an editable install runs them as pure Python. To time the wheel:
-
-    python3 -m venv /tmp/lotse && /tmp/lotse/bin/pip install .
-    python bench/check_large.py --python /tmp/lotse/bin/python
-
 This machine's speed changes by a factor of up to 1.7 within minutes (other guests on the same
-host), so the script also prints a calibration (a fixed pure-Python loop: lower is faster; it
-shows the machine's phase, though not every slowdown of a check that allocates 130 MB) and,
-with --instructions, the instructions the check executes, counted by valgrind: the one figure
-that does not move with the machine (within 0.5 %). Compare versions by that figure, or by
-runs interleaved with each other.
+host), so the script also prints a calibration (a fixed pure-Python loop: lower is faster).
+Compare versions by runs interleaved with each other.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import os
-import re
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -75,11 +63,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5, help="timed runs of the process")
-    parser.add_argument("--instructions", action="store_true",
-                        help="also count instructions under valgrind (about a minute)")
-    parser.add_argument("--python", default=sys.executable,
-                        help="the interpreter whose Lotse to time (default: this one); another "
-                             "one runs outside the checkout, so it imports its installed Lotse")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "large.yaml"
@@ -90,61 +73,34 @@ def main() -> None:
         in_process = time.perf_counter() - started
         in_process_cpu = time.process_time() - cpu
         assert result.bundle is not None, [str(p) for p in result.errors[:5]]
-        command = [args.python, "-m", "bot", "check", str(path)]
+        command = [sys.executable, "-m", "bot", "check", str(path)]
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(Path(folder) / "pycache")
-        cwd = folder if args.python != sys.executable else None
-        subprocess.run(command, capture_output=True, env=env, check=True, cwd=cwd)  # compiles
-        kind = _kind(args.python, env, cwd)
+        subprocess.run(command, capture_output=True, env=env, check=True)  # compiles
         walls, cpus = [], []
         for _ in range(args.runs):
-            wall, cpu_s, code = _timed(command, env, cwd)
+            wall, cpu_s, code = _timed(command, env)
             walls.append(wall)
             cpus.append(cpu_s)
-        instructions = _instructions(command, env, cwd) if args.instructions else None
         stages = _stages(path)
     print(f"nodes                 {args.nodes:,} ({size:,} bytes)")
     print(f"calibration           {_calibration():.1f} µs (sum(range(1000)); lower is faster)")
-    print(f"lotse timed           {args.python}: {kind}")
     print(f"check, in process     {in_process:.3f} s (cpu {in_process_cpu:.3f} s)")
     print(f"lotse check, process  median {statistics.median(walls):.3f} s, best {min(walls):.3f} s"
           f" of {args.runs} (cpu median {statistics.median(cpus):.3f} s; exit {code}; "
           "interpreter start and imports included)")
-    if instructions is not None:
-        print(f"  instructions        {instructions / 1e6:,.0f} M (valgrind)")
     print("  stages (cpu s)      " + ", ".join(f"{name} {seconds:.3f}"
                                               for name, seconds in stages))
 
 
-def _kind(python: str, env: dict[str, str], cwd: str | None) -> str:
-    """Whether `python` imports Lotse's compiled modules or its sources."""
-    where = subprocess.run([python, "-c", "import bot.yamlplain as m; print(m.__file__)"],
-                           capture_output=True, text=True, env=env, cwd=cwd, check=True)
-    found = where.stdout.strip()
-    return f"{'pure Python' if found.endswith('.py') else 'compiled by mypyc'} ({found})"
-
-
-def _timed(command: list[str], env: dict[str, str], cwd: str | None
-           ) -> tuple[float, float, int]:
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds, exit code) of one run of `command`."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    code = subprocess.run(command, capture_output=True, env=env, cwd=cwd).returncode
+    code = subprocess.run(command, capture_output=True, env=env).returncode
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, code
-
-
-def _instructions(command: list[str], env: dict[str, str], cwd: str | None) -> int | None:
-    """Instructions `command` executes, counted by valgrind's cachegrind; None without it."""
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        return None
-    done = subprocess.run([valgrind, "--tool=cachegrind", "--cache-sim=no",
-                           "--cachegrind-out-file=/dev/null", *command],
-                          capture_output=True, text=True, env=env, cwd=cwd)
-    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-    return int(found.group(1).replace(",", "")) if found else None
 
 
 def _calibration() -> float:
@@ -153,28 +109,24 @@ def _calibration() -> float:
 
 
 def _stages(path: Path) -> list[tuple[str, float]]:
-    """CPU seconds of each stage of the check, run once more (collector paused, as in check)."""
+    """CPU seconds of each stage of the check, run once more."""
     problems: list[Problem] = []
     times: list[tuple[str, float]] = []
-    gc.disable()
-    try:
-        cpu = time.process_time()
-        content = read_content([shipped_content()], problems, dt.date.today())
-        times.append(("content", time.process_time() - cpu))
-        cpu = time.process_time()
-        root = load_yaml(path, path.name, problems)
-        times.append(("yaml", time.process_time() - cpu))
-        assert root is not None
-        cpu = time.process_time()
-        flow_file = FlowReader(path.name, text_resolver(content, problems, set()),
-                               problems).read(root)
-        times.append(("flow reader", time.process_time() - cpu))
-        assert flow_file is not None
-        cpu = time.process_time()
-        cross_check(content, [flow_file], problems)
-        times.append(("cross-file checks", time.process_time() - cpu))
-    finally:
-        gc.enable()
+    cpu = time.process_time()
+    content = read_content([shipped_content()], problems, dt.date.today())
+    times.append(("content", time.process_time() - cpu))
+    cpu = time.process_time()
+    root = load_yaml(path, path.name, problems)
+    times.append(("yaml", time.process_time() - cpu))
+    assert root is not None
+    cpu = time.process_time()
+    flow_file = FlowReader(path.name, text_resolver(content, problems, set()),
+                           problems).read(root)
+    times.append(("flow reader", time.process_time() - cpu))
+    assert flow_file is not None
+    cpu = time.process_time()
+    cross_check(content, [flow_file], problems)
+    times.append(("cross-file checks", time.process_time() - cpu))
     return times
 
 

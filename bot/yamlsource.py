@@ -1,10 +1,9 @@
-"""YAML read into values that remember their line and column.
+"""YAML files read into values that remember their line and column.
 
-PyYAML's constructor throws positions away and silently lets a duplicate key win. We build the
-values from libyaml's events ourselves (bot.yamlevents), so that every later message can name the
-exact place, and so that duplicate keys, anchors and aliases (the YAML bomb) are refused.
-Plain block YAML, which is what flow files are, is first offered to a faster reader of our own
-(bot.yamlplain) that builds the very same values; it hands anything unusual back to libyaml.
+libyaml reads every file; bot.yamlevents builds the values from its events, so that every later
+message can name the exact place, and so that duplicate keys, anchors and aliases (the YAML
+bomb) are refused. Here a file becomes text, and whatever goes wrong on the way (too big, not
+UTF-8, broken YAML, anchors) becomes a problem naming file, line and column, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,18 +15,13 @@ from typing import Any, NamedTuple
 import yaml
 
 from bot.problems import Problem
-from bot.yamlevents import events_to_values
-from bot.yamlplain import read_plain
+from bot.yamlevents import read_events
 
 MAX_FILE_BYTES = 5_000_000
-MAX_DEPTH = 40
 
 
 class Y(NamedTuple):
-    """A YAML value with its position (1-based). Mappings hold Y values and key positions.
-
-    A named tuple, not a dataclass: a large flow has hundreds of thousands of them.
-    """
+    """A YAML value with its position (1-based). Mappings hold Y values and key positions."""
 
     value: Any
     line: int
@@ -92,15 +86,10 @@ def load_yaml(path: Path, display: str, problems: list[Problem]) -> Y | None:
 
 
 def parse_yaml(text: str, display: str, problems: list[Problem]) -> Y | None:
-    plain: Y | None = read_plain(text, Y)
-    if plain is not None:  # the common case, read without libyaml (see bot.yamlplain)
-        return plain
+    """`text` as positioned values; problems go to `problems`, and None means nothing usable."""
     before = len(problems)
-    anchors: dict[str, Any] = {}
-    aliases: list[tuple[str, Any]] = []
     try:
-        root: Y | None = events_to_values(text, display, problems, MAX_DEPTH, Y, anchors,
-                                          aliases)
+        read = read_events(text, display, problems, Y)
     except yaml.MarkedYAMLError as err:
         problems.append(_syntax_problem(err, text, display))
         return None
@@ -119,9 +108,10 @@ def parse_yaml(text: str, display: str, problems: list[Problem]) -> Y | None:
     except (yaml.YAMLError, ValueError, RecursionError) as err:
         problems.append(Problem(display, 1, 1, f"YAML cannot be read: {err}"))
         return None
-    if anchors or aliases:
-        _anchor_problems(anchors, aliases, display, problems)
+    if read.anchors or read.aliases:
+        _anchor_problems(read.anchors, read.aliases, display, problems)
         return None
+    root: Y | None = read.root
     if root is None and len(problems) == before:
         problems.append(Problem(display, 1, 1, "file is empty", "add content or delete it"))
     return root
