@@ -24,7 +24,7 @@ from bot.resources import shipped_flows
 if TYPE_CHECKING:
     from bot.flowmodel import Bundle
     from bot.service import ConversationService
-    from storage import ConversationStore
+    from storage import StateStore
     from storage.report_store import ReportStore, StoredReport
 
 # The service, storage (sqlite-utils, numpy), statistics and the terminal chat are imported by
@@ -143,18 +143,16 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
     sys.exit(code)
 
 
-def _service(bundle: Bundle, settings: Settings, writer_process: bool = False
-             ) -> tuple[ConversationService, ConversationStore, ReportStore]:
+def _service(bundle: Bundle, settings: Settings
+             ) -> tuple[ConversationService, StateStore, ReportStore]:
     from bot import stats
     from bot.keys import KeyHasher, load_secret
     from bot.service import ConversationService
-    from storage import StateStore, WriterStore
+    from storage import StateStore
     from storage.reminder_store import ReminderStore
     from storage.report_store import ReportStore
 
-    store: ConversationStore = (
-        WriterStore(settings.state_db, settings.db_sync, own_core=True) if writer_process
-        else StateStore(settings.state_db, settings.db_sync))
+    store = StateStore(settings.state_db, settings.db_sync)
     reports = ReportStore(settings.reports_db)
 
     def statistics(lang: str) -> str:
@@ -208,7 +206,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
     bundle = _bundle_or_exit(flows, content, settings)
     logs.setup(settings.log_level)
     log = logging.getLogger("lotse")
-    service, store, reports = _service(bundle, settings, settings.writer_process)
+    service, store, reports = _service(bundle, settings)
     if settings.rate_burst > 0 and settings.rate_per_second > 0:
         # One person flooding the bot must not slow down everyone else (bench/flood.py).
         service.rate_limit = RateLimit(settings.rate_burst, settings.rate_per_second)

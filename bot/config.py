@@ -108,10 +108,6 @@ class Settings:
     """A conversation idle longer than this is erased (a flow's keep_days may keep it longer)."""
     db_sync: str = "NORMAL"
     """SQLite's synchronous setting for the state: NORMAL, or FULL to survive a power cut."""
-    writer_process: bool = False
-    """`lotse run` writes the state from a process of its own, on a core of its own: more turns
-    a second and a slow disk no longer holds the event loop, but each reply waits for a second
-    process (bench/engine.py: p50 0.5 ms instead of 0.2 ms)."""
     keep_reports_years: int = 5
     stats_threshold: int = 5
     admins: frozenset[ConversationKey] = frozenset()

@@ -7,7 +7,6 @@ the database (or given as LOTSE_SECRET) makes the stored key useless without tha
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import os
@@ -29,15 +28,9 @@ class KeyHasher:
         if len(secret) < 16:
             raise ValueError("the secret must be at least 16 bytes")
         self._secret = secret
-        # Keyed once: each digest copies this state instead of setting up the key again.
-        self._event_hash = hashlib.blake2b(
-            digest_size=6, key=hashlib.sha256(b"event\x00" + secret).digest())
+        self._event_key = hashlib.sha256(b"event\x00" + secret).digest()
 
     def __call__(self, key: ConversationKey) -> str:
-        return self._hash(key)
-
-    @functools.lru_cache(maxsize=10_000)  # noqa: B019 - one hasher per process, bounded
-    def _hash(self, key: ConversationKey) -> str:
         # surrogatepass: a user id from a platform's JSON may hold a lone surrogate ("\ud800");
         # it must hash (to its own value), not crash the turn.
         message = f"{key.platform}\x00{key.user}".encode("utf-8", "surrogatepass")
@@ -48,9 +41,9 @@ class KeyHasher:
         URL-safe characters. Compared with the last 32 ids of one conversation, a false match
         has a chance of about 1 in 10^13 per event; every conversation row stores 32 of them,
         so they are kept short."""
-        hashed = self._event_hash.copy()
-        hashed.update(event_id.encode("utf-8", "surrogatepass"))
-        return base64.urlsafe_b64encode(hashed.digest()).decode()
+        digest = hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=6,
+                                 key=self._event_key).digest()
+        return base64.urlsafe_b64encode(digest).decode()
 
 
 def load_secret(data_dir: Path, environ: dict[str, str] | None = None) -> bytes:

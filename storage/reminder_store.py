@@ -13,28 +13,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-import sqlite_utils
-
-if TYPE_CHECKING:
-    from storage.conversation_store import ConversationStore
+from storage.state_store import StateStore
 
 STALE_CLAIM = 600
 OVERDUE_LIMIT = 30 * 86400
 """A reminder that could not be delivered for 30 days (its channel gone) is dropped by purge."""
-
-
-def create_reminders(db: sqlite_utils.Database) -> None:
-    table = db.table("reminders")
-    table.create(
-        {"id": str, "conversation": str, "channel": str, "address": str, "due_at": int,
-         "kind": str, "lang": str, "claimed_at": int},
-        pk="id",
-        not_null={"id", "conversation", "channel", "address", "due_at", "kind", "lang"},
-    )
-    table.create_index(["due_at"])
-    table.create_index(["conversation"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +33,11 @@ class StoredReminder:
 
 
 class ReminderStore:
-    """Reminders beside the conversations, on the state store's connection: a reminder set in a
-    turn is committed with that turn (group commit), never without it."""
+    """Reminders beside the conversations, on the state store's connection (their table is
+    created with the state database, storage/state_store.py): a reminder set in a turn is
+    committed with that turn, never without it."""
 
-    def __init__(self, store: ConversationStore) -> None:
+    def __init__(self, store: StateStore) -> None:
         self._store = store
         self._conn = store.connection
 

@@ -1,16 +1,17 @@
 """One key per stored conversation, kept where erasing it is a single overwrite.
 
-Why: every version of a conversation's row stays in SQLite's WAL file until the WAL is emptied,
-and emptying it (a truncating checkpoint, with two disk syncs) held every other turn for
-milliseconds each time a document was handed over. So a stored state is sealed with a key of
-its own (ChaCha20-Poly1305); to make its older versions unreadable wherever they linger, the
-key is overwritten with zeros in place, in this file. Typed text never reaches the database
-files in the clear at all.
+Why: erasing a conversation, or the typed text in it, must make every older version of its
+state unreadable, and SQLite leaves older versions of a row behind where no DELETE reaches them
+(the WAL until it is emptied, free pages, a backup copied meanwhile). So each stored state is
+sealed with a key of its own (ChaCha20-Poly1305), and erasing means overwriting that key with
+zeros in place, in this file: every copy sealed with it, wherever it lingers, is noise from then
+on. Typed text never reaches the database files in the clear at all.
 
 The file is an array of 32-byte records; an all-zero record is free. Only one process at a time
-takes a record (a POSIX lock around the take); any process may erase one. Every open store holds
-a shared lock on the file for its lifetime, so a store can tell whether it is alone: then no
-turn anywhere is half written, and every key no row refers to can go (tidying up after a crash).
+takes a record (a POSIX lock around the take); any process may erase one (`lotse purge` beside
+the bot). Every open store holds a shared lock on the file for its lifetime, so a store can tell
+whether it is alone: then no turn anywhere is half written, and every key no row refers to can
+go (tidying up after a crash).
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ class StateKeys:
             records = []
         self._records: list[bytes] = records
         self._free = [i for i, r in enumerate(records) if r == _ZERO][::-1]
-        self._ciphers: dict[int, ChaCha20Poly1305] = {}
         self.written = False
         """A key was written since the last `sync()` (for power-cut durability)."""
 
@@ -83,7 +83,6 @@ class StateKeys:
         if slot >= len(self._records):
             self._records.extend([_ZERO] * (slot + 1 - len(self._records)))
         self._records[slot] = key
-        self._ciphers.pop(slot, None)
         if write and self._fd is not None:
             os.pwrite(self._fd, key, slot * KEY_BYTES)
             self.written = True
@@ -106,20 +105,20 @@ class StateKeys:
     def seal(self, slot: int, text: str, owner: str) -> bytes:
         """The text encrypted with record `slot`, bound to `owner` (the row's key)."""
         nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._cipher(slot).encrypt(nonce, text.encode(), owner.encode())
+        return nonce + ChaCha20Poly1305(self._records[slot]).encrypt(nonce, text.encode(),
+                                                                     owner.encode())
 
     def open(self, slot: int, sealed: bytes, owner: str) -> str | None:
         """The text, or None when the key was erased (or lost in a power cut) or the bytes
         were changed."""
         if not self.usable(slot):
             return None
-        return _unseal(self._cipher(slot), sealed, owner)
-
-    def _cipher(self, slot: int) -> ChaCha20Poly1305:
-        cipher = self._ciphers.get(slot)
-        if cipher is None:
-            cipher = self._ciphers[slot] = ChaCha20Poly1305(self._records[slot])
-        return cipher
+        cipher = ChaCha20Poly1305(self._records[slot])
+        try:
+            plain = cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], owner.encode())
+        except InvalidTag:
+            return None
+        return plain.decode()
 
     def sync(self) -> None:
         """Make the written and erased keys survive a power cut."""
@@ -131,29 +130,3 @@ class StateKeys:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-
-class KeyReader:
-    """Opens states sealed by the store of another process (the writer process): each key is
-    read from the file when it is needed, so a key that process erased is gone here too. For
-    the rare read that misses the conversation cache, not for every turn."""
-
-    def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_RDONLY)
-
-    def open(self, slot: int, sealed: bytes, owner: str) -> str | None:
-        key = os.pread(self._fd, KEY_BYTES, slot * KEY_BYTES)
-        if len(key) < KEY_BYTES or key == _ZERO:
-            return None
-        return _unseal(ChaCha20Poly1305(key), sealed, owner)
-
-    def close(self) -> None:
-        os.close(self._fd)
-
-
-def _unseal(cipher: ChaCha20Poly1305, sealed: bytes, owner: str) -> str | None:
-    try:
-        plain = cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], owner.encode())
-    except InvalidTag:
-        return None
-    return plain.decode()

@@ -65,7 +65,7 @@ async def test_two_channels_in_one_process_survive_sigterm_and_resume(
     web = f"http://127.0.0.1:{port}"
     env = {"LOTSE_TELEGRAM_TOKEN": standin.token, "LOTSE_TELEGRAM_API_URL": standin.url,
            "LOTSE_WEB_LISTEN": f"127.0.0.1:{port}", "LOTSE_DATA_DIR": str(tmp_path),
-           "LOTSE_SECRET": "x" * 32, "LOTSE_WRITER_PROCESS": "true"}
+           "LOTSE_SECRET": "x" * 32}
     async with lotse_run(env) as logs, httpx.AsyncClient(base_url=web,
                                                           headers=HEADERS) as page:
         assert (await healthy(web))["status"] == "ok"
@@ -83,7 +83,6 @@ async def test_two_channels_in_one_process_survive_sigterm_and_resume(
     records = [json.loads(line) for line in logs]  # every line is one JSON object
     assert any(r["event"] == "serving web, telegram, reminders" for r in records), records
     assert records[-1]["event"] == "stopped; every turn saved"
-    assert (tmp_path / "state.writer").exists()  # the state went through the writer process
     # Without the time stamps, and Anna's id (501) as a number of its own: it turned up as the
     # milliseconds of a time stamp, and it could in a port number.
     everything = "\n".join(json.dumps({k: v for k, v in r.items() if k != "time"},

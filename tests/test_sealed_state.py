@@ -165,7 +165,6 @@ def test_a_changed_row_reads_as_no_state(tmp_path: Path) -> None:
     store.save("k", '"x"', "", STAMP, STAMP + 60)
     store.commit()
     store.db.execute("UPDATE conversations SET state = zeroblob(40)")
-    store._slots.clear()
     loaded = store.load("k")
     assert loaded is not None and loaded.state is None
     store.close()

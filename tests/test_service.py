@@ -22,7 +22,6 @@ from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher, load_secret
 from bot.service import ConversationService
 from storage import StateStore
-from storage.state_store import PAGE_SIZE
 
 from .helpers import NOW, SECRET, Clock, on_disk, random_script
 
@@ -205,75 +204,12 @@ async def test_a_flow_may_keep_its_conversations_longer(tmp_path: Path) -> None:
     assert later.purge_expired() == 1
 
 
-PLAIN_STATE = '{"l":"de","f":"protocol:where","s":{"when":"Kanarienvogel-Weg 3"}}'
-
-
-def test_an_old_state_database_is_migrated_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    old = sqlite3.connect(path)
-    old.executescript(
-        "CREATE TABLE _migrations (number INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-        "applied_at INTEGER NOT NULL);"
-        "INSERT INTO _migrations VALUES (1, 'conversations', 0);"
-        "CREATE TABLE conversations (key TEXT PRIMARY KEY NOT NULL, state TEXT, seen TEXT, "
-        "updated_at INTEGER NOT NULL);"
-        "INSERT INTO conversations VALUES ('k', NULL, '[]', 1000);")
-    old.execute("INSERT INTO conversations VALUES ('p', ?, '', 1000)", (PLAIN_STATE,))
-    old.commit()
-    old.close()
-    store = StateStore(path)
-    loaded = store.load("k")
-    assert loaded is not None and loaded.expires_at == 1000 + 86400
-    numbers = [r[0] for r in store.db.execute("SELECT number FROM _migrations").fetchall()]
-    # expiry, the reminders table, no index on last activity, sealed states, none on expiry
-    assert numbers == [1, 2, 3, 4, 5, 6]
-    sealed = store.load("p")
-    assert sealed is not None and sealed.state == PLAIN_STATE  # sealed once, reads the same
-    files = on_disk(tmp_path)
-    assert b"Kanarienvogel" not in files  # not in the clear anywhere any more
-    indexes = {r[0] for r in store.db.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()}
-    assert "idx_conversations_updated_at" not in indexes
-    assert "idx_conversations_expires_at" not in indexes
-    # Made with SQLite's default pages, rebuilt with small ones, still in WAL mode.
-    assert store.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
-    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    store.close()
-    assert StateStore(path).load("k") is not None  # applying again changes nothing
-
-
-def test_a_new_state_database_has_small_pages_and_no_expiry_index(tmp_path: Path) -> None:
+def test_a_new_state_database_is_in_wal_mode_with_no_index_but_the_key(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "state.db")
-    assert store.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {r[0] for r in store.db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'conversations'")}
     assert indexes <= {"sqlite_autoindex_conversations_1"}  # the key's own
-    store.close()
-
-
-def test_the_rebuild_with_small_pages_waits_while_another_connection_is_open(
-        tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    store = StateStore(path)
-    store.save("k", '{"flow": "employee"}', "", 1000, 2000)
-    store.commit()
-    store.close()
-    old = sqlite3.connect(path, isolation_level=None)  # back to SQLite's default pages
-    old.execute("PRAGMA journal_mode = DELETE")
-    old.execute("PRAGMA page_size = 4096")
-    old.execute("VACUUM")
-    old.execute("PRAGMA journal_mode = WAL")
-    old.execute("SELECT count(*) FROM conversations").fetchone()  # open, as a backup would be
-    store = StateStore(path)  # starts all the same, on the pages it has
-    assert store.db.execute("PRAGMA page_size").fetchone()[0] == 4096
-    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.load("k") is not None
-    store.close()
-    old.close()
-    store = StateStore(path)  # alone now
-    assert store.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
-    assert store.load("k") is not None
     store.close()
 
 

@@ -5,10 +5,8 @@ stdout as `ack<TAB>conversation<TAB>event id` only after `handle()` returned, th
 turn was committed, exactly when a channel would send the reply. The test kills this process
 with SIGKILL at random moments and starts it again on the same folder.
 
-Run as `python -m tests.robustness.crash_harness DATA_DIR NOW [inline]` (NOW: the fixed ISO
-time of the conversation clock, so that the test can replay every turn through the pure engine).
-The state is written as `lotse run` writes it, by the writer process (which outlives the kill
-for a moment, finishing what it was given), or with `inline` in this process.
+Run as `python -m tests.robustness.crash_harness DATA_DIR NOW` (NOW: the fixed ISO time of the
+conversation clock, so that the test can replay every turn through the pure engine).
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from bot.conversation import Said, Start
 from bot.keys import ConversationKey, KeyHasher
 from bot.loader import Sources, check
 from bot.service import ConversationService
-from storage import ConversationStore, StateStore, WriterStore
+from storage import StateStore
 from storage.report_store import ReportStore
 
 SECRET = b"crash-harness-secret-0123456789ab"
@@ -30,11 +28,10 @@ START = "\x01start "
 """A line `START + flow id` is a Start event for that flow (a channel's start button)."""
 
 
-async def serve(data: Path, now: dt.datetime, inline: bool) -> None:
+async def serve(data: Path, now: dt.datetime) -> None:
     result = check(Sources.shipped())
     assert result.bundle is not None
-    store: ConversationStore = (StateStore(data / "state.db") if inline
-                                else WriterStore(data / "state.db"))
+    store = StateStore(data / "state.db")
     reports = ReportStore(data / "reports.db")
     service = ConversationService(result.bundle, store, KeyHasher(SECRET), lambda: now,
                                   reports=reports)
@@ -54,5 +51,4 @@ async def serve(data: Path, now: dt.datetime, inline: bool) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(Path(sys.argv[1]), dt.datetime.fromisoformat(sys.argv[2]),
-                        sys.argv[3:] == ["inline"]))
+    asyncio.run(serve(Path(sys.argv[1]), dt.datetime.fromisoformat(sys.argv[2])))

@@ -13,8 +13,7 @@ At the end every conversation is where the pure engine says it must be, and ther
 reports as conversations that said yes: none doubled, and none lost but where a kill came after
 a report's turn was committed and before the report was stored. The service stores a report
 only after its turn's commit, so that a message delivered again never stores it twice; a kill
-exactly in between loses that one (bot/service.py). Since the harness runs on uvloop, as
-`lotse run` does, a kill lands there now and then (3 and 4 reports in two full runs).
+exactly in between loses that one (bot/service.py); a kill lands there now and then.
 """
 
 from __future__ import annotations
@@ -103,11 +102,10 @@ def _interleaved(conversations: list[Conversation], rng: random.Random) -> list[
 class Incarnation:
     """One run of the harness process, fed everything still unacknowledged."""
 
-    def __init__(self, data: Path, lines: list[str], writer: str) -> None:
+    def __init__(self, data: Path, lines: list[str]) -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.robustness.crash_harness", str(data), NOW.isoformat(),
-             *([writer] if writer == "inline" else [])],
+            [sys.executable, "-m", "tests.robustness.crash_harness", str(data), NOW.isoformat()],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env=env, cwd=ROOT)
         self.acks: queue.Queue[str] = queue.Queue()
@@ -159,7 +157,7 @@ class Incarnation:
 def _stored_states(data: Path, conversations: list[Conversation]) -> dict[str, str | None]:
     """Read as the next start reads them: through the store, which unseals them."""
     hasher = KeyHasher(SECRET)
-    store = StateStore(data / "state.db", checkpoint_every=0)
+    store = StateStore(data / "state.db")
     try:
         rows = {c.name: store.load(hasher(ConversationKey("crash", c.name)))
                 for c in conversations}
@@ -184,11 +182,8 @@ def _decode(text: str | None) -> State | None:
     return None if text is None else state_from_json(text)
 
 
-@pytest.mark.parametrize("writer", ["process", "inline"])
 def test_killed_at_random_moments_every_conversation_resumes_and_no_report_is_doubled(
-        tmp_path: Path, writer: str) -> None:
-    """`process`: as `lotse run` writes, by the writer process (which ends on its own once the
-    harness is killed, after the batch it was given); `inline`: in the harness itself."""
+        tmp_path: Path) -> None:
     rng = random.Random(2026)
     conversations = _conversations(CONVERSATIONS)
     by_name = {c.name: c for c in conversations}
@@ -204,7 +199,7 @@ def test_killed_at_random_moments_every_conversation_resumes_and_no_report_is_do
         if not remaining:
             break
         lines = [f"{name}\t{name}-{i}\t{by_name[name].texts[i]}\n" for name, i in remaining]
-        life = Incarnation(data, lines, writer)
+        life = Incarnation(data, lines)
         assert life.ready.wait(60), "the harness did not start"
         if kills < KILLS:
             # Most kills while a turn is running: pipelined input keeps the process busy. Within
@@ -245,7 +240,7 @@ def test_killed_at_random_moments_every_conversation_resumes_and_no_report_is_do
     for name, text in _stored_states(data, conversations).items():
         final = by_name[name].states[-1]
         assert (None if text == "absent" else _decode(text)) == final, name
-    figures.count(f"crash: kills survived ({writer})", kills)
+    figures.count("crash: kills survived", kills)
     figures.count("crash: conversations resumed", len(conversations))
     figures.count("crash: messages delivered", len(stream))
     figures.count("crash: turns committed but unacknowledged at a kill", resumed_in_flight)
