@@ -30,7 +30,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.engine import Talkers, percentile
-from bot.collector import tune_collector
 from bot.conversation import Event, Output, Said, Say
 from bot.flowmodel import Bundle
 from bot.keys import ConversationKey, KeyHasher
@@ -60,7 +59,7 @@ async def one_run(bundle: Bundle, users: int, flood: int, rate: float, seconds: 
         service = ConversationService(bundle, store, KeyHasher(b"flood-bench-secret-0123456789ab"))
         if limit:
             service.rate_limit = RateLimit()
-        talkers = Talkers.walking(bundle, users, "calm")
+        talkers = Talkers(bundle, users, "calm")
         loop = asyncio.get_running_loop()
 
         async def calm(index: int, event: Event, n: int) -> None:
@@ -91,7 +90,7 @@ async def one_run(bundle: Bundle, users: int, flood: int, rate: float, seconds: 
             await asyncio.gather(*pending)
             result.flood_seconds = time.perf_counter() - started
 
-        running: set[asyncio.Task[None]] = set()  # only those still running, as in engine.py
+        running: set[asyncio.Task[None]] = set()  # only those still running
         turns = int(rate * seconds)
         flood_task = None
         start = loop.time()
@@ -127,7 +126,6 @@ def show(name: str, result: Result) -> None:
 
 async def run(users: int, flood: int, rate: float, seconds: float) -> None:
     bundle = load_bundle()
-    tune_collector()  # as `lotse run` does
     quiet = await one_run(bundle, users, 0, rate, seconds, limit=True)
     limited = await one_run(bundle, users, flood, rate, seconds, limit=True)
     unlimited = await one_run(bundle, users, flood, rate, seconds, limit=False)

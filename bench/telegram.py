@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import gc
 import itertools
 import json
 import logging
@@ -324,7 +323,6 @@ def calls(request: LocalRequest) -> str:
 
 async def main_async(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.WARNING)
-    gc.freeze()
     a, request_a = await run_a(args.users)
     profile = cProfile.Profile() if args.profile else None
     b, request_b = await run_b(args.users, args.sync, False, profile)
