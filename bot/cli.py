@@ -17,13 +17,13 @@ import click
 
 from bot import __version__
 from bot.config import CONFIG_FILE, Settings
-from bot.loader import CheckResult, Sources, check
-from bot.problems import ContentError
-from bot.resources import shipped_flows
+from bot.flows.checker import CheckResult, Sources, check
+from bot.flows.problems import ContentError
+from bot.flows.shipped import shipped_flows
 
 if TYPE_CHECKING:
-    from bot.flowmodel import Bundle
-    from bot.service import ConversationService
+    from bot.flows.model import Bundle
+    from bot.service.conversations import ConversationService
     from storage import StateStore
     from storage.report_store import ReportStore, StoredReport
 
@@ -119,7 +119,7 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
     import asyncio
     import signal
 
-    from bot.console import Console, console_key
+    from bot.channels.console import Console, console_key
 
     service, store, reports = _service(bundle, settings)
 
@@ -145,9 +145,9 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
 
 def _service(bundle: Bundle, settings: Settings
              ) -> tuple[ConversationService, StateStore, ReportStore]:
-    from bot import stats
-    from bot.keys import KeyHasher, load_secret
-    from bot.service import ConversationService
+    from bot.reports import stats
+    from bot.service.conversations import ConversationService
+    from bot.service.keys import KeyHasher, load_secret
     from storage import StateStore
     from storage.reminder_store import ReminderStore
     from storage.report_store import ReportStore
@@ -200,8 +200,8 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
     from bot import logs
     from bot.channels import configured, run_all
     from bot.channels.errors import ChannelError
-    from bot.ratelimit import RateLimit
-    from bot.reminders import ReminderScheduler, Sender
+    from bot.service.ratelimit import RateLimit
+    from bot.service.reminders import ReminderScheduler, Sender
 
     bundle = _bundle_or_exit(flows, content, settings)
     logs.setup(settings.log_level)
@@ -245,7 +245,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
 
 
 _FORMATS = ("table", "csv", "json")
-"""--format choices; bot.stats, imported by the command only, has a writer for each."""
+"""--format choices; bot.reports.stats, imported by the command only, has a writer for each."""
 
 
 @main.command("stats")
@@ -268,7 +268,7 @@ def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
     fields = [f.strip() for f in by.split(",") if f.strip()]
     if not 1 <= len(fields) <= 2:
         raise click.BadParameter("give one or two fields", param_hint="--by")
-    from bot import stats
+    from bot.reports import stats
     from storage.report_store import ReportStore
 
     settings = _settings(data_dir)
@@ -288,10 +288,10 @@ def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
 def _chart(stored: list[StoredReport], field: str, threshold: int, lang: str,
            path: Path, settings: Settings) -> None:
     try:
-        from bot.chart import draw
+        from bot.reports.chart import draw
     except ImportError:  # pragma: no cover - depends on the installation
         raise click.ClickException("charts need matplotlib: pip install 'lotse[charts]'") from None
-    from bot import stats
+    from bot.reports import stats
 
     result = check(_sources(settings.flows, settings.content))  # the city's labels too
     labels: dict[str, str] = {}
@@ -378,7 +378,7 @@ def graph(flow_id: str, fmt: str, lang: str, flows: tuple[Path, ...],
     if flow_id not in bundle.flows:
         raise click.BadParameter(f"no flow '{flow_id}'; there are: "
                                  f"{', '.join(sorted(bundle.flows))}", param_hint="FLOW_ID")
-    from bot.graph import dot, mermaid
+    from bot.flows.graph import dot, mermaid
 
     render = mermaid if fmt == "mermaid" else dot
     click.echo(render(bundle.flows[flow_id], lang), nl=False)
@@ -415,7 +415,7 @@ def verify(file: Path) -> None:
 def checklist(flow_id: str, lang: str, fmt: str, output: Path | None, flows: tuple[Path, ...],
               content: tuple[Path, ...]) -> None:
     """Print a checklist flow as a sheet: tick boxes, deadlines, contacts, an "as of" date."""
-    from bot.checklist_print import NoChecklist, flow_sheet, render
+    from bot.documents.checklist_sheet import NoChecklist, flow_sheet, render
 
     bundle = _bundle_or_exit(flows, content)
     if flow_id not in bundle.flows:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.keys import ConversationKey
-from bot.problems import ContentError, Problem, did_you_mean
-from bot.yamlsource import Y, load_yaml
+from bot.flows.problems import ContentError, Problem, did_you_mean
+from bot.flows.yaml_source import Y, load_yaml
+from bot.service.keys import ConversationKey
 
 STATE_DB = "state.db"
 REPORTS_DB = "reports.db"
@@ -95,7 +95,7 @@ class WebSettings:
 @dataclass(frozen=True)
 class ReminderSettings:
     """Opt-in reminders are delivered only within these hours, German local time
-    (bot.localtime)."""
+    (bot.dates)."""
 
     first_hour: int = 8
     last_hour: int = 20

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.flowmodel import Bundle
-from bot.loader import Sources, check
+from bot.flows.checker import Sources, check
+from bot.flows.model import Bundle
 
 if TYPE_CHECKING:
     from .botapi_standin import StandIn

@@ -6,11 +6,11 @@ import datetime as dt
 import textwrap
 from pathlib import Path
 
-from bot.conversation import Event, Output, Question, Said, Say, Start, State
-from bot.engine import step
-from bot.flowmodel import Bundle
-from bot.loader import CheckResult, Sources, check
-from bot.resources import shipped_content
+from bot.engine.conversation import Event, Output, Question, Said, Say, Start, State
+from bot.engine.turn import step
+from bot.flows.checker import CheckResult, Sources, check
+from bot.flows.model import Bundle
+from bot.flows.shipped import shipped_content
 
 NOW = dt.datetime(2026, 11, 25, 10, 30, tzinfo=dt.UTC)
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ def random_script(bundle: Bundle, seed: int, lang: str = "de", max_turns: int = 
     in order."""
     import random
 
-    from bot.flowmodel import Ask, Checklist, Input, ReportStep
+    from bot.flows.model import Ask, Checklist, Input, ReportStep
 
     rng = random.Random(seed)
     turn = step(bundle, None, Start(lang, flow), NOW)

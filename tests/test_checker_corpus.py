@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.loader import Sources, check
-from bot.resources import shipped_content, shipped_flows
+from bot.flows.checker import Sources, check
+from bot.flows.shipped import shipped_content, shipped_flows
 
 CORPUS = Path(__file__).parent / "corpus"
 _EXPECT = re.compile(r"#\s*expect:\s*(\d+):(\d+):\s*(.+?)\s*$")

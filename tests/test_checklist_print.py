@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from bot.checklist_print import (
+from bot.cli import main
+from bot.documents.checklist_sheet import (
     BLANK,
     NoChecklist,
     _columns,
@@ -21,10 +22,9 @@ from bot.checklist_print import (
     to_markdown,
     view_sheet,
 )
-from bot.cli import main
-from bot.conversation import ChecklistView
-from bot.flowmodel import Bundle, Checklist
-from bot.texts import fill
+from bot.engine.conversation import ChecklistView
+from bot.flows.model import Bundle, Checklist
+from bot.flows.texts import fill
 
 from .helpers import Talk, bundle_of
 
@@ -61,7 +61,7 @@ nodes:
         text:
           de: "Zuhören, ernst nehmen, nicht bewerten"
           en: "Listen, take it seriously, do not judge"
-      - id: markup  # tags are refused by the checker (bot/markup.py); < > & are escaped
+      - id: markup  # tags are refused by the checker (bot/flows/markup.py); < > & are escaped
         text:
           de: "1 < 2 > 0 & „Kasse“ prüfen"
           en: "1 < 2 > 0 & check the till"

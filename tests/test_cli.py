@@ -10,8 +10,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.loader import Sources, check
-from bot.resources import shipped_content
+from bot.flows.checker import Sources, check
+from bot.flows.shipped import shipped_content
 
 ROOT = Path(__file__).resolve().parent.parent
 

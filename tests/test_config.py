@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.config import Settings
-from bot.loader import Sources, check
-from bot.problems import ContentError
-from bot.resources import shipped_flows
+from bot.flows.checker import Sources, check
+from bot.flows.problems import ContentError
+from bot.flows.shipped import shipped_flows
 
 
 def write(path: Path, text: str) -> Path:

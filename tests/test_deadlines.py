@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import deadlines
-from bot.deadlines import add_months, is_working_day, period_end
-from bot.keys import KeyHasher
-from bot.service import ConversationService
+from bot import dates
+from bot.engine.deadlines import add_months, is_working_day, period_end
+from bot.service.conversations import ConversationService
+from bot.service.keys import KeyHasher
 from storage import StateStore
 
 from .helpers import Talk, bundle_of
@@ -98,14 +98,14 @@ def test_a_new_service_has_looked_up_the_holidays_its_deadlines_will_need(tmp_pa
     every conversation on it would wait: the service does it before the first turn."""
     flow = DEADLINE_FLOW.replace("months: 3}", "months: 3, holidays: DE-BY}")
     bundle = bundle_of(tmp_path, flow)
-    deadlines._holidays.cache_clear()
+    dates.holidays_of.cache_clear()
     store = StateStore(None)
     ConversationService(bundle, store, KeyHasher(b"k" * 32),
                         clock=lambda: dt.datetime(2031, 5, 6, 12, tzinfo=dt.UTC))
     store.close()
-    before = deadlines._holidays.cache_info()
+    before = dates.holidays_of.cache_info()
     assert is_working_day(D(2031, 8, 8), "DE-BY")
     assert not is_working_day(D(2032, 11, 1), "DE-BY")  # All Saints, a Monday, in Bavaria
-    assert deadlines._holidays.cache_info().misses == before.misses
+    assert dates.holidays_of.cache_info().misses == before.misses
     assert is_working_day(D(2033, 8, 8), "DE-BY")  # a year no deadline from 2031 reaches
-    assert deadlines._holidays.cache_info().misses == before.misses + 1
+    assert dates.holidays_of.cache_info().misses == before.misses + 1

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
 from bot.cli import main
-from bot.conversation import Document, Said, Start
 from bot.documents import (
     canonical,
     document_pdf,
@@ -26,8 +25,9 @@ from bot.documents import (
     verify_bytes,
 )
 from bot.documents.text import RULE, grouped
-from bot.keys import ConversationKey, KeyHasher
-from bot.service import ConversationService
+from bot.engine.conversation import Document, Said, Start
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
 from storage import StateStore
 
 from .helpers import NOW, Talk, bundle_of, on_disk
@@ -456,9 +456,10 @@ def _flow_file(tmp_path: Path) -> Path:
 
 
 def test_the_fonts_and_their_license_ship_inside_the_package() -> None:
+    import bot
     import bot.documents.pdf as pdf
 
-    assert pdf.FONTS.parent.name == "bot"
+    assert pdf.FONTS.is_relative_to(Path(bot.__file__).parent)
     for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE-DejaVu.txt"):
         assert (pdf.FONTS / name).is_file()
     assert "Bitstream" in (pdf.FONTS / "LICENSE-DejaVu.txt").read_text(encoding="utf-8")
@@ -467,7 +468,7 @@ def test_the_fonts_and_their_license_ship_inside_the_package() -> None:
 LOOP_STAYS_FREE = """
 import asyncio, datetime as dt, sys, threading
 from bot.channels.document_files import document_files
-from bot.conversation import Document
+from bot.engine.conversation import Document
 
 importing = {}
 def watch(event, args):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation import (
+from bot.engine.conversation import (
     ChecklistView,
     Contacts,
     Document,
@@ -20,8 +20,8 @@ from bot.conversation import (
     state_from_json,
     state_to_json,
 )
-from bot.engine import MAX_TEXT, step
-from bot.flowmodel import Bundle
+from bot.engine.turn import MAX_TEXT, step
+from bot.flows.model import Bundle
 
 from .helpers import NOW, Talk, bundle_of
 
@@ -390,7 +390,7 @@ def test_runaway_guard_stops_instead_of_looping(tmp_path: Path) -> None:
     sub = flows["sub"]
     nodes = dict(sub.nodes)
     # A content bug the checker would refuse: the flow calls itself for ever.
-    from bot.flowmodel import Call, Link
+    from bot.flows.model import Call, Link
     nodes["tick"] = Call(id="tick", flow="sub", next=(Link("bye"),))
     flows["sub"] = dataclasses.replace(sub, nodes=nodes)
     broken = dataclasses.replace(bundle, flows=flows)

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from bot.conversation import (
+from bot.engine.conversation import (
     ChecklistView,
     Contacts,
     Document,
@@ -30,9 +30,9 @@ from bot.conversation import (
     State,
     state_to_json,
 )
-from bot.engine import step
-from bot.flowmodel import Ask, Bundle, Checklist, Input, ReportStep
-from bot.loader import Sources, check
+from bot.engine.turn import step
+from bot.flows.checker import Sources, check
+from bot.flows.model import Ask, Bundle, Checklist, Input, ReportStep
 
 from .helpers import NOW
 

@@ -39,12 +39,12 @@ from nio.crypto import decrypt_attachment  # type: ignore[import-untyped]
 
 from bot.channels.matrix import SESSION_FILE, TOKEN_FILE, MatrixChannel, quiet_nio, said_text
 from bot.channels.matrix_render import joined, part, question_part
+from bot.channels.plaintext import tel_uri
 from bot.config import MatrixSettings
-from bot.conversation import Option, Question, Say
-from bot.flowmodel import Bundle
-from bot.keys import ConversationKey, KeyHasher
-from bot.plaintext import tel_uri
-from bot.service import ConversationService
+from bot.engine.conversation import Option, Question, Say
+from bot.flows.model import Bundle
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
 from storage import StateStore
 
 from .helpers import Q_DANGER, Q_HOW, Q_INJURED, Q_PROTOCOL, Q_WHAT, Q_WHEN, Q_WHO, SECRET
@@ -571,7 +571,7 @@ async def test_a_reminder_arrives_in_the_encrypted_direct_message_and_stop_ends_
     import datetime as dt
 
     from bot.config import ReminderSettings
-    from bot.reminders import ReminderScheduler
+    from bot.service.reminders import ReminderScheduler
     from storage.reminder_store import ReminderStore
 
     bot = synapse.register()
@@ -622,9 +622,9 @@ async def test_a_new_user_gets_the_reminders_asked_for_at_their_time_and_none_af
     import datetime as dt
 
     from bot.config import ReminderSettings
-    from bot.conversation import state_from_json
-    from bot.flowmodel import Ask
-    from bot.reminders import ReminderScheduler
+    from bot.engine.conversation import state_from_json
+    from bot.flows.model import Ask
+    from bot.service.reminders import ReminderScheduler
     from storage.reminder_store import ReminderStore
 
     from .helpers import NOW

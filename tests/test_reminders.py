@@ -12,12 +12,12 @@ import sqlite3
 from pathlib import Path
 
 from bot.config import ReminderSettings
-from bot.conversation import Output, Question, Said, Say
-from bot.flowmodel import Ask, Bundle, Input, ReportStep
-from bot.keys import ConversationKey, KeyHasher
-from bot.reminder_times import next_allowed
-from bot.reminders import ReminderScheduler
-from bot.service import ConversationService
+from bot.engine.conversation import Output, Question, Said, Say
+from bot.engine.reminder_times import next_allowed
+from bot.flows.model import Ask, Bundle, Input, ReportStep
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
+from bot.service.reminders import ReminderScheduler
 from storage import StateStore
 from storage.reminder_store import ReminderStore
 

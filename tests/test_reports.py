@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot import stats
 from bot.cli import main
-from bot.conversation import Question, Said, Start, state_to_json
-from bot.flowmodel import Bundle
-from bot.keys import ConversationKey, KeyHasher
-from bot.service import ConversationService
+from bot.engine.conversation import Question, Said, Start, state_to_json
+from bot.flows.model import Bundle
+from bot.reports import stats
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
 from storage import StateStore
 from storage.report_store import ReportStore, StoredReport
 
@@ -80,7 +80,7 @@ async def test_no_has_no_consequence_and_leaves_the_same_state_as_yes(shipped: B
     # Go on after the report instead of ending, so that the states can be compared.
     from dataclasses import replace
 
-    from bot.flowmodel import Ask, Choice, Link
+    from bot.flows.model import Ask, Choice, Link
     report = flows["report"]
     nodes = dict(report.nodes)
     nodes["done"] = Ask(id="done", question={"de": "Weiter?", "en": "On?"}, slot="on",

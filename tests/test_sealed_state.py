@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.conversation import Document, Question, Said, Start
-from bot.keys import ConversationKey, KeyHasher
-from bot.service import ConversationService
+from bot.engine.conversation import Document, Question, Said, Start
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
 from storage import StateStore
 from storage.state_keys import KEY_BYTES, StateKeys
 

@@ -7,7 +7,7 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
-from bot.conversation import (
+from bot.engine.conversation import (
     ChecklistView,
     Ended,
     Question,
@@ -17,10 +17,10 @@ from bot.conversation import (
     State,
     state_from_json,
 )
-from bot.engine import step
-from bot.flowmodel import Bundle
-from bot.keys import ConversationKey, KeyHasher, load_secret
-from bot.service import ConversationService
+from bot.engine.turn import step
+from bot.flows.model import Bundle
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher, load_secret
 from storage import StateStore
 
 from .helpers import NOW, SECRET, Clock, on_disk, random_script

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from bot.conversation import Frame, State, Undo, state_from_json, state_to_json
+from bot.engine.conversation import Frame, State, Undo, state_from_json, state_to_json
 
 DEEP = (Frame("employee", "to_supervisor"), Frame("supervisor", "checklist"))
 

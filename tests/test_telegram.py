@@ -20,9 +20,9 @@ from telegram.ext import ContextTypes, TypeHandler
 
 from bot.channels.telegram import TelegramChannel
 from bot.config import TelegramSettings
-from bot.flowmodel import Bundle
-from bot.keys import ConversationKey, KeyHasher
-from bot.service import ConversationService
+from bot.flows.model import Bundle
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
 from storage import StateStore
 
 from .botapi_standin import Shown, StandIn, free_port
@@ -352,7 +352,7 @@ async def test_a_reminder_arrives_in_the_chat_and_can_end_all_reminders(
     import datetime as dt
 
     from bot.config import ReminderSettings
-    from bot.reminders import ReminderScheduler
+    from bot.service.reminders import ReminderScheduler
     from storage.reminder_store import ReminderStore
 
     store = StateStore(tmp_path / "state.db")
@@ -416,7 +416,7 @@ async def test_a_new_user_gets_the_reminders_asked_for_at_their_time_and_none_af
     import datetime as dt
 
     from bot.config import ReminderSettings
-    from bot.reminders import ReminderScheduler
+    from bot.service.reminders import ReminderScheduler
     from storage.reminder_store import ReminderStore
 
     from .helpers import NOW
@@ -467,7 +467,7 @@ async def test_a_new_user_gets_the_reminders_asked_for_at_their_time_and_none_af
 
 async def test_a_multiple_choice_is_ticked_by_taps_and_sent_with_one_button(
         shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
-    from bot.loader import Sources, check
+    from bot.flows.checker import Sources, check
 
     from .helpers import write_flows
 
@@ -496,7 +496,7 @@ async def test_a_multiple_choice_is_ticked_by_taps_and_sent_with_one_button(
     assert result.bundle is not None, result.errors
     service = new_service(result.bundle, tmp_path)
     async with running(service, standin) as bot:
-        from bot.conversation import Start
+        from bot.engine.conversation import Start
 
         # Telegram has no way to name a flow: begin this one as the service would
         await bot.channel.push(str(ANNA), await service.handle(

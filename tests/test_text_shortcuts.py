@@ -11,8 +11,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.commands import normalize
-from bot.markup import MARKUP, find_markup
+from bot.engine.commands import normalize
+from bot.flows.markup import MARKUP, find_markup
 
 _TRICKY = st.text(alphabet=st.sampled_from(list("aZ09_ äÄöÜßẞİıK\u212a-/+:<>!?.,\t\n\u00a0"
                                               "javascriptJAVASCRIPT")), max_size=30)

@@ -27,13 +27,13 @@ from playwright.async_api import (
     expect,
 )
 
-from bot.channels.web import COOKIE, CSP, DOCUMENT_TTL, MAX_BODY, WebChannel
+from bot.channels.web.server import COOKIE, CSP, DOCUMENT_TTL, MAX_BODY, WebChannel
 from bot.config import WebSettings
-from bot.conversation import Event, Output
-from bot.flowmodel import Bundle
-from bot.keys import ConversationKey, KeyHasher
-from bot.loader import Sources, check
-from bot.service import ConversationService
+from bot.engine.conversation import Event, Output
+from bot.flows.checker import Sources, check
+from bot.flows.model import Bundle
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
 from storage import StateStore
 
 from .browser import chromium_missing, launch

@@ -12,7 +12,7 @@ import asyncio
 from typing import Protocol
 
 from bot.config import Settings
-from bot.service import ConversationService
+from bot.service.conversations import ConversationService
 
 
 class Channel(Protocol):
@@ -26,7 +26,7 @@ def configured(settings: Settings, service: ConversationService) -> list[Channel
     """The channels the settings ask for, in start order."""
     channels: list[Channel] = []
     if settings.web.enabled:
-        from bot.channels.web import WebChannel
+        from bot.channels.web.server import WebChannel
 
         channels.append(WebChannel(service, settings.web))
     if settings.telegram is not None:

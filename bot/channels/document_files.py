@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from bot.conversation import Document
+from bot.engine.conversation import Document
 
 if TYPE_CHECKING:
     from bot.documents.files import DocumentFile

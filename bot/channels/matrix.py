@@ -79,11 +79,11 @@ from bot.channels.matrix_render import (
     part,
     text_html,
 )
+from bot.channels.plaintext import for_typing
 from bot.config import MatrixSettings
-from bot.conversation import Document, Ended, Event, Output, Resume, Said, Start
-from bot.keys import ConversationKey
-from bot.plaintext import for_typing
-from bot.service import ConversationService
+from bot.engine.conversation import Document, Ended, Event, Output, Resume, Said, Start
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey
 
 log = logging.getLogger(__name__)
 

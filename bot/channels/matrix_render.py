@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bot.channels.card_html import card_lines
-from bot.conversation import ChecklistView, Contacts, Output, Question, Say
-from bot.plaintext import render
+from bot.channels.plaintext import render
+from bot.channels.web.card_html import card_lines
+from bot.engine.conversation import ChecklistView, Contacts, Output, Question, Say
 
 HTML_FORMAT = "org.matrix.custom.html"
 MESSAGE_LIMIT = 6000

@@ -47,10 +47,11 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.card_html import card_lines
 from bot.channels.document_files import document_files
+from bot.channels.plaintext import render
+from bot.channels.web.card_html import card_lines
 from bot.config import TelegramSettings
-from bot.conversation import (
+from bot.engine.conversation import (
     ChecklistView,
     Contacts,
     Document,
@@ -62,9 +63,8 @@ from bot.conversation import (
     Said,
     Say,
 )
-from bot.keys import ConversationKey
-from bot.plaintext import render
-from bot.service import ConversationService
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.conversation import Document
 from bot.documents.pdf import document_pdf
 from bot.documents.text import document_text, file_stem
+from bot.engine.conversation import Document
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,6 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import TTFFont
 
-from bot.conversation import Document
 from bot.documents.labels import labels
 from bot.documents.text import (
     created_line,
@@ -27,8 +26,9 @@ from bot.documents.text import (
     label_line,
     protocol_text,
 )
+from bot.engine.conversation import Document
 
-FONTS = Path(__file__).resolve().parent.parent / "fonts"
+FONTS = Path(__file__).resolve().parent / "fonts"
 """Inside the package, so that a wheel carries the fonts (hatchling ships all of bot/)."""
 FAMILY = "DejaVu"
 _FACES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}

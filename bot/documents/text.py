@@ -13,10 +13,9 @@ import textwrap
 import unicodedata
 from dataclasses import dataclass
 
-from bot.conversation import Document
+from bot.dates import LOCAL, format_date
 from bot.documents.labels import labels
-from bot.engine import format_date
-from bot.localtime import LOCAL
+from bot.engine.conversation import Document
 
 RULE = "-" * 64
 """Ends the fingerprinted text in a .txt file; the last such line counts."""

@@ -16,10 +16,10 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from bot.conversation import Said, Start
-from bot.keys import ConversationKey, KeyHasher
-from bot.loader import Sources, check
-from bot.service import ConversationService
+from bot.engine.conversation import Said, Start
+from bot.flows.checker import Sources, check
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
 from storage import StateStore
 from storage.report_store import ReportStore
 

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from bot import loader
-from bot.commands import COMMAND_WORDS, DONE_WORDS, LANGUAGE_WORDS, PRINT_WORDS, SKIP_WORDS
-from bot.conversation import (
+from bot.engine.commands import COMMAND_WORDS, DONE_WORDS, LANGUAGE_WORDS, PRINT_WORDS, SKIP_WORDS
+from bot.engine.conversation import (
     HISTORY_LIMIT,
     ChecklistView,
     Contacts,
@@ -38,8 +37,9 @@ from bot.conversation import (
     state_from_json,
     state_to_json,
 )
-from bot.engine import MAX_CALL_DEPTH, MAX_TEXT, Turn
-from bot.flowmodel import (
+from bot.engine.turn import MAX_CALL_DEPTH, MAX_TEXT, Turn
+from bot.flows import checker as loader
+from bot.flows.model import (
     WAITING,
     Ask,
     Bundle,

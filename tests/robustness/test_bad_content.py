@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.resources import shipped_content, shipped_flows
+from bot.flows.shipped import shipped_content, shipped_flows
 
 from . import figures
 
@@ -121,9 +121,9 @@ def test_a_good_lotse_still_passes(tmp_path: Path) -> None:
 def test_a_file_of_endless_mistakes_is_not_read_to_its_end() -> None:
     """50,000 duplicate keys or 100,000 aliases are refused after the first thousand, so a
     hostile or broken file is rejected at once instead of after seconds."""
-    from bot.problems import Problem
-    from bot.yamlevents import MAX_ALIASES, MAX_READ_PROBLEMS
-    from bot.yamlsource import MAX_ALIAS_PROBLEMS, parse_yaml
+    from bot.flows.problems import Problem
+    from bot.flows.yaml_events import MAX_ALIASES, MAX_READ_PROBLEMS
+    from bot.flows.yaml_source import MAX_ALIAS_PROBLEMS, parse_yaml
 
     problems: list[Problem] = []
     assert parse_yaml("k: 1\n" * 50_000, "dups.yaml", problems) is None

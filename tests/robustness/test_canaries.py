@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation import Document, Said, Start
-from bot.flowmodel import Ask, Checklist, Input, ReportStep
-from bot.keys import ConversationKey, KeyHasher
-from bot.service import ConversationService
+from bot.engine.conversation import Document, Said, Start
+from bot.flows.model import Ask, Checklist, Input, ReportStep
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
 from storage import StateStore
 from storage.report_store import ReportStore
 

@@ -13,7 +13,7 @@ At the end every conversation is where the pure engine says it must be, and ther
 reports as conversations that said yes: none doubled, and none lost but where a kill came after
 a report's turn was committed and before the report was stored. The service stores a report
 only after its turn's commit, so that a message delivered again never stores it twice; a kill
-exactly in between loses that one (bot/service.py); a kill lands there now and then.
+exactly in between loses that one (bot/service/conversations.py); a kill lands there now and then.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation import Report, Said, Start, State, state_from_json
-from bot.engine import step
-from bot.keys import ConversationKey, KeyHasher
+from bot.engine.conversation import Report, Said, Start, State, state_from_json
+from bot.engine.turn import step
+from bot.service.keys import ConversationKey, KeyHasher
 from storage import StateStore
 
 from ..helpers import NOW, ROOT, random_script

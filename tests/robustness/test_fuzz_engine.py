@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.conversation import Report, State
-from bot.engine import step
-from bot.flowmodel import WAITING
+from bot.engine.conversation import Report, State
+from bot.engine.turn import step
+from bot.flows.model import WAITING
 
 from . import figures
 from .fuzz import SHIPPED, Act, actions, check_turn, noisy_walk, resolve

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.conversation import Ended, Reminders, Report, Said, State, state_from_json
-from bot.engine import step
-from bot.keys import ConversationKey, KeyHasher
-from bot.service import ConversationService
+from bot.engine.conversation import Ended, Reminders, Report, Said, State, state_from_json
+from bot.engine.turn import step
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
 from storage import StateStore
 from storage.report_store import ReportStore
 

@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 
 import bot
 import storage
-from bot.conversation import Document, Question, Said, Say, Start, State
-from bot.engine import MAX_TEXT, step
-from bot.flowfile import FILE_NAME
-from bot.flowmodel import DocumentStep, Input
-from bot.keys import ConversationKey, KeyHasher
-from bot.ratelimit import RateLimit, Verdict
-from bot.service import ConversationService
+from bot.engine.conversation import Document, Question, Said, Say, Start, State
+from bot.engine.turn import MAX_TEXT, step
+from bot.flows.flow_file import FILE_NAME
+from bot.flows.model import DocumentStep, Input
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
+from bot.service.ratelimit import RateLimit, Verdict
 from storage import StateStore
 
 from ..helpers import NOW, SECRET, Talk
@@ -199,7 +199,7 @@ async def test_hostile_text_is_stored_and_read_back_as_text(tmp_path: Path) -> N
     await svc.handle(key, Said(hostile))
     row = store.load(svc.hasher(key))
     assert row is not None and row.state is not None
-    from bot.conversation import state_from_json
+    from bot.engine.conversation import state_from_json
 
     state: State = state_from_json(row.state)
     assert hostile.strip() in state.slots.values()

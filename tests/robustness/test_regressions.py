@@ -7,7 +7,7 @@ import asyncio
 import orjson
 import pytest
 
-from bot.conversation import (
+from bot.engine.conversation import (
     Ended,
     Frame,
     Question,
@@ -19,9 +19,9 @@ from bot.conversation import (
     state_from_json,
     state_to_json,
 )
-from bot.engine import step
-from bot.keys import ConversationKey, KeyHasher
-from bot.service import ConversationService
+from bot.engine.turn import step
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
 from storage import StateStore
 from storage.report_store import ReportStore
 

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.flowmodel import Contact, Text
-from bot.problems import Problem, Severity, did_you_mean
-from bot.texts import placeholders
-from bot.yamlsource import Y, load_yaml
+from bot.flows.model import Contact, Text
+from bot.flows.problems import Problem, Severity, did_you_mean
+from bot.flows.texts import placeholders
+from bot.flows.yaml_source import Y, load_yaml
 
 LANGUAGE_DIR = re.compile(r"[a-z]{2}\Z")
 CONTACT_ID = re.compile(r"[a-z][a-z0-9_]*\Z")

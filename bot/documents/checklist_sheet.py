@@ -22,14 +22,23 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bot.conversation import CardLabels, ChecklistView, ContactCard, Contacts
+from bot.dates import format_date
 from bot.documents.labels import labels
 from bot.documents.pdf import INK, MUTED, printable
 from bot.documents.pdf import Sheet as Pages
-from bot.engine import format_date
-from bot.flowmodel import Bundle, Checklist, ContactList, Deadline, Flow, Message, Step, Text
-from bot.loader import successors
-from bot.texts import fill
+from bot.engine.conversation import CardLabels, ChecklistView, ContactCard, Contacts
+from bot.flows.model import (
+    Bundle,
+    Checklist,
+    ContactList,
+    Deadline,
+    Flow,
+    Message,
+    Step,
+    Text,
+    successors,
+)
+from bot.flows.texts import fill
 
 FORMATS = ("md", "html", "pdf")
 BLANK = "__________"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from bot.conversation import ChecklistView, Contacts, Output, Question, Say
-from bot.flowmodel import Bundle
+from bot.engine.conversation import ChecklistView, Contacts, Output, Question, Say
+from bot.flows.model import Bundle
 
 
 def for_typing(output: Output, bundle: Bundle) -> Output:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.stats import TOTAL, Table
+from bot.reports.stats import TOTAL, Table
 
 
 def draw(table: Table, path: Path, title: str, labels: Mapping[str, str],

@@ -38,11 +38,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.channels.document_files import document_files
-from bot.channels.web_outputs import message, output_json
+from bot.channels.web.outputs import message, output_json
 from bot.config import WebSettings
-from bot.conversation import Document, Ended, Event, Picked, Resume, Said
-from bot.keys import ConversationKey
-from bot.service import ConversationService
+from bot.engine.conversation import Document, Ended, Event, Picked, Resume, Said
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ _STATIC = {
 
 
 def _page_file(name: str) -> bytes:
-    return resources.files("bot").joinpath("web", name).read_bytes()
+    return resources.files("bot.channels.web").joinpath("static", name).read_bytes()
 
 
 def safe_exit_url(url: str) -> str:

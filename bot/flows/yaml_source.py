@@ -1,9 +1,10 @@
 """YAML files read into values that remember their line and column.
 
-libyaml reads every file; bot.yamlevents builds the values from its events, so that every later
-message can name the exact place, and so that duplicate keys, anchors and aliases (the YAML
-bomb) are refused. Here a file becomes text, and whatever goes wrong on the way (too big, not
-UTF-8, broken YAML, anchors) becomes a problem naming file, line and column, never a traceback.
+libyaml reads every file; bot.flows.yaml_events builds the values from its events, so that
+every later message can name the exact place, and so that duplicate keys, anchors and aliases
+(the YAML bomb) are refused. Here a file becomes text, and whatever goes wrong on the way (too
+big, not UTF-8, broken YAML, anchors) becomes a problem naming file, line and column, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from bot.problems import Problem
-from bot.yamlevents import read_events
+from bot.flows.problems import Problem
+from bot.flows.yaml_events import read_events
 
 MAX_FILE_BYTES = 5_000_000
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from bot.commands import normalize
-from bot.flowmodel import Ask
+from bot.engine.commands import normalize
+from bot.flows.model import Ask
 
 _NUMBER = re.compile(r"\(?(\d{1,3})[.)]?\Z")
 _SPLIT = re.compile(r"\s*(?:,|;|\+|&|\bund\b|\band\b|\s)\s*")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.flowmodel import (
+from bot.flows.model import (
     AllOf,
     AnyOf,
     Ask,

@@ -1,7 +1,7 @@
 """The checked, immutable form of flows, texts and contacts that the engine runs on.
 
-Nothing here is read from disk or validated: `bot.loader` builds these objects only from content
-that passed every check, so the engine may trust them.
+Nothing here is read from disk or validated: `bot.flows.checker` builds these objects only
+from content that passed every check, so the engine may trust them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
-from bot.commands import normalize
+from bot.engine.commands import normalize
 
 Text = Mapping[str, str]
 """One text in every language: language code -> text."""
@@ -182,7 +182,7 @@ class DocumentStep(Step):
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Deadline(Step):
-    """Computes the end of a legal period from a date slot into `slot` (see bot.deadlines)."""
+    """Computes the end of a legal period from a date slot into `slot` (bot.engine.deadlines)."""
 
     start: str
     months: int
@@ -313,3 +313,12 @@ class Bundle:
         """A platform's language hint ("de-AT", "en") as one of ours, else the default."""
         short = (hint or "").lower()[:2]
         return short if short in self.languages else self.default_language
+
+
+def successors(step: Step) -> list[str]:
+    """The ids of the nodes a step can lead to: its links, and its choices' links."""
+    targets = [link.target for link in step.next]
+    if isinstance(step, Ask):
+        for choice in step.choices:
+            targets.extend([link.target for link in choice.next])
+    return targets

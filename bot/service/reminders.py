@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Protocol, runtime_checkable
 
 from bot.config import ReminderSettings
-from bot.conversation import Output
-from bot.reminder_times import next_allowed
-from bot.service import ConversationService, utc_now
+from bot.engine.conversation import Output
+from bot.engine.reminder_times import next_allowed
+from bot.service.conversations import ConversationService, utc_now
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from bot.problems import Problem
+from bot.flows.problems import Problem
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser with PyYAML's resolver and constructor; PyYAML's own parser only where

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.conversation import ChecklistView, Contacts, Ended, Output, Question, Say
-from bot.plaintext import tel_uri
+from bot.channels.plaintext import tel_uri
+from bot.engine.conversation import ChecklistView, Contacts, Ended, Output, Question, Say
 
 MESSAGES: dict[str, dict[str, str]] = {
     "de": {

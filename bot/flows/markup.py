@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from bot.content import Content
-from bot.flowfile import FlowFile
-from bot.problems import Problem
+from bot.flows.content import Content
+from bot.flows.flow_file import FlowFile
+from bot.flows.problems import Problem
 
 MARKUP = re.compile(r"<(?:/?[A-Za-z][^<>]*>?|!--|![A-Za-z]|\?[A-Za-z])|\bjavascript\s*:",
                     re.IGNORECASE)

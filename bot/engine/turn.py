@@ -16,9 +16,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from bot.answers import DateError, match_choice, match_choices, parse_date, parse_numbers
-from bot.commands import Command, is_done, is_print, is_skip, parse_command
-from bot.conversation import (
+from bot.dates import LOCAL, format_date
+from bot.engine.answers import DateError, match_choice, match_choices, parse_date, parse_numbers
+from bot.engine.commands import Command, is_done, is_print, is_skip, parse_command
+from bot.engine.conversation import (
     HISTORY_LIMIT,
     CardLabels,
     ChecklistView,
@@ -43,8 +44,9 @@ from bot.conversation import (
     Tick,
     Undo,
 )
-from bot.deadlines import period_end
-from bot.flowmodel import (
+from bot.engine.deadlines import period_end
+from bot.engine.reminder_times import due_time
+from bot.flows.model import (
     CAN_REMIND_SLOT,
     OPENED_BY_REMINDER_SLOT,
     REMINDER_DATE_SLOT,
@@ -73,19 +75,13 @@ from bot.flowmodel import (
     Step,
     Text,
 )
-from bot.localtime import LOCAL
-from bot.reminder_times import due_time
-from bot.texts import fill, is_plain
+from bot.flows.texts import fill, is_plain
 
 MAX_AUTOMATIC_STEPS = 200
 """More automatic steps than this in one turn means a runaway flow: stop it."""
 MAX_CALL_DEPTH = 8
 MAX_TEXT = 4000
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
-_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
-              "September", "October", "November", "December")
-
-
 @dataclass(frozen=True, slots=True)
 class Turn:
     state: State | None
@@ -752,12 +748,6 @@ def listed_reminders(bundle: Bundle, items: list[tuple[str, dt.datetime]], lang:
     return fill(bundle.text("reminders_list", lang),
                 lambda name: reminder_lines(bundle, items, lang) if name == "items" else "")
 
-
-@functools.lru_cache(maxsize=4096)
-def format_date(day: dt.date, lang: str) -> str:
-    if lang == "en":
-        return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
-    return day.strftime("%d.%m.%Y")
 
 
 @functools.lru_cache(maxsize=16)

@@ -14,8 +14,8 @@ import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from bot.commands import Command, parse_command
-from bot.conversation import (
+from bot.engine.commands import Command, parse_command
+from bot.engine.conversation import (
     Document,
     Ended,
     Event,
@@ -29,12 +29,12 @@ from bot.conversation import (
     state_from_json,
     state_to_json,
 )
-from bot.deadlines import prepare
-from bot.engine import listed_reminders, step
-from bot.flowmodel import Bundle, Deadline
-from bot.keys import ConversationKey, KeyHasher
-from bot.ratelimit import RateLimit, Verdict
-from bot.reminder_times import reminder_date
+from bot.engine.deadlines import prepare
+from bot.engine.reminder_times import reminder_date
+from bot.engine.turn import listed_reminders, step
+from bot.flows.model import Bundle, Deadline
+from bot.service.keys import ConversationKey, KeyHasher
+from bot.service.ratelimit import RateLimit, Verdict
 from storage.reminder_store import ReminderStore, StoredReminder
 from storage.report_store import ReportStore
 from storage.state_store import StateStore

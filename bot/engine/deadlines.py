@@ -11,23 +11,14 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import functools
 from collections.abc import Iterable
 
-# `holidays` is imported where it is used: it takes a quarter of a second to import, and
-# `lotse check` of flows without a deadline never needs it.
-
-
-@functools.lru_cache(maxsize=64)
-def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[dt.date]:
-    import holidays
-
-    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
+from bot.dates import holidays_of
 
 
 def is_working_day(day: dt.date, region: str = "DE-HE") -> bool:
     country, _, subdivision = region.partition("-")
-    return day.weekday() < 5 and day not in _holidays(country, subdivision or None, day.year)
+    return day.weekday() < 5 and day not in holidays_of(country, subdivision or None, day.year)
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -37,11 +28,8 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-@functools.lru_cache(maxsize=4096)
 def period_end(start: dt.date, months: int, region: str = "DE-HE") -> dt.date:
-    """The last day of a period of `months` months that begins at the end of `start`.
-
-    Remembered: every conversation that reaches a deadline asks for the same few dates."""
+    """The last day of a period of `months` months that begins at the end of `start`."""
     end = add_months(start, months)
     while not is_working_day(end, region):
         end += dt.timedelta(days=1)
@@ -57,11 +45,3 @@ def prepare(regions: Iterable[str], today: dt.date) -> None:
         for year in (today.year, today.year + 1):
             is_working_day(dt.date(year, 1, 1), region)
 
-
-def valid_region(region: str) -> bool:
-    country, _, subdivision = region.partition("-")
-    try:
-        _holidays(country, subdivision or None, 2026)  # any year tells whether it is known
-    except (NotImplementedError, KeyError, ValueError):
-        return False
-    return True

@@ -1,7 +1,7 @@
 """One flow file read into a `Flow`, with one message per rule broken.
 
 Only the shape of a single file is checked here; what needs all flows and the content together
-(jump targets, reachability, slots, texts in every language) is `bot.loader`.
+(jump targets, reachability, slots, texts in every language) is `bot.flows.checker`.
 
 Theory of operation: FlowReader.read walks the nodes; FlowReader.node checks what every node
 shares (its keys, its one action, 'say' and 'next') and hands the rest to the reader of its
@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from bot.deadlines import valid_region
-from bot.flowmodel import (
+from bot.dates import valid_region
+from bot.flows.model import (
     AllOf,
     AnyOf,
     Ask,
@@ -44,8 +44,8 @@ from bot.flowmodel import (
     Step,
     Text,
 )
-from bot.problems import Problem, did_you_mean
-from bot.yamlsource import Y
+from bot.flows.problems import Problem, did_you_mean
+from bot.flows.yaml_source import Y
 
 ID = re.compile(r"[a-z][a-z0-9_]*\Z")
 CHOICE_ID = re.compile(r"[a-z0-9][a-z0-9_]*\Z")
@@ -383,7 +383,7 @@ class FlowReader:
             for value in raw.value:
                 self._refs.append(Ref(kind, value.value, value.line, value.col, node_id))
                 names.append(f"{kind}:{value.value}")
-        # Topics are turned into contact ids once the directory is known (bot.loader).
+        # Topics are turned into contact ids once the directory is known (bot.flows.checker).
         return ContactList(id=node_id, say=say, next=links, line=line, contacts=tuple(names))
 
     def _checklist(self, node_id: str, body: Y, say: Text | None, links: tuple[Link, ...],

@@ -12,10 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.commands import RESERVED
-from bot.content import Content, display, read_content, yaml_files
-from bot.flowfile import MAX_PROBLEMS_PER_FILE, FlowFile, FlowReader, Ref, TextResolver
-from bot.flowmodel import (
+from bot.engine.commands import RESERVED
+from bot.flows.content import Content, display, read_content, yaml_files
+from bot.flows.flow_file import MAX_PROBLEMS_PER_FILE, FlowFile, FlowReader, Ref, TextResolver
+from bot.flows.markup import check_markup
+from bot.flows.model import (
     CAN_REMIND_SLOT,
     OPENED_BY_REMINDER_SLOT,
     REMINDER_DATE_SLOT,
@@ -34,12 +35,12 @@ from bot.flowmodel import (
     Step,
     Text,
     normalized,
+    successors,
 )
-from bot.markup import check_markup
-from bot.problems import ContentError, Problem, Severity, did_you_mean
-from bot.resources import shipped_content, shipped_flows
-from bot.texts import placeholders
-from bot.yamlsource import Y, load_yaml
+from bot.flows.problems import ContentError, Problem, Severity, did_you_mean
+from bot.flows.shipped import shipped_content, shipped_flows
+from bot.flows.texts import placeholders
+from bot.flows.yaml_source import Y, load_yaml
 
 
 @dataclass(frozen=True)
@@ -362,13 +363,6 @@ def _date_slots(files: list[FlowFile]) -> set[str]:
         n.slot for f in files for n in f.flow.nodes.values()
         if (isinstance(n, Input) and n.kind == "date") or isinstance(n, Deadline)}
 
-
-def successors(step: Step) -> list[str]:
-    targets = [link.target for link in step.next]
-    if isinstance(step, Ask):
-        for choice in step.choices:
-            targets.extend([link.target for link in choice.next])
-    return targets
 
 
 def _check_graph(f: FlowFile, after: Mapping[str, list[str]], problems: list[Problem]) -> None:

@@ -13,10 +13,10 @@ import textwrap
 from pathlib import Path
 from typing import TextIO
 
-from bot.conversation import Document, Ended, Output, Resume, Said, Start
-from bot.keys import ConversationKey
-from bot.plaintext import for_typing, render
-from bot.service import ConversationService
+from bot.channels.plaintext import for_typing, render
+from bot.engine.conversation import Document, Ended, Output, Resume, Said, Start
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey
 
 _PAUSED = {
     "de": "Das Gespräch ist gespeichert. Mit „lotse chat“ geht es hier weiter.",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from bot.flowmodel import ReminderItem
-from bot.localtime import LOCAL
+from bot.dates import LOCAL
+from bot.flows.model import ReminderItem
 
 MORNING = dt.time(9, 0)
 """A date-based reminder is due at this local time of its day."""

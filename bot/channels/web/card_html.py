@@ -9,8 +9,8 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 
-from bot.conversation import CardLabels, ContactCard
-from bot.plaintext import tel_uri
+from bot.channels.plaintext import tel_uri
+from bot.engine.conversation import CardLabels, ContactCard
 
 
 def card_lines(card: ContactCard, labels: CardLabels, *, links: bool,

@@ -1,0 +1,1 @@
+"""Anonymous reports counted for the city: statistics with small numbers suppressed, charts."""
