@@ -17,6 +17,7 @@ from bot.channels.plaintext import for_typing, render
 from bot.engine.conversation import Document, Ended, Output, Resume, Said, Start
 from bot.service.conversations import ConversationService
 from bot.service.keys import ConversationKey
+from storage.private_file import write_private
 
 _PAUSED = {
     "de": "Das Gespräch ist gespeichert. Mit „lotse chat“ geht es hier weiter.",
@@ -104,7 +105,7 @@ class Console:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         pdf, txt = document_files(document)
         for file in (txt, pdf):
-            (self.out_dir / file.filename).write_bytes(file.data)
+            write_private(self.out_dir / file.filename, file.data)
         return self.out_dir / pdf.filename, self.out_dir / txt.filename
 
     def wrap(self, text: str) -> str:

@@ -14,6 +14,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from storage.private_file import write_private
+
 SECRET_FILE = "secret.key"
 
 
@@ -56,7 +58,5 @@ def load_secret(data_dir: Path, environ: dict[str, str] | None = None) -> bytes:
         return bytes.fromhex(path.read_text().strip())
     data_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret.hex())
+    write_private(path, secret.hex())
     return secret
