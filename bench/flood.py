@@ -4,7 +4,7 @@ Three runs through the real service and SQLite (a fresh data folder each):
 
 1. quiet: 100 users talk at a steady rate (open loop), each message timed from the moment it
    reaches the service until its reply is released;
-2. flood, rate limit on (bot/ratelimit.py, as a public channel runs it): the same 100 users,
+2. flood, rate limit on (bot/service/ratelimit.py, as a public channel runs it): the same 100 users,
    and one more sending 10,000 messages as fast as a channel could hand them over;
 3. flood, no rate limit: the same, to show what the limit is for.
 
@@ -30,12 +30,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.engine import Talkers, percentile
-from bot.conversation import Event, Output, Said, Say
-from bot.flowmodel import Bundle
-from bot.keys import ConversationKey, KeyHasher
-from bot.loader import load_bundle
-from bot.ratelimit import RateLimit
-from bot.service import ConversationService
+from bot.engine.conversation import Event, Output, Said, Say
+from bot.flows.checker import load_bundle
+from bot.flows.model import Bundle
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
+from bot.service.ratelimit import RateLimit
 from storage import StateStore
 
 

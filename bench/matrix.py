@@ -45,9 +45,9 @@ from nio.api import RoomPreset  # type: ignore[import-untyped]
 
 from bot.channels.matrix import MatrixChannel
 from bot.config import MatrixSettings
-from bot.keys import KeyHasher
-from bot.loader import load_bundle
-from bot.service import ConversationService
+from bot.flows.checker import load_bundle
+from bot.service.conversations import ConversationService
+from bot.service.keys import KeyHasher
 from storage import StateStore
 from tests.synapse import Account, Synapse
 

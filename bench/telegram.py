@@ -60,11 +60,11 @@ from telegram.request import BaseRequest, RequestData
 import bot.channels.telegram as lotse_telegram
 from bot.channels.telegram import TelegramChannel
 from bot.config import TelegramSettings
-from bot.flowmodel import Bundle
-from bot.keys import KeyHasher
-from bot.loader import Sources, check
-from bot.resources import shipped_content
-from bot.service import ConversationService
+from bot.flows.checker import Sources, check
+from bot.flows.model import Bundle
+from bot.flows.shipped import shipped_content
+from bot.service.conversations import ConversationService
+from bot.service.keys import KeyHasher
 from storage import StateStore
 
 QUESTIONS = 10
