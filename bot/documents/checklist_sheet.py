@@ -1,17 +1,13 @@
 """`lotse checklist`: a checklist flow as a sheet to print, in Markdown, HTML or PDF.
 
 A supervisor who has just been told of an incident may not want to chat with a bot; a printed
-list in the drawer works without one. The sheet is built once as neutral blocks (`Sheet`) and
-then written in each format, so the three never say different things:
-
-- every checklist node of the flow, with the messages that lead only into it and those shown
-  right after it, and an empty tick box per item;
-- each deadline node as a line to fill in (placeholders such as `{slot}` print as blanks);
-- the contacts of the flow's contact nodes, each with its own "as of" date;
-- an "as of" date for the sheet.
-
-The same blocks print a supervisor's own ticked state (`view_sheet`, from the engine's
-`ChecklistView`), so that channels can offer it as a file later.
+list in the drawer works without one. The sheet is built once as neutral blocks (`Sheet`): every
+checklist node with the messages that lead only into it and those shown right after it, an empty
+tick box per item; each deadline node as a line to fill in (placeholders such as `{slot}` print
+as blanks); the contacts of the flow's contact nodes, as a conversation shows them, each with its
+own "as of" date; and an "as of" date for the sheet. Each format writes the same blocks, so the
+three never say different things. They also print a supervisor's own ticked state
+(`view_sheet`, from the engine's `ChecklistView`), so that channels can offer it as a file later.
 """
 
 from __future__ import annotations
@@ -26,7 +22,7 @@ from bot.dates import format_date
 from bot.documents.labels import labels
 from bot.documents.pdf import INK, MUTED, printable
 from bot.documents.pdf import Sheet as Pages
-from bot.engine.conversation import CardLabels, ChecklistView, ContactCard, Contacts
+from bot.engine.conversation import CardLabels, ChecklistView, ContactCard, Contacts, contact_cards
 from bot.flows.model import (
     Bundle,
     Checklist,
@@ -129,20 +125,6 @@ def view_sheet(view: ChecklistView, lang: str, today: dt.date,
     items = tuple((tick.text, tick.done) for tick in view.items)
     return Sheet(view.title, lang, today, (TickList(view.title, items, view.progress),),
                  contacts)
-
-
-def contact_cards(bundle: Bundle, ids: tuple[str, ...], lang: str) -> Contacts:
-    """The cards as a conversation shows them, with the same labels and "as of" dates."""
-    cards = []
-    for cid in ids:
-        c = bundle.contacts[cid]
-        cards.append(ContactCard(c.id, c.name[lang], c.phone, c.web, c.email,
-                                 c.hours[lang] if c.hours else None,
-                                 c.note[lang] if c.note else None,
-                                 format_date(c.checked, lang)))
-    words = CardLabels(*(bundle.text(f"card.{key}", lang)
-                         for key in ("phone", "web", "email", "hours", "checked")))
-    return Contacts(tuple(cards), words)
 
 
 def _deadline_line(node: Deadline, lang: str) -> str:
@@ -509,11 +491,9 @@ def _columns(heights: list[float], room: float) -> tuple[tuple[int, int], tuple[
 
 def render(sheet: Sheet, fmt: str) -> bytes:
     """The sheet in `fmt` (md, html or pdf), as the bytes of the file."""
-    if fmt == "md":
-        return to_markdown(sheet).encode("utf-8")
-    if fmt == "html":
-        return to_html(sheet).encode("utf-8")
-    if fmt == "pdf":
-        return to_pdf(sheet)
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    writers = {"md": lambda: to_markdown(sheet).encode("utf-8"),
+               "html": lambda: to_html(sheet).encode("utf-8"), "pdf": lambda: to_pdf(sheet)}
+    if fmt not in writers:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return writers[fmt]()
 

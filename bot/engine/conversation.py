@@ -7,6 +7,7 @@ half an update behind, and a channel can never reach into the engine's data.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -14,8 +15,14 @@ from typing import Any
 
 import orjson
 
+from bot.dates import format_date
+from bot.flows.model import Bundle, Step
+from bot.flows.texts import fill
+
 SlotValue = str | tuple[str, ...] | None
 """A choice id, free text or ISO date; a tuple for multiple answers and ticks; None = skipped."""
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+"""How a date slot holds its date: 2026-11-25."""
 
 
 # --- state -------------------------------------------------------------------------------
@@ -25,11 +32,6 @@ SlotValue = str | tuple[str, ...] | None
 class Frame:
     flow: str
     node: str
-    path: str = field(init=False, repr=False, compare=False)
-    """"flow:node", as stored: written once here, not for every undo step of every save."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", f"{self.flow}:{self.node}")
 
 
 _MISSING = object()
@@ -61,12 +63,27 @@ class State:
 
 
 HISTORY_LIMIT = 40
+"""Answers `back` can take back, newest first; older ones are forgotten."""
+MAX_CALL_DEPTH = 8
+"""Flows calling flows deeper than this are a runaway: a state never holds more frames."""
+MAX_TEXT = 4000
+"""The longest message read, and the longest typed answer kept."""
+
+
+def remember(state: State, slot: str, value: SlotValue) -> State:
+    """Set a slot, keeping what `back` needs to take it back."""
+    undo = (Undo(state.frames, slot, state.slots[slot]) if slot in state.slots
+            else Undo(state.frames, slot))
+    history = (*state.history, undo)[-HISTORY_LIMIT:]
+    return State(state.lang, state.frames, {**state.slots, slot: value}, history)
+
+
+def node_at(bundle: Bundle, frame: Frame) -> Step:
+    return bundle.flows[frame.flow].nodes[frame.node]
 
 
 def _frames_text(frames: tuple[Frame, ...]) -> str:
-    if len(frames) == 1:
-        return frames[0].path
-    return "/".join([f.path for f in frames])
+    return "/".join(f"{f.flow}:{f.node}" for f in frames)
 
 
 def _frames(text: str) -> tuple[Frame, ...]:
@@ -82,25 +99,18 @@ def state_to_json(state: State) -> str:
 
     Each undo step names the place the answer was given, and places repeat (a checklist ticked
     ten times, deep inside a called flow): the history refers by number to a table "t" of the
-    distinct places. (Rows written before the table name the place in each step; both read.)
+    distinct places.
     """
     data: dict[str, Any] = {"l": state.lang, "f": _frames_text(state.frames)}
-    slots = state.slots
-    if slots:
-        # orjson writes a tuple as a list: multiple answers need no copying.
-        data["s"] = slots if type(slots) is dict else dict(slots)
+    if state.slots:
+        data["s"] = dict(state.slots)  # orjson writes a tuple (a multiple answer) as a list
     if state.history:
         places: dict[str, int] = {}
         history: list[list[Any]] = []
         for undo in state.history:
-            frames = undo.frames
-            place = frames[0].path if len(frames) == 1 else _frames_text(frames)
-            where = places.get(place)
-            if where is None:
-                where = places[place] = len(places)
-            previous = undo.previous
-            history.append([where, undo.slot] if previous is _MISSING
-                           else [where, undo.slot, previous])
+            where = places.setdefault(_frames_text(undo.frames), len(places))
+            history.append([where, undo.slot] if not undo.had_value
+                           else [where, undo.slot, undo.previous])
         data["t"] = _places_text(list(places))
         data["h"] = history
     return orjson.dumps(data).decode()
@@ -152,12 +162,9 @@ def state_from_json(text: str) -> State:
     history = []
     for entry in data.get("h", []):
         where = entry[0]
-        if type(where) is int:
-            if not 0 <= where < len(places):
-                raise IndexError(f"no place {where} in the table")
-            undo_frames = places[where]
-        else:
-            undo_frames = _frames(_text(where))
+        if type(where) is not int or not 0 <= where < len(places):
+            raise IndexError(f"no place {where!r} in the table")
+        undo_frames = places[where]
         if len(entry) > 2:
             history.append(Undo(undo_frames, str(entry[1]), _slot(entry[2])))
         else:
@@ -272,6 +279,21 @@ class CardLabels:
 class Contacts:
     cards: tuple[ContactCard, ...]
     labels: CardLabels
+
+
+def contact_cards(bundle: Bundle, ids: tuple[str, ...], lang: str) -> Contacts:
+    """The contacts' cards in `lang`, each with the date its details were last checked: one way
+    to build them, so a conversation and a printed checklist show the same."""
+    cards = []
+    for cid in ids:
+        c = bundle.contacts[cid]
+        cards.append(ContactCard(c.id, c.name[lang], c.phone, c.web, c.email,
+                                 c.hours[lang] if c.hours else None,
+                                 c.note[lang] if c.note else None,
+                                 format_date(c.checked, lang)))
+    words = CardLabels(*(fill(bundle.text(f"card.{key}", lang), lambda _name: "")
+                         for key in ("phone", "web", "email", "hours", "checked")))
+    return Contacts(tuple(cards), words)
 
 
 @dataclass(frozen=True, slots=True)
