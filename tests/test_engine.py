@@ -430,10 +430,10 @@ nodes:
 
 
 def test_doubled_braces_show_as_one_in_options_and_answers(tmp_path: Path) -> None:
-    """`{{` and `}}` are a literal brace in every text, also where a text is built once and
-    kept, and in a label shown as the answer (both showed `}}` doubled)."""
+    """`{{` and `}}` are a literal brace in every text, also in a question asked again and
+    in a label shown as the answer (both showed `}}` doubled)."""
     talk = Talk(bundle_of(tmp_path, BRACES))
-    for _ in range(2):  # built, then taken from the cache of fixed outputs
+    for _ in range(2):  # asked, then asked again after "zurück"
         question = talk.question
         assert question.text == "Welche Klammer?"
         assert [o.label for o in question.options] == ["Auf", "Zu }"]

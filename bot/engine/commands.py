@@ -74,8 +74,6 @@ _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 
 def normalize(text: str) -> str:
     """Lower case, umlauts folded (zurück = zurueck), punctuation dropped, spaces collapsed."""
-    if text.isascii() and text.isalnum():
-        return text.lower()  # one plain word ("Ja", "2", "erste12"): nothing else to do
     folded = text.casefold().translate(_UMLAUTS)
     return _SPACE.sub(" ", _PUNCT.sub(" ", folded)).strip()
 

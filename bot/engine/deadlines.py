@@ -39,8 +39,7 @@ def period_end(start: dt.date, months: int, region: str = "DE-HE") -> dt.date:
 def prepare(regions: Iterable[str], today: dt.date) -> None:
     """Work out the holidays that deadlines reached from today will need (this year's and next
     year's), ahead of the first conversation that reaches one: the first look imports
-    `holidays`, a quarter of a second in which the event loop, and every conversation on it,
-    waits. Another year's holidays, needed later, cost about 4 ms once."""
+    `holidays`, long enough to hold up the event loop and every conversation on it."""
     for region in set(regions):
         for year in (today.year, today.year + 1):
             is_working_day(dt.date(year, 1, 1), region)

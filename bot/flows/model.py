@@ -9,18 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 
 from bot.engine.commands import normalize
 
 Text = Mapping[str, str]
 """One text in every language: language code -> text."""
 
-
-@lru_cache(maxsize=1 << 16)
-def normalized(text: str) -> str:
-    """`normalize`, remembered: labels such as "Ja" or "Nein" recur in every other question."""
-    return normalize(text)
+normalized = normalize
+"""`normalize` under the name the flow checks import from here."""
 
 
 # --- conditions --------------------------------------------------------------------------
@@ -71,12 +67,9 @@ class Link:
 # --- steps -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Step:
-    """What every node has: its id, an optional message shown first, and where it leads.
-
-    Compared and hashed by identity (eq=False), so the engine can cache what it renders per node.
-    """
+    """What every node has: its id, an optional message shown first, and where it leads."""
 
     id: str
     say: Text | None = None
@@ -84,12 +77,12 @@ class Step:
     line: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Message(Step):
     """Shows `say` and goes on."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Branch(Step):
     """Shows nothing; follows the first link whose condition holds."""
 
@@ -101,20 +94,20 @@ class Choice:
     synonyms: Mapping[str, tuple[str, ...]]
     next: tuple[Link, ...] = ()
     phrases: frozenset[str] = field(init=False, compare=False)
-    """Everything that answers with this choice, normalized once here instead of every turn."""
+    """Everything that answers with this choice (its id, labels and synonyms), normalized."""
 
     def __post_init__(self) -> None:
-        words = {normalized(self.id.replace("_", " "))}
+        words = {normalize(self.id.replace("_", " "))}
         for label in self.label.values():
-            words.add(normalized(label))
+            words.add(normalize(label))
         for synonyms in self.synonyms.values():
             for synonym in synonyms:
-                words.add(normalized(synonym))
+                words.add(normalize(synonym))
         words.discard("")
         object.__setattr__(self, "phrases", frozenset(words))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ask(Step):
     """A question with fixed answers; waits for the user."""
 
@@ -130,7 +123,7 @@ class Ask(Step):
         return next((c for c in self.choices if c.id == choice_id), None)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Input(Step):
     """A free-text or date answer kept in a slot; waits for the user."""
 
@@ -140,7 +133,7 @@ class Input(Step):
     optional: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ContactList(Step):
     """Shows the contact cards of the listed contacts, in directory order."""
 
@@ -153,7 +146,7 @@ class ChecklistItem:
     text: Text
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Checklist(Step):
     """Tickable items; waits until the user says they are done. Ticks live in `slot`."""
 
@@ -170,7 +163,7 @@ class Field:
     slot: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DocumentStep(Step):
     """Hands over a document built from slots; `erase` forgets those slots afterwards."""
 
@@ -180,7 +173,7 @@ class DocumentStep(Step):
     erase: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Deadline(Step):
     """Computes the end of a legal period from a date slot into `slot` (bot.engine.deadlines)."""
 
@@ -214,7 +207,7 @@ class ReminderItem:
     before_days: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Remind(Step):
     """Sets the reminders whose ids were chosen in `slot` (all of them without a slot), or
     with `stop` ends every reminder of this user. Only where a channel can send on its own."""
@@ -224,19 +217,19 @@ class Remind(Step):
     stop: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Call(Step):
     """Runs another flow and comes back to `next` when it ends."""
 
     flow: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class End(Step):
     """Ends this flow: returns to the caller, or ends the conversation."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReportStep(Step):
     """Shows exactly what an anonymous report would store and waits for yes or no.
 
@@ -282,7 +275,7 @@ class Contact:
     note: Text | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True)
 class Bundle:
     """Everything a conversation needs: flows, texts, contacts, languages."""
 

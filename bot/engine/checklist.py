@@ -1,0 +1,43 @@
+"""Checklist nodes: the list with its ticks, ticking by number, "print" and "done"."""
+
+from __future__ import annotations
+
+from bot.engine.answers import parse_numbers
+from bot.engine.commands import is_done, is_print
+from bot.engine.conversation import ChecklistView, Document, State, Tick, remember
+from bot.engine.moves import Go, Move, Show
+from bot.engine.reply import Reply
+from bot.flows.model import Checklist
+
+
+def view(reply: Reply, state: State, here: Checklist) -> ChecklistView:
+    ticked = state.slots.get(here.slot) or ()
+    items = tuple(Tick(i + 1, item.id, reply.render(item.text, state), item.id in ticked)
+                  for i, item in enumerate(here.items))
+    progress = reply.system("checklist_progress", done=str(sum(t.done for t in items)),
+                            total=str(len(items)))
+    return ChecklistView(reply.render(here.title, state), state.here.flow, state.here.node,
+                         items, progress, reply.system("checklist_hint"))
+
+
+def tick(reply: Reply, state: State, here: Checklist, text: str) -> Move:
+    ticked = tuple(state.slots.get(here.slot) or ())
+    if is_print(text):
+        # The list as it stands, to print or to keep: every item, done or still open.
+        fields = tuple((reply.render(item.text, state), reply.system(
+            "checklist_item_done" if item.id in ticked else "checklist_item_open"))
+            for item in here.items)
+        title = reply.render(here.title, state)
+        reply.out.append(Document(title, "checkliste" if reply.lang == "de" else "checklist",
+                                  fields, reply.now, reply.lang))
+        reply.say(reply.system("document_ready", title=title))
+        return Show(state)
+    if is_done(text):
+        return Go(remember(state, here.slot, ticked), here.next)
+    numbers = parse_numbers(text, len(here.items))
+    if numbers is None:
+        return reply.not_understood(state)
+    toggled = set(ticked) ^ {here.items[n].id for n in set(numbers)}
+    # In the list's order (a tick of an item a content update removed is gone already:
+    # see bot.engine.fitting).
+    return Show(remember(state, here.slot, tuple(i.id for i in here.items if i.id in toggled)))

@@ -1,0 +1,74 @@
+"""What one turn says, and the words it says it with.
+
+A `Reply` collects a turn's outputs in the conversation's language: system texts from the
+content, flow texts with their `{slot}` placeholders filled, and answers shown as words (a
+choice's label, a date in the local style). Every handler writes through it, so a text reads
+the same wherever it is shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from bot.dates import format_date
+from bot.engine.conversation import ISO_DATE, Output, Say, SlotValue, State
+from bot.engine.moves import Show
+from bot.flows.model import Bundle, Step, Text
+from bot.flows.texts import fill
+
+
+class Reply:
+    def __init__(self, bundle: Bundle, now: dt.datetime, can_remind: bool = False) -> None:
+        self.bundle = bundle
+        self.now = now
+        self.can_remind = can_remind
+        """The channel can send on its own, so reminders may be offered."""
+        self.lang = ""
+        self.out: list[Output] = []
+
+    def system(self, key: str, **params: str) -> str:
+        return fill(self.bundle.text(key, self.lang), lambda name: params.get(name, ""))
+
+    def render(self, text: Text, state: State) -> str:
+        slots = state.slots
+        return fill(text[self.lang], lambda name: self.show(name, slots.get(name), slots))
+
+    def show(self, slot: str, value: SlotValue,
+             slots: Mapping[str, SlotValue] | None = None) -> str:
+        """An answer as words: a choice's label, a date in the local style, or the text.
+        A label is shown as its option is (`{{` as one brace, its placeholders filled from
+        `slots`, one level deep)."""
+        if value is None:
+            return "–"
+        labels = self.bundle.choice_labels.get(slot, {})
+        values = value if isinstance(value, tuple) else (value,)
+        shown = []
+        known = slots or {}
+        for v in values:
+            if v in labels:
+                shown.append(fill(labels[v][self.lang],
+                                  lambda name: self.show(name, known.get(name))))
+            elif slot in self.bundle.date_slots and ISO_DATE.match(v):
+                shown.append(self.date(dt.date.fromisoformat(v)))
+            else:
+                shown.append(v)
+        return ", ".join(shown)
+
+    def date(self, day: dt.date) -> str:
+        return format_date(day, self.lang)
+
+    def say(self, text: str) -> None:
+        if text:
+            self.out.append(Say(text))
+
+    def say_node(self, here: Step, state: State) -> None:
+        """A node's own message, if it has one, shown before it runs or asks."""
+        if here.say is not None:
+            self.say(self.render(here.say, state))
+
+    def not_understood(self, state: State, instead: Text | None = None) -> Show:
+        """The question again, after the general words or the question's own (`unmatched`)."""
+        self.say(self.render(instead, state) if instead is not None
+                 else self.system("not_understood"))
+        return Show(state)
