@@ -2,6 +2,7 @@
 
 It only translates: lines typed become `Said` events, outputs become text. The conversation is
 keyed by the local user name, so a chat closed with Ctrl-C continues in the next `lotse chat`.
+Its own two lines (the conversation is kept; where a document went) are `system.console.*`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,6 @@ from bot.engine.conversation import Document, Ended, Output, Resume, Said, Start
 from bot.service.conversations import ConversationService
 from bot.service.keys import ConversationKey
 from storage.private_file import write_private
-
-_PAUSED = {
-    "de": "Das Gespräch ist gespeichert. Mit „lotse chat“ geht es hier weiter.",
-    "en": "The conversation is saved. Run “lotse chat” to continue here.",
-}
-_SAVED = {
-    "de": "Dokument gespeichert, als PDF und als Text:\n  {pdf}\n  {txt}",
-    "en": "Document saved, as PDF and as text:\n  {pdf}\n  {txt}",
-}
 
 
 def console_key() -> ConversationKey:
@@ -70,7 +62,7 @@ class Console:
     def pause(self) -> None:
         """Say that the conversation is kept and how to go on (Ctrl-D, Ctrl-C)."""
         lang = self.service.language(self.key) or self.lang
-        self.write("\n" + _PAUSED.get(lang, _PAUSED["en"]))
+        self.write("\n" + self.service.bundle.text("console.paused", lang))
 
     def read(self) -> str | None:
         if self.interactive:
@@ -88,7 +80,8 @@ class Console:
             if isinstance(output, Document):
                 self.lang = output.lang
                 pdf, txt = self.save(output)
-                self.write(_SAVED.get(self.lang, _SAVED["en"]).format(pdf=pdf, txt=txt))
+                saved = self.service.bundle.text("console.document_saved", self.lang)
+                self.write(saved.format(pdf=pdf, txt=txt))
                 continue
             if isinstance(output, Ended):
                 return True
@@ -99,7 +92,7 @@ class Console:
 
     def save(self, document: Document) -> tuple[Path, Path]:
         """Write the PDF and the text file side by side; returns (pdf, txt)."""
-        # Imported here: fpdf2 takes half a second to import, and most chats make no document.
+        # Imported here: fpdf2 is slow to import, and most chats make no document.
         from bot.documents.files import document_files
 
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,52 +1,47 @@
-"""The few fixed words Lotse prints on its documents, in German and English.
+"""The few fixed words Lotse prints on its documents: `system.document.*` of the shipped content.
 
-They live here, not in content/, only until the content files get a place for them
-(`system.document.*`); the keys are named so that they can move there unchanged.
+Documents print the shipped words, not a city's own version of them: a document is made from a
+language alone (no bundle reaches a protocol or a checklist sheet), and `lotse verify` must
+recognise the same words anywhere, without a city's configuration. `lotse check` checks the keys
+in every language like every other text.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
-LABELS: Mapping[str, Mapping[str, str]] = {
-    "de": {
-        "created": "Erstellt am {date} um {time} Uhr ({zone})",
-        "fingerprint": "Fingerabdruck (SHA-256) des Textes über der Linie:",
-        "keep_safe": (
-            "Bewahren Sie diese Datei an einem sicheren Ort auf, zum Beispiel ausgedruckt oder "
-            "auf einem USB-Stick, und notieren Sie den Fingerabdruck getrennt davon. Ändern Sie "
-            "diese Fassung nicht: Was Ihnen später noch einfällt, schreiben Sie als Nachtrag mit "
-            "Datum in ein neues Dokument. So bleibt der Fingerabdruck gültig; prüfen lässt er "
-            "sich mit „lotse verify DATEI“."),
-        "page": "Seite {page} von {pages}",
-        "contacts": "Kontakte",
-        "deadline": "Frist: {period} ab dem {blank} – endet am {blank}",
-        "month": "{n} Monat",
-        "months": "{n} Monate",
-        "as_of": "Stand: {date}",
-        "not_done": "offen",
-        "done": "erledigt",
-    },
-    "en": {
-        "created": "Created on {date} at {time} ({zone})",
-        "fingerprint": "SHA-256 fingerprint of the text above the line:",
-        "keep_safe": (
-            "Keep this file in a safe place, for example printed out or on a USB stick, and note "
-            "the fingerprint down somewhere else. Do not change this version: whatever you "
-            "remember later, write it as a dated addition in a new document. That way the "
-            "fingerprint stays valid; it can be checked with “lotse verify FILE”."),
-        "page": "Page {page} of {pages}",
-        "contacts": "Contacts",
-        "deadline": "Deadline: {period} from {blank} – ends on {blank}",
-        "month": "{n} month",
-        "months": "{n} months",
-        "as_of": "As of {date}",
-        "not_done": "open",
-        "done": "done",
-    },
-}
+import yaml
+
+from bot.flows.shipped import shipped_content
+
+EARLIER = Path(__file__).with_name("earlier_labels.yaml")
+"""Page footers of documents made before the present wording: data, kept for `lotse verify`."""
 
 
 def labels(lang: str) -> Mapping[str, str]:
     """The labels of `lang`, or the English ones for a language Lotse does not print in yet."""
-    return LABELS.get(lang, LABELS["en"])
+    shipped = _shipped()
+    return shipped.get(lang) or shipped["en"]
+
+
+@functools.cache
+def page_labels() -> tuple[str, ...]:
+    """Every page label ("Seite {page} von {pages}") a Lotse document may carry: today's in
+    each language, then the earlier ones, so that old documents stay verifiable."""
+    now = [words["page"] for words in _shipped().values()]
+    return tuple(dict.fromkeys([*now, *_read(EARLIER)["page"]]))
+
+
+@functools.cache
+def _shipped() -> dict[str, dict[str, str]]:
+    """language -> key -> label, from each shipped `<lang>/system.yaml`."""
+    return {file.parent.name: {key: str(text).strip()
+                               for key, text in _read(file)["system"]["document"].items()}
+            for file in sorted(shipped_content().glob("*/system.yaml"))}
+
+
+def _read(file: Path) -> Any:
+    return yaml.load(file.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)

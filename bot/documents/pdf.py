@@ -76,8 +76,9 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
-def page_footer(title: str, lang: str, page: int, pages: int | str) -> str:
-    return f"{title} · {labels(lang)['page'].format(page=page, pages=pages)}"
+def page_footer(title: str, page_label: str, page: int, pages: int | str) -> str:
+    """The foot of a page ("title · Seite 1 von 2"); `lotse verify` takes it off again."""
+    return f"{title} · {page_label.format(page=page, pages=pages)}"
 
 
 class Sheet(FPDF):
@@ -103,8 +104,8 @@ class Sheet(FPDF):
     def footer(self) -> None:
         self.set_y(-14)
         self.font(8, color=MUTED)
-        self.cell(0, 5, page_footer(self.sheet_title, self.sheet_lang, self.page_no(),
-                                    _PAGES_ALIAS), align="C")
+        self.cell(0, 5, page_footer(self.sheet_title, labels(self.sheet_lang)["page"],
+                                    self.page_no(), _PAGES_ALIAS), align="C")
 
     def font(self, size: float, bold: bool = False, color: tuple[int, int, int] = INK) -> None:
         self.set_font(FAMILY, "B" if bold else "", size)

@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.documents.labels import LABELS
+from bot.documents.labels import page_labels
 from bot.documents.pdf import page_footer, printable
 from bot.documents.text import FINGERPRINT, canonical, fingerprint, split_text, without_rule
 
@@ -115,8 +115,8 @@ def _shown_text(pages: list[str], title: str) -> str:
     shown = []
     for number, text in enumerate(pages, start=1):
         squashed = _squash(text)
-        for lang in LABELS:
-            foot = _squash(page_footer(title, lang, number, len(pages)))
+        for label in page_labels():
+            foot = _squash(page_footer(title, label, number, len(pages)))
             if squashed.endswith(foot):
                 squashed = squashed[:-len(foot)]
                 break

@@ -74,9 +74,41 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
         "reminders_stopped": (),
         "reminders_unavailable": (),
         "reminder_intro": (),
+        "document.created": ("date", "time", "zone"),
+        "document.fingerprint": (),
+        "document.keep_safe": (),
+        "document.page": ("page", "pages"),
+        "document.contacts": (),
+        "document.deadline": ("period", "blank"),
+        "document.month": ("n",),
+        "document.months": ("n",),
+        "document.as_of": ("date",),
+        "document.not_done": (),
+        "document.done": (),
+        "telegram.only_private": (),
+        "telegram.send_selection": (),
+        "telegram.choose_first": (),
+        "telegram.menu.start": (),
+        "telegram.menu.help": (),
+        "telegram.menu.emergency": (),
+        "telegram.menu.back": (),
+        "telegram.menu.restart": (),
+        "telegram.menu.language": (),
+        "telegram.menu.stop": (),
+        "telegram.menu.forget": (),
+        "telegram.menu.reminders": (),
+        "matrix.only_direct": (),
+        "matrix.undecryptable": (),
+        "matrix.text_only": (),
+        "matrix.erased": (),
+        "matrix.upload_failed": (),
+        "console.paused": (),
+        "console.document_saved": ("pdf", "txt"),
     }.items()
 }
-"""Lotse's own texts, under `system.` in every language, with the parameters each may use."""
+"""Lotse's own texts, under `system.` in every language, with the parameters each may use.
+`document.*` are printed on documents as shipped (`bot.documents.labels`), the others are
+said by the engine or a channel."""
 
 
 @dataclass(frozen=True, slots=True)
