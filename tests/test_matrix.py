@@ -37,7 +37,9 @@ from nio import (  # type: ignore[import-untyped]
 )
 from nio.crypto import decrypt_attachment  # type: ignore[import-untyped]
 
-from bot.channels.matrix import SESSION_FILE, TOKEN_FILE, MatrixChannel, quiet_nio, said_text
+from bot.channels.matrix import TOKEN_FILE, MatrixChannel
+from bot.channels.matrix_events import said_text
+from bot.channels.matrix_login import SESSION_FILE, quiet_nio
 from bot.channels.matrix_render import joined, part, question_part
 from bot.channels.plaintext import tel_uri
 from bot.config import MatrixSettings

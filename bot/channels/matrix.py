@@ -4,19 +4,18 @@ It only translates. A text message in a direct room becomes `Said`, keyed by the
 Matrix id; outputs become one HTML message per turn (`bot.channels.matrix_render`) and files.
 The event id is the event id, so an event seen twice is handled once.
 
-Lifecycle. The first start logs in with the password and writes the device and access token
-to `<data>/matrix/session.json`; every later start reuses them, so the bot keeps one device
-and its encryption keys (only when that device was logged out does it log in as a new one). The
-crypto store (`store/`) and the sync token (`sync-token`) live beside it. The token is written
-only after every event of a sync has been handled, so a crash loses nothing: what was not
-handled comes again.
+Lifecycle. Each start logs in once (`bot.channels.matrix_login`: one device kept across
+starts, with its encryption keys), catches up, then syncs. The sync token (`<data>/matrix/
+sync-token`) is written only after every event of a sync has been handled, so a crash loses
+nothing: what was not handled comes again. Which events are input is decided in
+`bot.channels.matrix_events`.
 
 What is input. Only what arrives while Lotse runs: the first sync after a start brings what was
 written while it was down, and that is not taken as an answer (the question it answered may
 have changed) — the person gets "this is where we left off" and the open question instead of
 silence. The bot's own messages, notices, edits and state events are never input. A message
 it cannot decrypt gets a request to send it again; a picture or file a note that only text is
-read.
+read. These notes of the channel's own are content (`system.matrix.*`).
 
 Rooms. Invites are accepted (only from `allowed_servers`, when that is set); after joining a
 direct room Lotse greets, or resumes a running conversation. A room with more than one other
@@ -35,42 +34,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import json
 import logging
-import os
-import re
-import secrets
-from collections import OrderedDict
 from collections.abc import Coroutine
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from nio import (
     AsyncClient,
-    AsyncClientConfig,
     InviteInfo,
     InviteMemberEvent,
     JoinError,
     LocalProtocolError,
-    LoginResponse,
     MegolmEvent,
-    RoomEncryptedMedia,
-    RoomInfo,
-    RoomMemberEvent,
-    RoomMessageMedia,
     RoomMessageText,
     RoomSendResponse,
     SendRetryError,
     SyncError,
     SyncResponse,
     UploadResponse,
-    WhoamiResponse,
 )
 
 from bot.channels.document_files import document_files
-from bot.channels.errors import ChannelError
+from bot.channels.matrix_events import INPUT, SYNC_FILTER, joined_now, said_text, server_of
+from bot.channels.matrix_login import MatrixError, close, log_in, quiet_nio
 from bot.channels.matrix_render import (
     Part,
     joined,
@@ -80,136 +68,20 @@ from bot.channels.matrix_render import (
     text_html,
 )
 from bot.channels.plaintext import for_typing
+from bot.channels.recent import Recent
 from bot.config import MatrixSettings
 from bot.engine.conversation import Document, Ended, Event, Output, Resume, Said, Start
 from bot.service.conversations import ConversationService
 from bot.service.keys import ConversationKey
+from storage.private_file import write_private
 
 log = logging.getLogger(__name__)
 
-SESSION_FILE = "session.json"
 TOKEN_FILE = "sync-token"
-PICKLE_FILE = "pickle.key"
-STORE_DIR = "store"
 
 ROOM_LIMIT = 10_000
 """How many rooms' event ids are remembered for `forget`; the oldest are dropped first."""
 EVENTS_PER_ROOM = 500
-
-SYNC_FILTER: dict[str, Any] = {
-    "presence": {"types": []},
-    "account_data": {"types": []},
-    "room": {"ephemeral": {"types": []}, "account_data": {"types": []},
-             "timeline": {"limit": 50}},
-}
-"""No presence, typing, receipts or account data: nothing Lotse acts on."""
-
-_ONLY_DIRECT = {
-    "de": "Ich arbeite nur im Direktchat mit einer Person. Bitte schreiben Sie mir direkt: "
-          "Was Sie mir anvertrauen, gehört nicht in eine Gruppe. Ich verlasse diesen Raum.",
-    "en": "I only work in a direct chat with one person. Please write to me directly: "
-          "what you tell me does not belong in a group. I am leaving this room.",
-}
-_UNDECRYPTABLE = {
-    "de": "Ihre letzte Nachricht konnte ich nicht entschlüsseln. "
-          "Bitte schicken Sie sie noch einmal.",
-    "en": "I could not decrypt your last message. Please send it again.",
-}
-_TEXT_ONLY = {
-    "de": "Ich kann nur Text lesen, keine Bilder, Dateien oder Sprachnachrichten. "
-          "Bitte schreiben Sie mir Ihre Antwort.",
-    "en": "I can only read text, not pictures, files or voice messages. "
-          "Please write your answer.",
-}
-_ERASED = {
-    "de": "Meine Nachrichten in diesem Raum habe ich entfernt. Was ich nicht entfernen durfte, "
-          "können Sie selbst löschen oder den Raum verlassen.",
-    "en": "I have removed my messages in this room. What I was not allowed to remove you can "
-          "delete yourself, or leave the room.",
-}
-_DOCUMENT_FAILED = {
-    "de": "Die Datei konnte ich nicht hochladen. Hier ist das Dokument als Text:",
-    "en": "I could not upload the file. Here is the document as text:",
-}
-
-_REPLY_FALLBACK = re.compile(r"\A(?:>[^\n]*\n)+\n")
-_MATRIX_ID = re.compile(r"[@!#][^\s:'\"<>]+:[\w.\-\[\]]+(?::\d+)?")
-
-
-class _WithoutIds(logging.Filter):
-    """matrix-nio logs user and room ids (key sharing, device lists); Lotse's logs must not
-    tell who talked to it. Ids are replaced, the rest of the record stays."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if _MATRIX_ID.search(message):
-            record.msg, record.args = _MATRIX_ID.sub("<id>", message), ()
-        return True
-
-
-def quiet_nio() -> None:
-    """nio's loggers at WARNING (its INFO is a running account of key traffic), without ids."""
-    without = _WithoutIds()
-    for name in list(logging.root.manager.loggerDict):
-        if name == "nio" or name.startswith("nio."):
-            logger = logging.getLogger(name)
-            if not any(isinstance(f, _WithoutIds) for f in logger.filters):
-                logger.addFilter(without)
-    nio = logging.getLogger("nio")
-    if nio.level == logging.NOTSET:  # unless an operator chose a level for it
-        nio.setLevel(logging.WARNING)
-
-
-class MatrixError(ChannelError):
-    """The channel cannot run: login refused, token revoked, nothing to log in with."""
-
-
-# --- the saved login ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Login:
-    homeserver: str
-    user_id: str
-    device_id: str
-    access_token: str
-
-
-def load_login(path: Path) -> Login | None:
-    try:
-        data = json.loads(path.read_text())
-        return Login(str(data["homeserver"]), str(data["user_id"]), str(data["device_id"]),
-                     str(data["access_token"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def write_private(path: Path, text: str) -> None:
-    """Replace `path` with `text`, readable by the owner only, never half written."""
-    temporary = path.with_name(path.name + ".new")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
-
-
-# --- what an event means ----------------------------------------------------------------------
-
-
-def said_text(event: RoomMessageText) -> str | None:
-    """The words of a text message; None for an edit (it would answer a question gone by)."""
-    content = event.source.get("content", {})
-    relation = content.get("m.relates_to") or {}
-    if relation.get("rel_type") == "m.replace":
-        return None
-    body = str(event.body)
-    if "m.in_reply_to" in relation:
-        body = _REPLY_FALLBACK.sub("", body, count=1)
-    return body
-
-
-def server_of(user_id: str) -> str:
-    return user_id.partition(":")[2]
 
 
 # --- per-room memory --------------------------------------------------------------------------
@@ -244,7 +116,7 @@ class MatrixChannel:
         self.drain_timeout = drain_timeout
         self.client: AsyncClient | None = None
         self._token: str | None = None
-        self._rooms: OrderedDict[str, _Room] = OrderedDict()
+        self._rooms: Recent[str, _Room] = Recent(_Room, ROOM_LIMIT)
         self._leaving: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._saving: asyncio.Task[bool] | None = None
@@ -275,10 +147,8 @@ class MatrixChannel:
 
         Returns when Lotse listens: what is written from now on is taken as input."""
         quiet_nio()
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        (self.folder / STORE_DIR).mkdir(exist_ok=True, mode=0o700)
-        self.client = self._new_client()
-        await self._login(self.client)
+        self.client = await log_in(self.settings, self.folder, sync_timeout=self.sync_timeout,
+                                   max_retry_pause=self.max_retry_pause)
         if self.client.should_upload_keys:
             await self.client.keys_upload()
         token_file = self.folder / TOKEN_FILE
@@ -302,72 +172,7 @@ class MatrixChannel:
             self._saving = None
         client, self.client = self.client, None
         if client is not None:
-            await _close(client)
-
-    def _new_client(self) -> AsyncClient:
-        config = AsyncClientConfig(
-            encryption_enabled=True, store_sync_tokens=False, pickle_key=self._pickle_key(),
-            max_timeout_retry_wait_time=self.max_retry_pause,
-            request_timeout=max(60.0, self.sync_timeout + 30))
-        return AsyncClient(self.settings.homeserver, self.settings.user_id,
-                           store_path=str(self.folder / STORE_DIR), config=config)
-
-    def _pickle_key(self) -> str:
-        """The key nio encrypts the stored Olm account and sessions with, made on first start."""
-        path = self.folder / PICKLE_FILE
-        if not path.exists():
-            write_private(path, secrets.token_urlsafe(32))
-        return path.read_text().strip()
-
-    async def _login(self, client: AsyncClient) -> None:
-        """A configured access token as it is; else the saved device; else the password."""
-        settings = self.settings
-        if settings.access_token:
-            client.access_token = settings.access_token
-            who = await client.whoami()
-            if not isinstance(who, WhoamiResponse):
-                raise MatrixError(f"Matrix: the homeserver refused LOTSE_MATRIX_ACCESS_TOKEN "
-                                  f"({who.status_code}: {who.message})")
-            if who.user_id != settings.user_id:
-                raise MatrixError("Matrix: LOTSE_MATRIX_ACCESS_TOKEN belongs to another user "
-                                  "than LOTSE_MATRIX_USER_ID")
-            device_id = settings.device_id or who.device_id
-            if not device_id:
-                raise MatrixError("Matrix: set LOTSE_MATRIX_DEVICE_ID for the access token")
-            client.restore_login(settings.user_id, device_id, settings.access_token)
-            return
-        path = self.folder / SESSION_FILE
-        saved = load_login(path)
-        device_id = settings.device_id
-        if saved is not None and (saved.homeserver, saved.user_id) == (
-                settings.homeserver, settings.user_id) and device_id in (None, saved.device_id):
-            client.restore_login(saved.user_id, saved.device_id, saved.access_token)
-            who = await client.whoami()
-            if isinstance(who, WhoamiResponse):
-                log.info("matrix: reusing the saved device")
-                return
-            if who.status_code != "M_UNKNOWN_TOKEN":
-                raise MatrixError(f"Matrix: the homeserver refused the saved login "
-                                  f"({who.status_code}: {who.message})")
-            # Logged out, and with that the device and its keys deleted on the server: a
-            # login as a new device, with new keys, is the only way back to encryption.
-            log.warning("matrix: the saved device was logged out; logging in as a new one")
-            await _close(client)
-            client = self.client = self._new_client()
-            device_id = None
-        if not settings.password:
-            raise MatrixError("Matrix: set LOTSE_MATRIX_PASSWORD (used once, for the first "
-                              "login) or LOTSE_MATRIX_ACCESS_TOKEN")
-        if device_id:
-            client.device_id = device_id  # nio logs in as this device when set
-        response = await client.login(settings.password, device_name=settings.device_name)
-        if not isinstance(response, LoginResponse):
-            raise MatrixError(f"Matrix: login refused ({response.status_code}: "
-                              f"{response.message})")
-        write_private(path, json.dumps(asdict(Login(
-            settings.homeserver, response.user_id, response.device_id,
-            response.access_token))))
-        log.info("matrix: logged in, device saved for the next start")
+            await close(client)
 
     # --- syncing -----------------------------------------------------------------------------
 
@@ -448,7 +253,7 @@ class MatrixChannel:
             tasks.append(self._spawn(self._invited(room_id, invite)))
         for room_id in response.rooms.leave:
             self._leaving.discard(room_id)
-            self._rooms.pop(room_id, None)
+            self._rooms.pop(room_id)
         for room_id, info in response.rooms.join.items():
             room = client.rooms.get(room_id)
             if room_id in self._leaving or room is None:
@@ -463,25 +268,16 @@ class MatrixChannel:
                 continue
             person = others[0]
             events = [e for e in info.timeline.events
-                      if e.sender == person and isinstance(e, _INPUT)]
-            joined_now = self._joined_now(info, me)
-            if joined_now is not None:
-                tasks.append(self._spawn(self._greet(room_id, person, joined_now)))
+                      if e.sender == person and isinstance(e, INPUT)]
+            joined_id = joined_now(info, me)
+            if joined_id is not None:
+                tasks.append(self._spawn(self._greet(room_id, person, joined_id)))
             elif first and events:
                 tasks.append(self._spawn(self._turn(room_id, person, Resume(),
                                                     f"resume {events[-1].event_id}")))
             if not first:
                 tasks.extend(self._spawn(self._message(room_id, person, e)) for e in events)
         return tasks
-
-    @staticmethod
-    def _joined_now(info: RoomInfo, me: str) -> str | None:
-        """The id of our own join in this sync's timeline, if Lotse joined just now."""
-        for event in info.timeline.events:
-            if (isinstance(event, RoomMemberEvent) and event.state_key == me
-                    and event.membership == "join" and event.prev_membership != "join"):
-                return str(event.event_id)
-        return None
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(work)
@@ -499,20 +295,12 @@ class MatrixChannel:
         return not allowed or server_of(user_id) in allowed
 
     def _room(self, room_id: str) -> _Room:
-        memory = self._rooms.get(room_id)
-        if memory is None:
-            memory = self._rooms[room_id] = _Room()
-            while len(self._rooms) > ROOM_LIMIT:
-                oldest, old = next(iter(self._rooms.items()))
-                if old.lock.locked():
-                    break
-                del self._rooms[oldest]
-        self._rooms.move_to_end(room_id)
-        return memory
+        return self._rooms[room_id]
 
-    def _lang(self, key: ConversationKey | None) -> str:
+    def _text(self, name: str, key: ConversationKey | None) -> str:
+        """A note of the channel's own, in the conversation's language, else the default."""
         lang = self.service.language(key) if key is not None else None
-        return lang or self.service.bundle.default_language
+        return self.service.bundle.text(name, lang or self.service.bundle.default_language)
 
     # --- rooms -------------------------------------------------------------------------------
 
@@ -536,11 +324,10 @@ class MatrixChannel:
         client = self.client
         assert client is not None
         if note:
-            lang = self.service.bundle.default_language
-            await self._send(room_id, notice(_words(_ONLY_DIRECT, lang)))
+            await self._send(room_id, notice(self._text("matrix.only_direct", None)))
         await client.room_leave(room_id)
         await client.room_forget(room_id)
-        self._rooms.pop(room_id, None)
+        self._rooms.pop(room_id)
         log.info("matrix: left a room that is not a direct chat with one person")
 
     # --- turns -------------------------------------------------------------------------------
@@ -563,7 +350,7 @@ class MatrixChannel:
             await self._undecryptable(room_id, key, event)
             return
         async with memory.lock:  # media
-            await self._send(room_id, notice(_words(_TEXT_ONLY, self._lang(key))), memory)
+            await self._send(room_id, notice(self._text("matrix.text_only", key)), memory)
 
     async def _undecryptable(self, room_id: str, key: ConversationKey,
                              event: MegolmEvent) -> None:
@@ -575,8 +362,7 @@ class MatrixChannel:
             await client.request_room_key(event)
         memory = self._room(room_id)
         async with memory.lock:
-            await self._send(room_id, notice(_words(_UNDECRYPTABLE, self._lang(key))),
-                             memory)
+            await self._send(room_id, notice(self._text("matrix.undecryptable", key)), memory)
 
     async def _turn(self, room_id: str, person: str, event: Event, event_id: str) -> None:
         key = ConversationKey("matrix", person)
@@ -617,7 +403,7 @@ class MatrixChannel:
             if block is not None:
                 pending.append(block)
         if erased:
-            note = _words(_ERASED, lang)
+            note = self.service.bundle.text("matrix.erased", lang)
             pending.append(Part(note, f"<p>{text_html(note)}</p>"))
         await self._send_parts(room_id, memory, pending)
 
@@ -658,7 +444,7 @@ class MatrixChannel:
                 filename=file.filename, encrypt=encrypt, filesize=len(file.data))
             if not isinstance(uploaded, UploadResponse):
                 log.warning("matrix: upload failed (%s)", uploaded.status_code)
-                note = _words(_DOCUMENT_FAILED, document.lang)
+                note = self.service.bundle.text("matrix.upload_failed", document.lang)
                 text = files[1].data.decode("utf-8")
                 await self._send_parts(room_id, memory, [Part(
                     f"{note}\n\n{text}",
@@ -682,20 +468,3 @@ class MatrixChannel:
         for event_id in ids:
             with contextlib.suppress(LocalProtocolError):
                 await client.room_redact(room_id, event_id)
-
-
-_INPUT = (RoomMessageText, RoomMessageMedia, RoomEncryptedMedia, MegolmEvent)
-"""Events from the person that get an answer; notices, emotes and state events do not."""
-
-
-
-async def _close(client: AsyncClient) -> None:
-    """The HTTP session and the crypto store's database."""
-    await client.close()
-    database = getattr(client.store, "database", None)
-    if database is not None:
-        database.close()
-
-
-def _words(table: dict[str, str], lang: str) -> str:
-    return table.get(lang) or table["en"]

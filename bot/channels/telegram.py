@@ -6,7 +6,9 @@ update delivered twice is handled once, across restarts too (the service keeps r
 
 What stays in memory, for this process only: per chat the ids of the messages of the
 conversation (so `forget` can delete them from the phone) and which of the bot's messages still
-show a keyboard. No message text is kept anywhere.
+show a keyboard. No message text is kept anywhere. Messages and keyboards are built in
+`bot.channels.telegram_render`; the channel's own words (the note to groups, the send button,
+the command menu's descriptions) are content, `system.telegram.*`.
 
 Robustness is python-telegram-bot's where it has it: `AIORateLimiter` waits out "429 retry
 after", `concurrent_updates` lets one slow conversation not block the others, and polling or
@@ -22,12 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
-import html
 import logging
 import os
-from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,21 +34,23 @@ from typing import Any
 # are opted in as timedelta, the coming default. Lotse reads no durations from PTB objects.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from telegram import (
-    BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
-    Message,
-    Update,
-)
+from telegram import BotCommand, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.document_files import document_files
 from bot.channels.plaintext import render
-from bot.channels.web.card_html import card_lines
+from bot.channels.recent import Recent
+from bot.channels.telegram_render import (
+    SEND,
+    Buttons,
+    contacts_html,
+    keyboard,
+    messages,
+    plain_blocks,
+    question_html,
+)
 from bot.config import TelegramSettings
 from bot.engine.conversation import (
     ChecklistView,
@@ -68,134 +69,22 @@ from bot.service.keys import ConversationKey
 
 log = logging.getLogger(__name__)
 
-CALLBACK_LIMIT = 64
-"""Telegram's limit for a button's callback_data, in bytes."""
-MESSAGE_LIMIT = 4096
 CHAT_LIMIT = 10_000
 """How many chats' message ids are remembered for `forget`; the oldest are dropped first."""
 MESSAGES_PER_CHAT = 500
 DELETE_BATCH = 100
 """deleteMessages takes at most 100 ids."""
 
-_ONLY_PRIVATE = {
-    "de": "Ich arbeite nur im privaten Chat. Bitte schreiben Sie mir direkt: "
-          "Was Sie mir anvertrauen, gehört nicht in eine Gruppe.",
-    "en": "I only work in a private chat. Please write to me directly: "
-          "what you tell me does not belong in a group.",
+MENU = ("start", "help", "emergency", "back", "restart", "language", "stop", "forget",
+        "reminders")
+"""The command menu, in this order; `system.telegram.menu.<name>` describes each entry."""
+MENU_WORDS: dict[str, tuple[str, ...]] = {
+    "de": ("start", "hilfe", "notfall", "zurueck", "neustart", "sprache", "stopp", "vergessen",
+           "erinnerungen"),
+    "en": MENU,
 }
-
-COMMANDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "de": (("start", "Beginnen oder weitermachen"), ("hilfe", "Was Sie schreiben können"),
-           ("notfall", "Notrufnummern sofort"), ("zurueck", "Letzte Antwort zurücknehmen"),
-           ("neustart", "Von vorn beginnen"), ("sprache", "Sprache wechseln (English)"),
-           ("stopp", "Gespräch beenden"), ("vergessen", "Alles löschen, auch hier im Chat"),
-           ("erinnerungen", "Ihre Erinnerungen ansehen oder beenden")),
-    "en": (("start", "Begin or continue"), ("help", "What you can write"),
-           ("emergency", "Emergency numbers at once"), ("back", "Take back the last answer"),
-           ("restart", "Start over"), ("language", "Change language (Deutsch)"),
-           ("stop", "End the conversation"), ("forget", "Delete everything, in this chat too"),
-           ("reminders", "See or end your reminders")),
-}
-"""Registered with setMyCommands per language; the engine understands all of them as typed."""
-
-
-# --- buttons -------------------------------------------------------------------------------
-
-
-class Buttons:
-    """callback_data for a choice: "flow node choice" when it fits in 64 bytes, else a digest.
-
-    The plain form survives restarts and content changes (an old button then names a node
-    that is not the current one, and the engine answers it as stale). A digest is remembered
-    for this process only; after a restart its tap is answered as stale too.
-    """
-
-    def __init__(self) -> None:
-        self._long: dict[str, tuple[str, str, str]] = {}
-
-    def data(self, flow: str, node: str, choice: str) -> str:
-        plain = f"{flow} {node} {choice}"
-        if len(plain.encode()) <= CALLBACK_LIMIT and len(plain.split(" ")) == 3:
-            return plain
-        digest = "#" + hashlib.blake2b(plain.encode(), digest_size=16).hexdigest()
-        self._long[digest] = (flow, node, choice)
-        return digest
-
-    def picked(self, data: str, lang: str | None) -> Picked:
-        parts = self._long.get(data) or tuple(data.split(" "))
-        if len(parts) != 3:
-            parts = ("", "", "")  # not ours, or from before a restart: the engine calls it stale
-        return Picked(parts[0], parts[1], parts[2], lang)
-
-
-SEND = "#send"
-"""callback_data of the button that sends a multiple choice."""
-_SEND_LABEL = {"de": "Auswahl senden", "en": "Send selection"}
-_CHOOSE_FIRST = {"de": "Bitte tippen Sie zuerst auf eine oder mehrere Antworten.",
-                 "en": "Please tap one or more answers first."}
-TICK = "✓ "
-
-
-def keyboard(question: Question, buttons: Buttons, chosen: frozenset[str] = frozenset(),
-             lang: str = "de") -> InlineKeyboardMarkup | None:
-    """One button per choice. For a multiple choice a tap ticks or unticks (✓), and a last
-    button sends the ticked ones."""
-    if not question.options:
-        return None
-    rows = [[InlineKeyboardButton(f"{TICK if o.id in chosen else ''}{o.number}. {o.label}",
-                                  callback_data=buttons.data(question.flow, question.node, o.id))]
-            for o in question.options]
-    if question.multiple:
-        rows.append([InlineKeyboardButton(_SEND_LABEL.get(lang, _SEND_LABEL["en"]),
-                                          callback_data=SEND)])
-    return InlineKeyboardMarkup(rows)
-
-
-# --- text ------------------------------------------------------------------------------------
-
-
-def question_html(question: Question) -> str:
-    text = html.escape(question.text)
-    if question.options and not question.text.strip():
-        text = "…"
-    return text + (f"\n<i>{html.escape(question.hint)}</i>" if question.hint else "")
-
-
-def contacts_html(contacts: Contacts) -> list[str]:
-    """One HTML block per card. Phone numbers stay plain text: Telegram's apps make them
-    tappable, while a tel: link is refused by the Bot API and would lose the whole message."""
-    return ["\n".join(card_lines(card, contacts.labels, links=False))
-            for card in contacts.cards]
-
-
-def plain_blocks(text: str, limit: int = MESSAGE_LIMIT // 2) -> list[str]:
-    """Plain text as escaped HTML blocks, cut at line ends so each fits in one message."""
-    blocks: list[str] = []
-    current: list[str] = []
-    size = 0
-    for line in text.split("\n"):
-        while len(line) > limit:
-            blocks.append(html.escape(line[:limit]))
-            line = line[limit:]
-        if current and size + len(line) + 1 > limit:
-            blocks.append(html.escape("\n".join(current)))
-            current, size = [], 0
-        current.append(line)
-        size += len(line) + 1
-    if current:
-        blocks.append(html.escape("\n".join(current)))
-    return [b for b in blocks if b.strip()]
-
-
-def messages(blocks: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Blocks joined by blank lines into as few messages as fit."""
-    out: list[str] = []
-    for block in blocks:
-        if out and len(out[-1]) + 2 + len(block) <= limit:
-            out[-1] += "\n\n" + block
-        else:
-            out.append(block)
-    return out
+"""The menu's commands per language, registered with setMyCommands. They are fixed command
+words of `bot.engine.commands`, not content (as Telegram allows them: a-z, 0-9 and _)."""
 
 
 # --- per-chat memory -------------------------------------------------------------------------
@@ -258,7 +147,7 @@ class TelegramChannel:
         self.settings = settings
         self.poll_timeout = poll_timeout
         self.buttons = Buttons()
-        self._chats: OrderedDict[int, _Chat] = OrderedDict()
+        self._chats: Recent[int, _Chat] = Recent(_Chat, CHAT_LIMIT)
         self._told_groups: set[int] = set()
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
             ApplicationBuilder()
@@ -310,11 +199,12 @@ class TelegramChannel:
 
     async def register_commands(self) -> None:
         bot = self.application.bot
-        default = self.service.bundle.default_language
-        for lang, commands in COMMANDS.items():
-            listed = [BotCommand(name, text) for name, text in commands]
+        bundle = self.service.bundle
+        for lang, words in MENU_WORDS.items():
+            listed = [BotCommand(word, bundle.text(f"telegram.menu.{name}", lang))
+                      for word, name in zip(words, MENU, strict=True)]
             await bot.set_my_commands(listed, language_code=lang)
-            if lang == default:
+            if lang == bundle.default_language:
                 await bot.set_my_commands(listed)  # for every other app language
 
     # --- updates -----------------------------------------------------------------------------
@@ -367,11 +257,12 @@ class TelegramChannel:
             return picked
         question, chosen = choosing
         words = self.words(chat_id, lang)
+        bundle = self.service.bundle
         if data == SEND:
             if not chosen:
                 with contextlib.suppress(BadRequest):
                     await self.call("answerCallbackQuery", callback_query_id=query_id,
-                                    text=_CHOOSE_FIRST.get(words, _CHOOSE_FIRST["en"]))
+                                    text=bundle.text("telegram.choose_first", words))
                 return None
             numbers = [str(o.number) for o in question.options if o.id in chosen]
             return Said(", ".join(numbers), lang)
@@ -381,15 +272,15 @@ class TelegramChannel:
         with contextlib.suppress(BadRequest):
             await self.call("answerCallbackQuery", callback_query_id=query_id)
             await self.call("editMessageReplyMarkup", chat_id=chat_id, message_id=message_id,
-                            reply_markup=keyboard(question, self.buttons, frozenset(chosen),
-                                                  words))
+                            reply_markup=keyboard(
+                                question, self.buttons,
+                                bundle.text("telegram.send_selection", words), frozenset(chosen)))
         return None
 
     def words(self, chat_id: int, lang: str | None) -> str:
         """The language for the channel's own words: the conversation's, else the app's."""
         spoken = self.service.language(ConversationKey("telegram", str(chat_id)))
-        short = spoken or (lang or "")[:2]
-        return short if short in _SEND_LABEL else self.service.bundle.default_language
+        return self.service.bundle.pick_language(spoken or lang)
 
     def event(self, update: Update, lang: str | None) -> Event | None:
         query = update.callback_query
@@ -402,23 +293,14 @@ class TelegramChannel:
         return Said(text, lang) if text else None
 
     def chat(self, chat_id: int) -> _Chat:
-        memory = self._chats.get(chat_id)
-        if memory is None:
-            memory = self._chats[chat_id] = _Chat()
-            while len(self._chats) > CHAT_LIMIT:
-                oldest, old = next(iter(self._chats.items()))
-                if old.lock.locked():
-                    break
-                del self._chats[oldest]
-        self._chats.move_to_end(chat_id)
-        return memory
+        return self._chats[chat_id]
 
     async def only_private(self, chat_id: int, lang: str | None) -> None:
         if chat_id in self._told_groups:
             return
         self._told_groups.add(chat_id)
-        short = (lang or "")[:2].lower()
-        text = _ONLY_PRIVATE.get(short, _ONLY_PRIVATE[self.service.bundle.default_language])
+        bundle = self.service.bundle
+        text = bundle.text("telegram.only_private", bundle.pick_language(lang))
         with contextlib.suppress(Forbidden, BadRequest):  # removed from the group meanwhile
             await self.call("sendMessage", chat_id=chat_id, text=text)
 
@@ -452,7 +334,8 @@ class TelegramChannel:
         for output in outputs:
             if isinstance(output, Question):
                 words = words or self.words(chat_id, None)
-                markup = keyboard(output, self.buttons, lang=words)
+                markup = keyboard(output, self.buttons,
+                                  self.service.bundle.text("telegram.send_selection", words))
                 sent = await self.send(chat_id, memory, question_html(output), markup)
                 if markup is not None:
                     memory.keyboards.append(sent)
