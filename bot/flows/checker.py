@@ -12,35 +12,34 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.engine.commands import RESERVED
 from bot.flows.content import Content, display, read_content, yaml_files
-from bot.flows.flow_file import MAX_PROBLEMS_PER_FILE, FlowFile, FlowReader, Ref, TextResolver
+from bot.flows.flow_fields import TextResolver
+from bot.flows.flow_file import FlowFile, FlowReader
+from bot.flows.graph_checks import check_call_cycles, check_graph
 from bot.flows.markup import check_markup
 from bot.flows.model import (
     CAN_REMIND_SLOT,
     OPENED_BY_REMINDER_SLOT,
     REMINDER_DATE_SLOT,
     REMINDER_SLOT,
-    WAITING,
     Ask,
     Bundle,
-    Call,
     Checklist,
     ContactList,
     Deadline,
-    End,
     Flow,
     Input,
     Remind,
     Step,
     Text,
-    normalized,
-    successors,
 )
 from bot.flows.problems import ContentError, Problem, Severity, did_you_mean
+from bot.flows.reference_checks import check_placeholders, check_references, check_words
 from bot.flows.shipped import shipped_content, shipped_flows
-from bot.flows.texts import placeholders
 from bot.flows.yaml_source import Y, load_yaml
+
+MAX_PROBLEMS_PER_FILE = 100
+"""Shown per file; then one line says how many more there are."""
 
 
 @dataclass(frozen=True)
@@ -220,13 +219,11 @@ def cross_check(content: Content, files: list[FlowFile], problems: list[Problem]
     values = slot_values(f.flow for f in files)
     dates = _date_slots(files)
     for flow_file in files:
-        _check_refs(flow_file, flows, content, values, dates, problems)
-        after = {node_id: successors(step) for node_id, step in flow_file.flow.nodes.items()}
-        _check_graph(flow_file, after, problems)
-        _check_automatic_loops(flow_file, flows, after, problems)
-        _check_words(flow_file, problems)
-        _check_placeholders(flow_file, content, values, problems)
-    _check_call_cycles(files, problems)
+        check_references(flow_file, flows, content, values, dates, problems)
+        check_graph(flow_file, flows, problems)
+        check_words(flow_file, problems)
+        check_placeholders(flow_file, content, values, problems)
+    check_call_cycles(files, problems)
     if not content.languages or not files:
         return None
     try:
@@ -300,216 +297,10 @@ def slot_values(flows: Iterable[Flow]) -> dict[str, set[str] | None]:
     return values
 
 
-def _check_refs(f: FlowFile, flows: Mapping[str, FlowFile], content: Content,
-                slot_values: Mapping[str, set[str] | None], dates: set[str],
-                problems: list[Problem]) -> None:
-    nodes = f.flow.nodes
-
-    def add(ref: Ref, message: str, hint: str) -> None:
-        problems.append(Problem(f.file, ref.line, ref.col, message, hint))
-
-    for ref in f.refs:
-        if ref.kind == "target" and ref.name not in nodes and ref.name not in f.node_pos:
-            where = "'start'" if ref.context == "start" else f"node '{ref.context}'"
-            add(ref, f"{where} leads to '{ref.name}', which is not a node of this flow",
-                did_you_mean(ref.name, f.node_pos) or "add that node, or fix the id")
-        elif ref.kind == "flow" and ref.name not in flows:
-            add(ref, f"node '{ref.context}' calls flow '{ref.name}', which does not exist",
-                did_you_mean(ref.name, flows) or "add that flow in flows/, or fix the id")
-        elif ref.kind == "date_slot" and ref.name not in dates:
-            add(ref, f"node '{ref.context}' counts from '{ref.name}', which is not a date slot",
-                did_you_mean(ref.name, dates) or "use the slot of an input with 'type: date'")
-        elif ref.kind == "choice_slot" and not slot_values.get(ref.name):
-            add(ref, f"report '{ref.context}' may only store answers to questions with choices, "
-                f"and '{ref.name}' is not one", did_you_mean(ref.name, [
-                    s for s, v in slot_values.items() if v]) or "name the slot of a question")
-        elif ref.kind == "remind_slot" and not slot_values.get(ref.name):
-            add(ref, f"node '{ref.context}' sets the reminders chosen in '{ref.name}', which "
-                "is not a question with choices", did_you_mean(ref.name, [
-                    s for s, v in slot_values.items() if v]) or "name the slot of a question")
-        elif ref.kind == "open":
-            flow_id, _, node_id = ref.name.partition(".")
-            if flow_id not in flows:
-                add(ref, f"node '{ref.context}' opens flow '{flow_id}', which does not exist",
-                    did_you_mean(flow_id, flows) or "add that flow in flows/, or fix the id")
-            elif node_id and node_id not in flows[flow_id].flow.nodes:
-                add(ref, f"node '{ref.context}' opens '{ref.name}', but flow '{flow_id}' has "
-                    f"no node '{node_id}'", did_you_mean(node_id, flows[flow_id].flow.nodes)
-                    or "name a node of that flow, or only the flow to open it at its start")
-        elif ref.kind == "slot" and ref.name not in slot_values:
-            add(ref, f"slot '{ref.name}' is not filled by any question",
-                did_you_mean(ref.name, slot_values) or "give a question 'slot: " + ref.name + "'")
-        elif ref.kind == "value" and ref.context in slot_values:
-            known = slot_values[ref.context]
-            if known is None:
-                add(ref, f"slot '{ref.context}' holds free text, so it cannot be compared with "
-                    f"'{ref.name}'", "use {slot: " + ref.context + ", answered: true}")
-            elif ref.name not in known:
-                add(ref, f"slot '{ref.context}' never has the value '{ref.name}'",
-                    did_you_mean(ref.name, known) or f"its values are {', '.join(sorted(known))}")
-        elif ref.kind == "topic" and ref.name not in content.topics:
-            add(ref, f"unknown contact topic '{ref.name}'",
-                did_you_mean(ref.name, content.topics) or "declare it in content/contacts.yaml")
-        elif ref.kind == "contact" and ref.name not in content.contacts:
-            add(ref, f"unknown contact '{ref.name}'",
-                did_you_mean(ref.name, content.contacts) or "add it to content/contacts.yaml")
-        elif ref.kind == "language" and ref.name not in content.languages:
-            add(ref, f"unknown language '{ref.name}'",
-                f"languages are {', '.join(content.languages)}")
-
-
 def _date_slots(files: list[FlowFile]) -> set[str]:
     return {REMINDER_DATE_SLOT} | {
         n.slot for f in files for n in f.flow.nodes.values()
         if (isinstance(n, Input) and n.kind == "date") or isinstance(n, Deadline)}
-
-
-
-def _check_graph(f: FlowFile, after: Mapping[str, list[str]], problems: list[Problem]) -> None:
-    """Every node reached from the start, and from every reached node an end reached.
-
-    `after` holds each node's successors, shared with the loop check.
-    """
-    nodes = f.flow.nodes
-    start = f.flow.start
-    if start not in nodes:
-        return
-    reached = {start}
-    todo = [start]
-    while todo:  # the order of the visits does not matter, only the set
-        for target in after[todo.pop()]:
-            if target not in reached and target in nodes:
-                reached.add(target)
-                todo.append(target)
-    if len(reached) != len(nodes):
-        for node_id in nodes:
-            if node_id not in reached:
-                line, col = f.node_pos[node_id]
-                problems.append(Problem(f.file, line, col, f"node '{node_id}' cannot be reached "
-                                        f"from the start '{start}'",
-                                        "lead to it with 'next' from another node, or delete "
-                                        "it"))
-    incoming: dict[str, list[str]] = defaultdict(list)
-    # A node leading to a missing node (reported already) might well end: no echo of that error.
-    can_end: set[str] = set()
-    for node_id, targets in after.items():
-        ends = isinstance(nodes[node_id], End)
-        for target in targets:
-            incoming[target].append(node_id)
-            if target not in nodes:
-                ends = True
-        if ends:
-            can_end.add(node_id)
-    todo = list(can_end)
-    while todo:
-        for source in incoming[todo.pop()]:
-            if source not in can_end:
-                can_end.add(source)
-                todo.append(source)
-    for node_id in nodes:
-        if node_id in reached and node_id not in can_end:
-            line, col = f.node_pos[node_id]
-            problems.append(Problem(f.file, line, col, f"from node '{node_id}' no end can be "
-                                    "reached", "make some path lead to a node with 'end: true'"))
-
-
-def _waits(step: Step, flows: Mapping[str, FlowFile]) -> bool:
-    if isinstance(step, WAITING):
-        return True
-    if isinstance(step, Call) and step.flow in flows:
-        return any(isinstance(s, WAITING) for s in flows[step.flow].flow.nodes.values())
-    return False
-
-
-def _check_automatic_loops(f: FlowFile, flows: Mapping[str, FlowFile],
-                           after: Mapping[str, list[str]], problems: list[Problem]) -> None:
-    """A loop of nodes that never wait for the user would run for ever."""
-    nodes = f.flow.nodes
-    # A dict, not a set: the search starts at the first such node in the file, every time.
-    auto = dict.fromkeys(n for n, s in nodes.items() if not _waits(s, flows))
-    state: dict[str, int] = {}
-    for root in auto:
-        if state.get(root):
-            continue
-        stack: list[tuple[str, list[str]]] = [(root, [t for t in after[root] if t in auto])]
-        path = [root]
-        state[root] = 1
-        while stack:
-            node_id, todo = stack[-1]
-            if not todo:
-                stack.pop()
-                path.pop()
-                state[node_id] = 2
-                continue
-            nxt = todo.pop()
-            if state.get(nxt) == 1:
-                loop = [*path[path.index(nxt):], nxt]
-                line, col = f.node_pos[nxt]
-                problems.append(Problem(f.file, line, col, "these nodes loop without asking "
-                                        f"anything: {' → '.join(loop)}",
-                                        "put a question into the loop, or end it"))
-            elif not state.get(nxt):
-                state[nxt] = 1
-                path.append(nxt)
-                stack.append((nxt, [t for t in after[nxt] if t in auto]))
-
-
-def _check_call_cycles(files: list[FlowFile], problems: list[Problem]) -> None:
-    calls = {f.flow.id: [(s.flow, s.id) for s in f.flow.nodes.values() if isinstance(s, Call)]
-             for f in files}
-
-    def path_to(current: str, goal: str, path: list[str], seen: set[str]) -> list[str] | None:
-        if current == goal:
-            return path
-        for target, _ in calls.get(current, []):
-            if target not in seen:
-                seen.add(target)
-                found = path_to(target, goal, [*path, target], seen)
-                if found:
-                    return found
-        return None
-
-    for f in files:
-        for target, node_id in calls[f.flow.id]:
-            circle = path_to(target, f.flow.id, [f.flow.id, target], {target})
-            if circle:
-                line, col = f.node_pos[node_id]
-                problems.append(Problem(f.file, line, col, "flows call each other in a circle: "
-                                        + " → ".join(circle),
-                                        "a called flow must not call its caller"))
-
-
-def _check_words(f: FlowFile, problems: list[Problem]) -> None:
-    owner: dict[tuple[str, str], str] = {}
-    for node_id, choice_id, word, line, col in f.synonyms:
-        norm = normalized(word)
-        if norm in RESERVED:
-            problems.append(Problem(f.file, line, col, f"'{word}' is a command word and cannot "
-                                    f"answer a question (node '{node_id}')",
-                                    "use another word; commands work everywhere"))
-            continue
-        first = owner.setdefault((node_id, norm), choice_id)
-        if first != choice_id:
-            problems.append(Problem(f.file, line, col, f"'{word}' would answer both '{first}' "
-                                    f"and '{choice_id}' in node '{node_id}'",
-                                    "give each choice its own words"))
-
-
-def _check_placeholders(f: FlowFile, content: Content,
-                        slot_values: Mapping[str, set[str] | None],
-                        problems: list[Problem]) -> None:
-    for text, line, col, key in f.texts:
-        for lang, value in text.items():
-            for name in placeholders(value):
-                if name in slot_values:
-                    continue
-                where = (f.file, line, col)
-                if key:
-                    source = content.texts[lang][key]
-                    where = (source.file, source.line, source.col)
-                problems.append(Problem(*where, f"placeholder '{{{name}}}' names no slot",
-                                        did_you_mean(name, slot_values)
-                                        or "use a slot a question fills, or write {{ }}"))
 
 
 def _resolve_contacts(f: FlowFile, content: Content, problems: list[Problem]) -> Flow:
@@ -517,7 +308,7 @@ def _resolve_contacts(f: FlowFile, content: Content, problems: list[Problem]) ->
     for node_id, step in f.flow.nodes.items():
         if isinstance(step, ContactList):
             ids: list[str] = []
-            unknown = False  # an unknown topic or id is reported already, by _check_refs
+            unknown = False  # an unknown topic or id is reported already, by check_references
             for name in step.contacts:
                 kind, _, value = name.partition(":")
                 if kind == "contact":

@@ -16,7 +16,7 @@ import bot
 import storage
 from bot.engine.conversation import Document, Question, Said, Say, Start, State
 from bot.engine.turn import MAX_TEXT, step
-from bot.flows.flow_file import FILE_NAME
+from bot.flows.flow_steps import FILE_NAME
 from bot.flows.model import DocumentStep, Input
 from bot.service.conversations import ConversationService
 from bot.service.keys import ConversationKey, KeyHasher
