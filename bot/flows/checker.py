@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.flows.content import Content, display, read_content, yaml_files
+from bot.flows.content import Content, read_content
 from bot.flows.flow_fields import TextResolver
 from bot.flows.flow_file import FlowFile, FlowReader
 from bot.flows.graph_checks import check_call_cycles, check_graph
@@ -36,7 +36,7 @@ from bot.flows.model import (
 from bot.flows.problems import ContentError, Problem, Severity, did_you_mean
 from bot.flows.reference_checks import check_placeholders, check_references, check_words
 from bot.flows.shipped import shipped_content, shipped_flows
-from bot.flows.yaml_source import Y, load_yaml
+from bot.flows.yaml_source import Y, display, load_yaml, yaml_files
 
 MAX_PROBLEMS_PER_FILE = 100
 """Shown per file; then one line says how many more there are."""

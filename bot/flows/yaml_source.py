@@ -62,6 +62,19 @@ class Y(NamedTuple):
         return self.value
 
 
+def display(path: Path) -> str:
+    """`path` as messages show it: relative to the current folder where it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    """The YAML files directly in `folder`, in name order."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
+
+
 def load_yaml(path: Path, display: str, problems: list[Problem]) -> Y | None:
     """Read one YAML file; problems go to `problems`, and None means nothing usable."""
     try:
