@@ -65,6 +65,8 @@ class StoredConversation:
     expires_at: int
 
 
+SLOTS_KEPT = 10_000
+
 class StateStore:
     """The conversation-state database. `path=None` keeps it in memory (tests).
 
@@ -94,6 +96,9 @@ class StateStore:
         self._full = mode in ("FULL", "EXTRA")
         self._keys = StateKeys(None if path is None else path.with_suffix(".keys"))
         self._rows: dict[str, _Row | None] = {}
+        self._slots: dict[str, int | None] = {}
+        """The committed key record of conversations read or written lately, so that saving a
+        conversation just read does not read its row again (at most SLOTS_KEPT)."""
         """Conversations saved (None: deleted) since the last commit."""
         self._deferred: list[tuple[str, Sequence[object]]] = []
         self._rekey: set[str] = set()
@@ -118,6 +123,7 @@ class StateStore:
             if row is None:
                 return None
             sealed, seen, expires_at, slot = row
+            self._note_slot(key, slot)
         # A state whose key was erased or lost reads as none: the conversation starts afresh,
         # as with any unreadable state.
         state = None if sealed is None or slot is None else self._keys.open(slot, sealed, key)
@@ -128,9 +134,16 @@ class StateStore:
         if key in self._rows:
             pending = self._rows[key]
             return pending[4] if pending is not None else None
-        row = self._conn.execute("SELECT key_slot FROM conversations WHERE key = ?",
-                                 (key,)).fetchone()
-        return row[0] if row else None
+        if key not in self._slots:
+            row = self._conn.execute("SELECT key_slot FROM conversations WHERE key = ?",
+                                     (key,)).fetchone()
+            self._note_slot(key, row[0] if row else None)
+        return self._slots[key]
+
+    def _note_slot(self, key: str, slot: int | None) -> None:
+        if len(self._slots) >= SLOTS_KEPT:
+            self._slots.clear()
+        self._slots[key] = slot
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -181,6 +194,8 @@ class StateStore:
         if self._full:
             self._keys.sync()  # a new key must not be lost in a power cut while its row is not
         self.write(self._write_pending)
+        for key, row in self._rows.items():
+            self._note_slot(key, row[4] if row is not None else None)
         self._rows.clear()
         self._deferred.clear()
         self._fresh.clear()
@@ -235,6 +250,7 @@ class StateStore:
                                 (now,)).rowcount, slots
 
         count, slots = self.write(purge)
+        self._slots.clear()
         for slot in slots:
             self._keys.erase(slot)
         return count

@@ -330,12 +330,13 @@ class TelegramChannel:
     async def deliver(self, chat_id: int, memory: _Chat, outputs: tuple[Output, ...]) -> None:
         if any(isinstance(o, Ended) and o.erased for o in outputs):
             await self.erase(chat_id, memory)  # first, so the confirmation stays visible
-        words: str | None = None  # looked up once, and only when a question needs buttons
+        words: str | None = None  # looked up once, and only for a send button
         for output in outputs:
             if isinstance(output, Question):
-                words = words or self.words(chat_id, None)
-                markup = keyboard(output, self.buttons,
-                                  self.service.bundle.text("telegram.send_selection", words))
+                if output.multiple:
+                    words = words or self.words(chat_id, None)
+                send = self.service.bundle.text("telegram.send_selection", words) if words else ""
+                markup = keyboard(output, self.buttons, send)
                 sent = await self.send(chat_id, memory, question_html(output), markup)
                 if markup is not None:
                     memory.keyboards.append(sent)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -72,9 +73,47 @@ class _Locks:
         return len(self._locks)
 
 
+class _GroupCommit:
+    """Turns that finish in the same pass of the event loop share one commit, and each reply
+    is released only after the commit that holds its turn's writes. If a turn's writes or the
+    commit fail, every turn of that batch fails and nothing of it is kept: none tells its user
+    something that is not on disk."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self._batch: asyncio.Future[None] | None = None
+
+    def join(self) -> asyncio.Future[None]:
+        """The commit of the writes just made, run once this pass of the event loop ends."""
+        if self._batch is None:
+            loop = asyncio.get_running_loop()
+            self._batch = loop.create_future()
+            loop.call_soon(self._commit)
+        return self._batch
+
+    def abort(self, err: BaseException) -> None:
+        """A turn failed halfway through its writes: drop the whole batch."""
+        self._store.rollback()
+        batch, self._batch = self._batch, None
+        if batch is not None and not batch.done():
+            batch.set_exception(err)
+
+    def _commit(self) -> None:
+        batch, self._batch = self._batch, None
+        if batch is None:
+            return  # aborted; the next batch has its own call
+        try:
+            self._store.commit()
+        except Exception as err:  # disk full, I/O error
+            self._store.rollback()
+            batch.set_exception(err)
+        else:
+            batch.set_result(None)
+
+
 @dataclass(frozen=True, slots=True)
 class _Stored:
-    """A conversation as stored, read for a turn."""
+    """A conversation as stored, read for a turn (and kept in `recent` after it)."""
 
     state: State | None
     """None: the conversation ended, or its state could not be read."""
@@ -89,7 +128,7 @@ class ConversationService:
                  reports: ReportStore | None = None,
                  admins: frozenset[ConversationKey] = frozenset(),
                  statistics: Callable[[str], str] | None = None,
-                 reminders: ReminderStore | None = None) -> None:
+                 reminders: ReminderStore | None = None, recent_size: int = 10_000) -> None:
         self.bundle = bundle
         self.reminders = reminders
         """Where reminders are kept; None: no channel here can deliver them (none offered)."""
@@ -101,6 +140,12 @@ class ConversationService:
         self.clock = clock
         self.idle = idle
         self.locks = _Locks()
+        self._commits = _GroupCommit(store)
+        self.recent: OrderedDict[str, _Stored] = OrderedDict()
+        """The last committed state of the conversations that talked most recently, as the
+        store holds it, so that a turn need not read and decrypt it again (the Telegram
+        target in docs/benchmarks.md); bounded, and dropped for a turn that failed."""
+        self.recent_size = recent_size
         self.rate_limit: RateLimit | None = None
         """How fast one conversation may write; None: no limit (the console, tests). A channel
         open to the public sets one, so that one flooding user cannot slow down the others."""
@@ -169,9 +214,9 @@ class ConversationService:
         erased = any(isinstance(o, Ended) and o.erased for o in turn.outputs)
         kept = not (erased or (turn.state is None and not seen))
         expires = stamp + int(self.keep_for(turn.state).total_seconds())
-        # The turn's writes go in one transaction, and its reply is released only after that
-        # commit: what a user was told is on disk; a failed commit keeps nothing of the turn.
-        # No await from the first write to the commit: what the store holds is this turn's.
+        # The turn's writes are committed with the batch it joins (`_GroupCommit`), and its
+        # reply is released only after that commit: what a user was told is on disk; a failed
+        # commit keeps nothing of the turn. No await from the first write to joining the batch.
         try:
             for change in changes:
                 self._set_reminders(hashed, key.platform if key else platform, reply_to, change)
@@ -187,12 +232,18 @@ class ConversationService:
                 self.store.save(hashed, encoded, " ".join(seen), stamp, expires)
             else:
                 self.store.delete(hashed)
-            self.store.commit()
-            if erased:  # a forgotten conversation also leaves the WAL at once
-                self.store.checkpoint()
-        except BaseException:
-            self.store.rollback()
+        except BaseException as err:
+            self.recent.clear()
+            self._commits.abort(err)
             raise
+        try:
+            await asyncio.shield(self._commits.join())
+        except BaseException:
+            self.recent.clear()  # the batch's other turns were not kept either
+            raise
+        if erased:  # a forgotten conversation also leaves the WAL at once
+            self.store.checkpoint()
+        self._remember(hashed, _Stored(turn.state, seen, expires) if kept else None)
         # Reports only after the turn's state, with this event's id, is committed: a failed
         # commit or a kill before it stores none, and the message delivered again stores it
         # once. (A kill in between loses this one report: never a doubled one.)
@@ -233,10 +284,20 @@ class ConversationService:
         return (Say(self.bundle.text("rate_limited", lang)),)
 
     def _load(self, hashed: str) -> _Stored | None:
+        if hashed in self.recent:
+            self.recent.move_to_end(hashed)
+            return self.recent[hashed]
         stored = self.store.load(hashed)
         if stored is None:
             return None
         return _Stored(_decode(stored.state), stored.seen.split(), stored.expires_at)
+
+    def _remember(self, hashed: str, stored: _Stored | None) -> None:
+        self.recent.pop(hashed, None)
+        if stored is not None:
+            self.recent[hashed] = stored
+            if len(self.recent) > self.recent_size:
+                self.recent.popitem(last=False)
 
     async def drain(self, timeout: float = 10.0) -> bool:
         """Wait until no turn is in flight, so a stopping process has saved every answer it
@@ -270,6 +331,7 @@ class ConversationService:
 
     def purge_expired(self) -> int:
         """Erase every conversation that was idle for longer than it may be kept."""
+        self.recent.clear()
         return self.store.purge_expired(int(self.clock().timestamp()))
 
 
