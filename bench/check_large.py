@@ -27,12 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.content import read_content
-from bot.flowfile import FlowReader
-from bot.loader import Sources, check, cross_check, text_resolver
-from bot.problems import Problem
-from bot.resources import shipped_content
-from bot.yamlsource import load_yaml
+from bot.flows.checker import Sources, check, cross_check, text_resolver
+from bot.flows.content import read_content
+from bot.flows.flow_file import FlowReader
+from bot.flows.problems import Problem
+from bot.flows.shipped import shipped_content
+from bot.flows.yaml_source import load_yaml
 
 
 def generate(nodes: int) -> str:
