@@ -1,8 +1,4 @@
-"""`lotse …`: composes flows, engine, service, storage and channels. No logic of its own.
-
-click keeps option parsing, help texts and exit codes out of our code (a well-kept library
-rather than a hand-written argv parser).
-"""
+"""`lotse …`: composes flows, engine, service, storage and channels. No logic of its own."""
 
 from __future__ import annotations
 
@@ -27,8 +23,7 @@ if TYPE_CHECKING:
     from storage import StateStore
     from storage.report_store import ReportStore, StoredReport
 
-# The service, storage (sqlite-utils, numpy), statistics and the terminal chat are imported by
-# the commands that use them: `lotse check` starts in a fraction of the time without them.
+# Service, storage and channels are imported by the commands that use them, not by `check`.
 
 EXIT_CONTENT = 2
 EXIT_CONFIG = 2
@@ -122,13 +117,11 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
     from bot.channels.console import Console, console_key
 
     service, store, reports = _service(bundle, settings)
-
     console = Console(service, console_key(), out_dir)
 
     async def talk() -> int:
-        # asyncio.run's own Ctrl-C handler only cancels the main task, which a console
-        # waiting in input() never notices: the first Ctrl-C did nothing. Python's own
-        # handler raises KeyboardInterrupt right there, and the console pauses.
+        # asyncio.run's Ctrl-C handler only cancels the main task, which a console waiting in
+        # input() never notices; Python's own handler raises KeyboardInterrupt right there.
         signal.signal(signal.SIGINT, signal.default_int_handler)
         return await console.run(lang, flow_id)
 
@@ -166,7 +159,6 @@ def _service(bundle: Bundle, settings: Settings
     return service, store, reports
 
 
-
 @main.command()
 @_data_dir
 @_flows
@@ -191,8 +183,7 @@ def web(listen: str | None, data_dir: Path | None, flows: tuple[Path, ...],
 
 
 def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...]) -> None:
-    """Run the channels in one process until SIGTERM or Ctrl-C, then finish the turns in
-    flight, save and exit."""
+    """Run the channels until SIGTERM or Ctrl-C, then finish the turns in flight and exit."""
     import asyncio
     import logging
     import signal
@@ -208,7 +199,6 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
     log = logging.getLogger("lotse")
     service, store, reports = _service(bundle, settings)
     if settings.rate_burst > 0 and settings.rate_per_second > 0:
-        # One person flooding the bot must not slow down everyone else (bench/flood.py).
         service.rate_limit = RateLimit(settings.rate_burst, settings.rate_per_second)
     try:
         channels = configured(settings, service)

@@ -1,10 +1,8 @@
-"""Settings from one config file (`lotse.yaml`) with every key overridable by a `LOTSE_*` variable.
+"""Settings from an optional config file (`lotse.yaml`), every key overridable by a variable.
 
-The file is optional: without it Lotse runs on its defaults (console, and the web page for
-`lotse run`). A key's variable is its path in capitals joined by `_`: `telegram: token:` is
-`LOTSE_TELEGRAM_TOKEN`, `data_dir:` is `LOTSE_DATA_DIR`. The variable wins over the file, so a
-secret can stay out of the file. Mistakes are reported like content problems, all at once, as
-`file:line:col: message — hint` (or naming the variable), never as a traceback.
+A key's variable is its path in capitals joined by `_` (`telegram: token:` is
+`LOTSE_TELEGRAM_TOKEN`) and wins over the file, so a secret can stay out of it. Mistakes are
+reported all at once as `file:line:col: message — hint` (or naming the variable).
 """
 
 from __future__ import annotations
@@ -94,8 +92,7 @@ class WebSettings:
 
 @dataclass(frozen=True)
 class ReminderSettings:
-    """Opt-in reminders are delivered only within these hours, German local time
-    (bot.dates)."""
+    """Opt-in reminders are delivered only within these hours, German local time."""
 
     first_hour: int = 8
     last_hour: int = 20
@@ -144,8 +141,7 @@ class Settings:
 
     @classmethod
     def load(cls, path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read `path` (None: no file) and the variables; raises ContentError listing every
-        problem with the file's place or the variable's name."""
+        """Read `path` (None: no file) and the variables; ContentError lists every problem."""
         env = os.environ if environ is None else environ
         problems: list[Problem] = []
         root: Y | None = None

@@ -1,9 +1,8 @@
 """Structured, privacy-safe logs for `lotse run`: one JSON object per line on standard error.
 
-Lotse's own log calls name events and counts, never message text or user ids. Third-party
-loggers that would write personal data at INFO are held at WARNING: httpx puts the Telegram
-token into every request line, aiohttp's access log holds client addresses, and matrix-nio
-names rooms and users.
+Lotse logs events and counts, never message text or user ids. Third-party loggers that write
+secrets or personal data at INFO are held at WARNING: httpx (the Telegram token in every
+request line), aiohttp's access log (client addresses), matrix-nio (rooms and users).
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Channels: each translates one platform's updates into engine events and outputs back.
 
-`lotse run` starts every channel that is configured. A channel is anything with an async
-`run(stop)` that serves until `stop` is set, then finishes what is in flight and returns;
-adding one is one entry in `configured`. Channel modules are imported only when configured,
-so their libraries stay optional extras.
+A channel is anything with an async `run(stop)`; adding one is one entry in `configured`.
+Channel modules are imported only when configured, so their libraries stay optional extras.
 """
 
 from __future__ import annotations

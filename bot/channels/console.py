@@ -1,8 +1,7 @@
 """The terminal channel: `lotse chat`. Numbered choices, works with piped input too.
 
-It only translates: lines typed become `Said` events, outputs become text. The conversation is
-keyed by the local user name, so a chat closed with Ctrl-C continues in the next `lotse chat`.
-Its own two lines (the conversation is kept; where a document went) are `system.console.*`.
+The conversation is keyed by the local user name, so a chat closed with Ctrl-C continues in
+the next `lotse chat`.
 """
 
 from __future__ import annotations
@@ -92,7 +91,6 @@ class Console:
 
     def save(self, document: Document) -> tuple[Path, Path]:
         """Write the PDF and the text file side by side; returns (pdf, txt)."""
-        # Imported here: fpdf2 is slow to import, and most chats make no document.
         from bot.documents.files import document_files
 
         self.out_dir.mkdir(parents=True, exist_ok=True)

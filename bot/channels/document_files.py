@@ -1,11 +1,6 @@
-"""A document's files for a channel, built away from the event loop.
-
-fpdf2 takes half a second or more to import and a PDF about 0.3 s to lay out. Both happen in
-a worker thread: the import on the event loop held every conversation on every channel for
-that half second at the first document after a start. In the thread it still takes the
-interpreter's lock most of the time, so the loop goes on in slices of a few milliseconds
-rather than freely, once. Imported on first use, as before: most chats make no document.
-"""
+"""A document's files for a channel, built in a worker thread: importing fpdf2 and laying out
+a PDF on the event loop would hold every conversation on every channel meanwhile. Imported on
+first use, as most chats make no document."""
 
 from __future__ import annotations
 

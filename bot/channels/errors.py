@@ -4,5 +4,4 @@ from __future__ import annotations
 
 
 class ChannelError(RuntimeError):
-    """A channel cannot run (refused login, revoked token); the message says what to fix and
-    holds no secret."""
+    """Refused login, revoked token: the message says what to fix and holds no secret."""

@@ -1,32 +1,13 @@
 """The Matrix channel, on matrix-nio with end-to-end encryption (vodozemac; no libolm needed).
 
-It only translates. A text message in a direct room becomes `Said`, keyed by the sender's
-Matrix id; outputs become one HTML message per turn (`bot.channels.matrix_render`) and files.
-The event id is the event id, so an event seen twice is handled once.
+A text message in a direct room becomes `Said`; the event id is the event id, so an event
+seen twice is handled once. The sync token is saved only after every event of its sync was
+handled, so a crash loses nothing. What was written while Lotse was down is not taken as an
+answer, as the question may have changed: the person gets the open question again instead.
 
-Lifecycle. Each start logs in once (`bot.channels.matrix_login`: one device kept across
-starts, with its encryption keys), catches up, then syncs. The sync token (`<data>/matrix/
-sync-token`) is written only after every event of a sync has been handled, so a crash loses
-nothing: what was not handled comes again. Which events are input is decided in
-`bot.channels.matrix_events`.
-
-What is input. Only what arrives while Lotse runs: the first sync after a start brings what was
-written while it was down, and that is not taken as an answer (the question it answered may
-have changed) — the person gets "this is where we left off" and the open question instead of
-silence. The bot's own messages, notices, edits and state events are never input. A message
-it cannot decrypt gets a request to send it again; a picture or file a note that only text is
-read. These notes of the channel's own are content (`system.matrix.*`).
-
-Rooms. Invites are accepted (only from `allowed_servers`, when that is set); after joining a
-direct room Lotse greets, or resumes a running conversation. A room with more than one other
-member gets a short note and is left: what a person tells Lotse does not belong in a group.
-
-Encryption. Keys are shared with every device of the person, verified or not
-(`ignore_unverified_devices`): see docs/matrix.md for why. Robustness is nio's where it has it:
-network errors and M_LIMIT_EXCEEDED are retried by `AsyncClient._send`; after a homeserver
-restart the sync loop simply carries on from its token.
-
-Nothing here logs message text, user ids or room ids.
+A room with more than one other member gets a short note and is left: what a person tells
+Lotse does not belong in a group. Keys are shared with every device of the person, verified or
+not (see docs/matrix.md for why). Nothing here logs message text, user ids or room ids.
 """
 
 from __future__ import annotations
@@ -59,14 +40,7 @@ from nio import (
 from bot.channels.document_files import document_files
 from bot.channels.matrix_events import INPUT, SYNC_FILTER, joined_now, said_text, server_of
 from bot.channels.matrix_login import MatrixError, close, log_in, quiet_nio
-from bot.channels.matrix_render import (
-    Part,
-    joined,
-    message,
-    notice,
-    part,
-    text_html,
-)
+from bot.channels.matrix_render import Part, joined, message, notice, part, text_html
 from bot.channels.plaintext import for_typing
 from bot.channels.recent import Recent
 from bot.config import MatrixSettings
@@ -84,9 +58,6 @@ ROOM_LIMIT = 10_000
 EVENTS_PER_ROOM = 500
 
 
-# --- per-room memory --------------------------------------------------------------------------
-
-
 @dataclass
 class _Room:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -97,9 +68,6 @@ class _Room:
     def seen(self, event_id: str) -> None:
         self.events.append(event_id)
         del self.events[:-EVENTS_PER_ROOM]
-
-
-# --- the channel -----------------------------------------------------------------------------
 
 
 class MatrixChannel:
@@ -122,8 +90,6 @@ class MatrixChannel:
         self._saving: asyncio.Task[bool] | None = None
         self._syncing: asyncio.Task[None] | None = None
 
-    # --- lifecycle ---------------------------------------------------------------------------
-
     async def run(self, stop: asyncio.Event) -> None:
         starting = asyncio.create_task(self.start())
         stopping = asyncio.create_task(stop.wait())
@@ -143,9 +109,7 @@ class MatrixChannel:
             await self.stop()
 
     async def start(self) -> None:
-        """Log in (or reuse the saved device), catch up once, then sync in the background.
-
-        Returns when Lotse listens: what is written from now on is taken as input."""
+        """Log in, catch up once, then sync in the background; returns when Lotse listens."""
         quiet_nio()
         self.client = await log_in(self.settings, self.folder, sync_timeout=self.sync_timeout,
                                    max_retry_pause=self.max_retry_pause)
@@ -173,8 +137,6 @@ class MatrixChannel:
         client, self.client = self.client, None
         if client is not None:
             await close(client)
-
-    # --- syncing -----------------------------------------------------------------------------
 
     async def _sync_forever(self) -> None:
         while True:
@@ -294,15 +256,10 @@ class MatrixChannel:
         allowed = self.settings.allowed_servers
         return not allowed or server_of(user_id) in allowed
 
-    def _room(self, room_id: str) -> _Room:
-        return self._rooms[room_id]
-
     def _text(self, name: str, key: ConversationKey | None) -> str:
         """A note of the channel's own, in the conversation's language, else the default."""
         lang = self.service.language(key) if key is not None else None
         return self.service.bundle.text(name, lang or self.service.bundle.default_language)
-
-    # --- rooms -------------------------------------------------------------------------------
 
     async def _invited(self, room_id: str, invite: InviteInfo) -> None:
         client = self.client
@@ -330,15 +287,13 @@ class MatrixChannel:
         self._rooms.pop(room_id)
         log.info("matrix: left a room that is not a direct chat with one person")
 
-    # --- turns -------------------------------------------------------------------------------
-
     async def _greet(self, room_id: str, person: str, event_id: str) -> None:
         key = ConversationKey("matrix", person)
         event: Event = Resume() if await self.service.has_conversation(key) else Start()
         await self._turn(room_id, person, event, f"join {event_id}")
 
     async def _message(self, room_id: str, person: str, event: Any) -> None:
-        memory = self._room(room_id)
+        memory = self._rooms[room_id]
         memory.seen(str(event.event_id))
         key = ConversationKey("matrix", person)
         if isinstance(event, RoomMessageText):
@@ -360,32 +315,28 @@ class MatrixChannel:
         log.info("matrix: a message could not be decrypted")
         with contextlib.suppress(LocalProtocolError):  # asked for this session already
             await client.request_room_key(event)
-        memory = self._room(room_id)
+        memory = self._rooms[room_id]
         async with memory.lock:
             await self._send(room_id, notice(self._text("matrix.undecryptable", key)), memory)
 
     async def _turn(self, room_id: str, person: str, event: Event, event_id: str) -> None:
         key = ConversationKey("matrix", person)
-        memory = self._room(room_id)
+        memory = self._rooms[room_id]
         async with memory.lock:
             before = self.service.language(key)
             outputs = await self.service.handle(key, event, event_id, room_id)
             if outputs:
-                # For the note after `forget`: the language the conversation was spoken in.
-                lang = before or self.service.bundle.default_language
+                lang = before or self.service.bundle.default_language  # for the note after `forget`
                 await self._deliver(room_id, lang, memory, outputs)
 
     async def push(self, address: str, outputs: tuple[Output, ...], lang: str) -> None:
-        """Write on our own (a reminder) into the direct-message room it was set in. A room
-        Lotse has left meanwhile gets nothing; the reminder counts as delivered."""
+        """A reminder, into the room it was set in; a room left meanwhile gets nothing."""
         if self.client is None or address not in self.client.rooms:
             log.info("a reminder could not be delivered: the room is gone")
             return
-        memory = self._room(address)
+        memory = self._rooms[address]
         async with memory.lock:
             await self._deliver(address, lang, memory, outputs)
-
-    # --- outputs -----------------------------------------------------------------------------
 
     async def _deliver(self, room_id: str, lang: str, memory: _Room,
                        outputs: tuple[Output, ...]) -> None:
@@ -413,8 +364,7 @@ class MatrixChannel:
 
     async def _send(self, room_id: str, content: dict[str, Any],
                     memory: _Room | None = None) -> str | None:
-        """Send to the room, encrypted where the room is; returns the event id, or None when
-        the room is gone (left, forgotten) and there is no one to tell."""
+        """Send, encrypted where the room is; the event id, or None when the room is gone."""
         client = self.client
         assert client is not None
         try:
@@ -431,8 +381,7 @@ class MatrixChannel:
         return str(response.event_id)
 
     async def _send_document(self, room_id: str, memory: _Room, document: Document) -> None:
-        """The PDF and the text file, built in memory and uploaded (encrypted in encrypted
-        rooms); if an upload fails the text goes out as a message, so nothing is lost."""
+        """Both files, uploaded; if an upload fails the text goes out as a message instead."""
         client = self.client
         assert client is not None
         room = client.rooms.get(room_id)

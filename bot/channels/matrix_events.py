@@ -1,8 +1,4 @@
-"""What a Matrix event means for Lotse: which events are input, and the words of a message.
-
-Pure functions over nio's event objects; the channel (`bot.channels.matrix`) decides what to
-do with them.
-"""
+"""What a Matrix event means for Lotse: which events are input, and the words of a message."""
 
 from __future__ import annotations
 

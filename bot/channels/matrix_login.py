@@ -1,10 +1,8 @@
 """The Matrix channel's client: its login, the files that keep it, and nio's logs.
 
-The first start logs in with the password and writes the device and access token to
-`<data>/matrix/session.json`; every later start reuses them, so the bot keeps one device and its
-encryption keys (only when that device was logged out does it log in as a new one). The crypto
-store (`store/`), encrypted with a key made on first start (`pickle.key`), lives beside it.
-Every file here is written readable by the owner only.
+The first start logs in with the password and saves device and access token; later starts
+reuse them, so the bot keeps one device and its encryption keys. Every file here is written
+readable by the owner only.
 """
 
 from __future__ import annotations
@@ -36,8 +34,7 @@ class MatrixError(ChannelError):
 
 
 class _WithoutIds(logging.Filter):
-    """matrix-nio logs user and room ids (key sharing, device lists); Lotse's logs must not
-    tell who talked to it. Ids are replaced, the rest of the record stays."""
+    """matrix-nio logs user and room ids; Lotse's logs must not tell who talked to it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -78,8 +75,7 @@ def load_login(path: Path) -> Login | None:
 
 async def log_in(settings: MatrixSettings, folder: Path, *, sync_timeout: float,
                  max_retry_pause: float) -> AsyncClient:
-    """A logged-in client: a configured access token as it is; else the saved device; else
-    the password, saving the new device for the next start."""
+    """A logged-in client: the configured token, else the saved device, else the password."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     (folder / STORE_DIR).mkdir(exist_ok=True, mode=0o700)
 

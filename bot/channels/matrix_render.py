@@ -1,9 +1,7 @@
-"""Lotse's outputs as Matrix message contents: HTML with a plain-text body, files as m.file.
+"""Lotse's outputs as Matrix message contents: HTML with a plain-text body.
 
-Pure functions, no client: the channel (`bot.channels.matrix`) sends what these return.
-Matrix has no buttons a bot can rely on in every client, so a question shows its choices as a
-numbered list; the engine understands the number or the words of a choice. A turn's texts go
-out as one message where they fit, so one answer brings one notification, not four.
+Matrix has no buttons a bot can rely on in every client, so choices are a numbered list. A
+turn's texts go out as one message where they fit: one answer, one notification.
 """
 
 from __future__ import annotations

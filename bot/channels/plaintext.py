@@ -10,8 +10,7 @@ from bot.flows.model import Bundle
 
 
 def for_typing(output: Output, bundle: Bundle) -> Output:
-    """A question whose hint speaks of tapping buttons, for a channel that has none (the
-    console, Matrix): the hint asks for the number or the words instead."""
+    """For a channel without buttons: a hint to tap one becomes a hint to type the answer."""
     if not isinstance(output, Question) or not output.hint:
         return output
     for lang in bundle.languages:
@@ -44,9 +43,8 @@ _PHONE_CHARS = re.compile(r"[^\d+]")
 
 
 def tel_uri(phone: str) -> str | None:
-    """`tel:` with digits and a leading +, as RFC 3966 wants it, for the channels that link
-    numbers (Matrix, the web page); None when nothing is left. Only the first of several
-    numbers; a "(0)" after the country code is not dialled."""
+    """`tel:` with digits and a leading + (RFC 3966); None when nothing is left. Only the
+    first of several numbers; a "(0)" after the country code is not dialled."""
     first = phone.split(",")[0].strip()
     if first.startswith("+"):
         first = first.replace("(0)", "")

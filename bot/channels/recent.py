@@ -1,9 +1,5 @@
-"""What a channel remembers per chat, for the most recent chats only.
-
-Telegram and Matrix keep a little per chat in memory (a lock that orders its turns, the ids of
-its messages for `forget`). A bot that meets many people must not keep that forever: the chats
-used least recently are dropped beyond a limit, and come back empty when used again.
-"""
+"""What a channel remembers per chat (a lock, message ids for `forget`), for the most recent
+chats only: a bot that meets many people must not keep that forever."""
 
 from __future__ import annotations
 
@@ -23,9 +19,8 @@ V = TypeVar("V", bound=Locked)
 
 
 class Recent(Generic[K, V]):
-    """Per-key memory made on first use, at most `limit` of them, least recently used dropped
-    first. A chat whose turn is running is never dropped: then the dropping waits for a later
-    use, so two turns of one chat never hold two different locks."""
+    """Per-key memory made on first use, at most `limit`, least recently used dropped first.
+    A chat whose turn is running is never dropped, so two of its turns never hold two locks."""
 
     def __init__(self, make: Callable[[], V], limit: int) -> None:
         self._make = make

@@ -1,22 +1,11 @@
 """The Telegram channel, on python-telegram-bot: inline keyboards, HTML, files, private chats.
 
-It only translates. A text message becomes `Said`, a button tap `Picked` (the engine answers a
-tap on an old button itself); outputs become messages. The update id is the event id, so an
-update delivered twice is handled once, across restarts too (the service keeps recent ids).
+The update id is the event id, so an update delivered twice is handled once. Kept in memory,
+never message text: per chat the ids of its messages, so `forget` can delete them.
 
-What stays in memory, for this process only: per chat the ids of the messages of the
-conversation (so `forget` can delete them from the phone) and which of the bot's messages still
-show a keyboard. No message text is kept anywhere. Messages and keyboards are built in
-`bot.channels.telegram_render`; the channel's own words (the note to groups, the send button,
-the command menu's descriptions) are content, `system.telegram.*`.
-
-Robustness is python-telegram-bot's where it has it: `AIORateLimiter` waits out "429 retry
-after", `concurrent_updates` lets one slow conversation not block the others, and polling or
-webhook start with `drop_pending_updates`: what was sent while Lotse was down is not replayed
-as fresh input minutes or hours later, when the question it answered may have changed (a
-re-delivered update that *was* handled is caught by the service's event ids). Other network
-errors on sending are retried a few times here, in the rate limiter's seam, so no reply is lost
-to a short outage.
+Polling and webhook start with `drop_pending_updates`: what was sent while Lotse was down would
+otherwise count as the answer to a question that may have changed. `AIORateLimiter` waits out
+429s; other network errors are retried in its seam, so a short outage loses no reply.
 """
 
 from __future__ import annotations
@@ -83,11 +72,8 @@ MENU_WORDS: dict[str, tuple[str, ...]] = {
            "erinnerungen"),
     "en": MENU,
 }
-"""The menu's commands per language, registered with setMyCommands. They are fixed command
-words of `bot.engine.commands`, not content (as Telegram allows them: a-z, 0-9 and _)."""
-
-
-# --- per-chat memory -------------------------------------------------------------------------
+"""The menu's commands per language: fixed command words of `bot.engine.commands`, not
+content (Telegram allows only a-z, 0-9 and _)."""
 
 
 @dataclass
@@ -135,9 +121,6 @@ class _Retrying(AIORateLimiter):
         raise AssertionError("unreachable")
 
 
-# --- the channel -----------------------------------------------------------------------------
-
-
 class TelegramChannel:
     name = "telegram"
 
@@ -159,8 +142,6 @@ class TelegramChannel:
             .build())
         self.application.add_handler(TypeHandler(Update, self.on_update))
         self.application.add_error_handler(self.on_error)
-
-    # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         app = self.application
@@ -207,8 +188,6 @@ class TelegramChannel:
             if lang == bundle.default_language:
                 await bot.set_my_commands(listed)  # for every other app language
 
-    # --- updates -----------------------------------------------------------------------------
-
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram update failed", exc_info=context.error)
 
@@ -249,9 +228,8 @@ class TelegramChannel:
 
     async def tick(self, chat_id: int, memory: _Chat, message_id: int, data: str,
                    picked: Picked, query_id: str, lang: str | None) -> Event | None:
-        """A tap on a multiple-choice keyboard: tick or untick in place (None), or with the
-        send button the ticked answers as if typed ("1, 3"). Any other tap: the event as is
-        (a send button from before a restart is stale to the engine)."""
+        """A tap on a multiple-choice keyboard ticks or unticks in place (None); the send
+        button gives the ticked answers as if typed ("1, 3"). Any other tap: the event as is."""
         choosing = memory.choosing.get(message_id)
         if choosing is None:
             return picked
@@ -305,18 +283,12 @@ class TelegramChannel:
             await self.call("sendMessage", chat_id=chat_id, text=text)
 
     async def call(self, endpoint: str, **data: object) -> Any:
-        """A Bot API call whose answer is used raw, if at all: no telegram objects are built
-        from it (the bulk of the work per turn otherwise). Through `Bot._post`, as PTB's own
-        methods: defaults, None values dropped, objects such as InlineKeyboardMarkup
-        serialised, and on through ExtBot's rate limiter (429 waits, network retries)."""
+        """A Bot API call whose answer is used raw: no telegram objects are built from it.
+        `Bot._post` still applies PTB's defaults and serialisation and the rate limiter."""
         return await self.application.bot._post(endpoint, data)
 
-    # --- outputs -----------------------------------------------------------------------------
-
     async def push(self, address: str, outputs: tuple[Output, ...], lang: str) -> None:
-        """Write on our own (a reminder). A user who blocked the bot gets nothing, and the
-        reminder counts as delivered: there is nobody to deliver it to. (`lang` is the
-        conversation's, which Telegram's own words take from the service anyway.)"""
+        """A reminder; one to a user who blocked the bot counts as delivered: nobody to tell."""
         chat_id = int(address)
         memory = self.chat(chat_id)
         async with memory.lock:

@@ -1,9 +1,5 @@
-"""Lotse's outputs as Telegram messages: HTML text blocks and inline keyboards.
-
-Pure functions, no bot: the channel (`bot.channels.telegram`) sends what these return. A
-question's choices become buttons; a tap comes back as the button's callback_data, which
-`Buttons` turns into the engine's `Picked` again.
-"""
+"""Lotse's outputs as Telegram messages: HTML text blocks and inline keyboards; pure
+functions, the channel sends what they return."""
 
 from __future__ import annotations
 
@@ -26,11 +22,8 @@ TICK = "✓ "
 
 class Buttons:
     """callback_data for a choice: "flow node choice" when it fits in 64 bytes, else a digest.
-
-    The plain form survives restarts and content changes (an old button then names a node
-    that is not the current one, and the engine answers it as stale). A digest is remembered
-    for this process only; after a restart its tap is answered as stale too.
-    """
+    The plain form survives restarts; a digest is remembered for this process only, so after a
+    restart its tap is answered as stale."""
 
     def __init__(self) -> None:
         self._long: dict[str, tuple[str, str, str]] = {}
@@ -52,8 +45,7 @@ class Buttons:
 
 def keyboard(question: Question, buttons: Buttons, send_label: str,
              chosen: frozenset[str] = frozenset()) -> InlineKeyboardMarkup | None:
-    """One button per choice. For a multiple choice a tap ticks or unticks (✓), and a last
-    button, `send_label`, sends the ticked ones."""
+    """One button per choice; for a multiple choice, `send_label` sends the ticked (✓) ones."""
     if not question.options:
         return None
     rows = [[InlineKeyboardButton(f"{TICK if o.id in chosen else ''}{o.number}. {o.label}",

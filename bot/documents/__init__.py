@@ -1,12 +1,8 @@
 """Documents a user keeps — a memory protocol above all — as plain text and as PDF.
 
-A channel gets a neutral `Document` from the engine and hands the user both files; Lotse keeps
-no copy. A protocol may end up in a criminal complaint months later, so each file says when it
-was made and carries a fingerprint that shows whether its text was changed since.
-
-What the fingerprint covers
----------------------------
-The SHA-256, in hex, of the *canonical text* encoded as UTF-8 (`text.canonical`, `protocol_text`):
+Lotse keeps no copy. A protocol may end up in a criminal complaint months later, so each file
+says when it was made and carries a fingerprint that shows whether its text was changed since:
+the SHA-256, in hex, of this canonical text as UTF-8 (`protocol_text`):
 
     <title>
     <"Erstellt am …" / "Created on …" with date, time and UTC offset>
@@ -15,27 +11,18 @@ The SHA-256, in hex, of the *canonical text* encoded as UTF-8 (`text.canonical`,
       <answer, each line indented by two spaces>
     <empty line between fields>
 
-canonicalised: Unicode NFC, LF line breaks, tabs expanded, control characters dropped, trailing
-spaces and leading/trailing empty lines removed. Skipped questions are not in it.
+in NFC, with LF line breaks, tabs expanded, control characters, trailing spaces and outer empty
+lines dropped (`canonical`); skipped questions are not in it. The .txt file is that text, an
+empty line, 64 hyphens, the fingerprint and a note on keeping it safe: anyone can check it
+without Lotse, and an editor's BOM, CRLF or trailing spaces do not break the check.
 
-The .txt file is exactly that text, an empty line, a line of 64 hyphens, the fingerprint (eight
-groups of eight hex digits) and the note on keeping it safe. Anyone can check it without Lotse:
-hash the canonical text above the hyphens. Editors that add a BOM, CRLF line ends or trailing
-spaces do not break the check; any other change to a character does.
+The PDF shows the same words and carries the .txt file as an attachment. `lotse verify` checks
+the attachment, then that the pages' text equals it, compared without whitespace (PDF text
+extraction breaks lines its own way) and page footers, with characters the font lacks as
+U+FFFD (`pdf.printable`). Only whitespace edits on a PDF's pages go unnoticed.
 
-The PDF shows the same words (the hyphen line drawn as a rule) and carries the .txt file inside
-as an attachment (`<file>.txt`). `lotse verify` checks the attachment like a .txt file, and then
-that the pages' extracted text equals the attachment's text — compared with all whitespace
-removed, because PDF text extraction breaks lines and spaces its own way, and with each page's
-footer ("title · page n of m") taken off. Characters the embedded font cannot draw are compared
-as the replacement character the PDF prints for them (`pdf.printable`). So changing a word on
-a page, in the attachment, or the printed fingerprint is each a mismatch; only whitespace
-edits on the pages of a PDF go unnoticed.
-
-A fingerprint shows a change, not who made the document: whoever edits the text can print a
-new fingerprint too. It is worth as much as a copy of it kept elsewhere (noted down, sent to
-a lawyer, handed to the police with the complaint) — which is what the note in every document
-asks for.
+A fingerprint shows a change, not who made the document: it is worth as much as a copy of it
+kept elsewhere, which is what the note in every document asks for.
 """
 
 from __future__ import annotations

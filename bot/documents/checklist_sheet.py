@@ -1,13 +1,8 @@
 """`lotse checklist`: a checklist flow as a sheet to print, in Markdown, HTML or PDF.
 
 A supervisor who has just been told of an incident may not want to chat with a bot; a printed
-list in the drawer works without one. The sheet is built once as neutral blocks (`Sheet`): every
-checklist node with the messages that lead only into it and those shown right after it, an empty
-tick box per item; each deadline node as a line to fill in (placeholders such as `{slot}` print
-as blanks); the contacts of the flow's contact nodes, as a conversation shows them, each with its
-own "as of" date; and an "as of" date for the sheet. Each format writes the same blocks, so the
-three never say different things. They also print a supervisor's own ticked state
-(`view_sheet`, from the engine's `ChecklistView`), so that channels can offer it as a file later.
+list in the drawer works without one. The sheet is built once as neutral blocks (`Sheet`) and
+each format writes the same blocks, so the three never say different things.
 """
 
 from __future__ import annotations
@@ -141,8 +136,7 @@ def _plain_next(node: Step) -> str | None:
 
 
 def _prints(node: Step) -> bool:
-    """Automatic nodes that belong on paper; a contact node's cards go to the contacts section
-    (its own message only introduces the cards, so it is left out)."""
+    """Automatic nodes that belong on paper (a contact node's cards go to the contacts)."""
     return isinstance(node, Message | Deadline | ContactList)
 
 
@@ -314,11 +308,8 @@ SCALES = (1.0, 0.93, 0.86)
 
 
 def to_pdf(sheet: Sheet, created: dt.datetime | None = None) -> bytes:
-    """A compact A4 sheet: the lists first, the contacts in two columns after them.
-
-    Rendered at up to three type sizes, keeping the largest one that needs the fewest pages,
-    so that a list that just spills over onto a second page is pulled back onto one.
-    """
+    """A compact A4 sheet: the lists first, the contacts in two columns after them. Smaller
+    type is tried when it saves a page (`SCALES`), so a list that just spills over fits one."""
     made = created or dt.datetime.combine(sheet.as_of, dt.time(12), dt.UTC)
     best: tuple[int, bytes] | None = None
     for scale in SCALES:

@@ -19,8 +19,7 @@ class DocumentFile:
 
 
 def document_files(document: Document) -> tuple[DocumentFile, DocumentFile]:
-    """(the PDF, the text file). The PDF takes about 0.3 s: an async channel calls this in a
-    worker thread, not on the event loop."""
+    """(the PDF, the text file); an async channel calls this off the event loop."""
     name = file_stem(document)
     return (DocumentFile(f"{name}.pdf", document_pdf(document), "application/pdf"),
             DocumentFile(f"{name}.txt", document_text(document).encode("utf-8"),

@@ -1,9 +1,7 @@
 """The few fixed words Lotse prints on its documents: `system.document.*` of the shipped content.
 
-Documents print the shipped words, not a city's own version of them: a document is made from a
-language alone (no bundle reaches a protocol or a checklist sheet), and `lotse verify` must
-recognise the same words anywhere, without a city's configuration. `lotse check` checks the keys
-in every language like every other text.
+Always the shipped words, not a city's version: `lotse verify` must recognise them anywhere,
+without a city's configuration.
 """
 
 from __future__ import annotations
@@ -29,8 +27,7 @@ def labels(lang: str) -> Mapping[str, str]:
 
 @functools.cache
 def page_labels() -> tuple[str, ...]:
-    """Every page label ("Seite {page} von {pages}") a Lotse document may carry: today's in
-    each language, then the earlier ones, so that old documents stay verifiable."""
+    """Every page label ("Seite {page} von {pages}"), earlier ones too, for `lotse verify`."""
     now = [words["page"] for words in _shipped().values()]
     return tuple(dict.fromkeys([*now, *_read(EARLIER)["page"]]))
 

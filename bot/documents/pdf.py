@@ -1,9 +1,8 @@
 """PDF pages in Lotse's house style, and the protocol document as a PDF.
 
-fpdf2 writes the PDF; DejaVu Sans, shipped in bot/fonts/ (license beside it), is embedded as a
-subset so that umlauts, ß, € and dashes print on any machine. Characters the font lacks are
-printed as U+FFFD, the replacement character (`printable`), and the verifier applies the same
-rule, so an unusual character in an answer never makes a good document fail its check.
+DejaVu Sans is embedded so that umlauts, ß, € and dashes print on any machine. Characters it
+lacks print as U+FFFD (`printable`), and the verifier applies the same rule, so an unusual
+character in an answer never makes a good document fail its check.
 """
 
 from __future__ import annotations
@@ -139,11 +138,8 @@ class Sheet(FPDF):
 
 
 def document_pdf(document: Document) -> bytes:
-    """The document as a PDF that shows exactly the .txt file's words and carries it inside.
-
-    The .txt file is embedded as an attachment (`<file>.txt`), so `lotse verify` can check the
-    fingerprint on the exact text and compare it with what the pages show.
-    """
+    """The document as a PDF that shows exactly the .txt file's words and carries it inside,
+    so that `lotse verify` can check the fingerprint on the exact text."""
     body = protocol_text(document)
     digest = fingerprint(body)
     pdf = Sheet(document.title, document.lang, document.created)

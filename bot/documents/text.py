@@ -1,8 +1,5 @@
-"""A document as plain text: its canonical form, its fingerprint, the delivered .txt file.
-
-The layout of the .txt file is the contract that `lotse verify` reads back (see bot.documents):
-the canonical text, a line of 64 hyphens, then the fingerprint and the safe-keeping note.
-"""
+"""A document as plain text: its canonical form, its fingerprint, the delivered .txt file,
+whose layout `lotse verify` reads back (see bot.documents)."""
 
 from __future__ import annotations
 
@@ -25,18 +22,13 @@ _END_PUNCTUATION = (":", "?", "!", ".")
 
 
 def file_stem(document: Document) -> str:
-    """The name both files of a document share: its file name and when it was made, local
-    time as printed in it ("gedaechtnisprotokoll-20261125-113000")."""
+    """The name both files share: file name and local time made ("…-20261125-113000")."""
     return f"{document.file}-{document.created.astimezone(LOCAL).strftime('%Y%m%d-%H%M%S')}"
 
 
 def canonical(text: str) -> str:
-    """The form a text is fingerprinted in, so that harmless copying does not break the check.
-
-    Unicode NFC; every line break as LF (whatever `str.splitlines` counts as one); tabs
-    expanded; other control characters dropped; trailing spaces and leading or trailing empty
-    lines removed. Idempotent: `canonical(canonical(t)) == canonical(t)`.
-    """
+    """The form a text is fingerprinted in, so that harmless copying does not break the check
+    (see bot.documents). Idempotent: `canonical(canonical(t)) == canonical(t)`."""
     text = unicodedata.normalize("NFC", text.removeprefix("\ufeff"))
     lines = []
     for line in text.splitlines():
@@ -72,11 +64,7 @@ def label_line(label: str) -> str:
 
 
 def protocol_text(document: Document) -> str:
-    """The canonical text of a document: what the fingerprint covers.
-
-    Title, creation line, an empty line, then per answered field its label (with a colon) and
-    the answer indented by two spaces, fields separated by an empty line.
-    """
+    """The canonical text of a document: what the fingerprint covers (see bot.documents)."""
     lines = [document.title, created_line(document), ""]
     for label, value in document.fields:
         lines.append(label_line(label))

@@ -1,9 +1,7 @@
 """`lotse verify`: is this protocol, .txt or .pdf, still the text it was made with?
 
-A .txt file: the text above the rule, in canonical form, must hash to the fingerprint printed
-below it. A PDF: the .txt file embedded in it must pass that check, and the words the pages show
-must be exactly that file's words (compared without whitespace, which PDF text extraction does
-not keep reliably). Either way, one changed character is a mismatch.
+A .txt file must hash to the fingerprint printed below its rule; a PDF's embedded .txt file
+must pass that check and its pages must show exactly that file's words (see bot.documents).
 """
 
 from __future__ import annotations
@@ -130,9 +128,8 @@ def _printed_in(pages: list[str]) -> str | None:
 
 
 def _logical(text: str) -> str:
-    """Right-to-left runs (Arabic, Hebrew) are laid out in visual order on the page, so their
-    characters come back from the page in another order: compare such runs as sorted
-    characters. Runs without a right-to-left letter are compared exactly."""
+    """Right-to-left runs (Arabic, Hebrew) come back from a page in visual order: compare
+    them as sorted characters, and everything else exactly."""
     return _NOT_LTR.sub(lambda m: "".join(sorted(m.group(0))) if _has_rtl(m.group(0))
                         else m.group(0), text)
 

@@ -1,10 +1,9 @@
 """Counts of anonymous reports, cross-tabulated, with small numbers suppressed.
 
 In a small department a count of 1 or 2 can point at a person (GDPR recital 26, "singling
-out"; BRIEF section 6). Every cell below the threshold is shown as "<5" (primary suppression).
-A hidden cell could still be worked out from its row or column total, so whenever a row or a
-column (totals included) hides exactly one cell, the smallest other non-zero cell there is hidden
-too (secondary suppression), until no row or column hides a single cell on its own.
+out"), so every cell below the threshold shows as "<5". A hidden cell could be worked out from
+its row or column total, so a row or column (totals included) that hides exactly one cell
+hides its smallest other non-zero cell too, until none does.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 from storage.report_store import StoredReport
 
 TOTAL = "total"
-MONTH_FIELDS = ("month", "incident_month", "report_month")
 
 
 @dataclass(frozen=True)

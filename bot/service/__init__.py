@@ -1,2 +1,1 @@
-"""The async conversation service between channels and the engine: one lock per
-conversation, state loaded and saved through storage, expiry, rate limit, reminders."""
+"""The async layer between channels and the engine: locks, storage, rate limit, reminders."""

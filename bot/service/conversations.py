@@ -1,9 +1,7 @@
 """The conversation service: the async layer between channels and the pure engine.
 
-One lock per conversation, so two messages arriving at once are handled in order; the state is
-loaded before every turn and committed after it, before its reply is released, so a restart
-loses nothing a user was told; idle conversations expire; an event delivered twice is handled
-once.
+Turns of one conversation run in order under its lock; a turn is committed before its reply is
+released, so a restart loses nothing a user was told; an event delivered twice is handled once.
 """
 
 from __future__ import annotations
@@ -49,9 +47,8 @@ def utc_now() -> dt.datetime:
 
 
 class _Locks:
-    """An asyncio.Lock per conversation key, so that the turns of one conversation run one after
-    the other; a key's lock is dropped once nobody holds or waits for it, so the table holds
-    only the conversations with a turn in flight (`drain` counts them)."""
+    """An asyncio.Lock per conversation key, dropped once nobody holds or waits for it: the
+    table holds only the conversations with a turn in flight (`drain` counts them)."""
 
     def __init__(self) -> None:
         self._locks: dict[str, asyncio.Lock] = {}
@@ -74,10 +71,9 @@ class _Locks:
 
 
 class _GroupCommit:
-    """Turns that finish in the same pass of the event loop share one commit, and each reply
-    is released only after the commit that holds its turn's writes. If a turn's writes or the
-    commit fail, every turn of that batch fails and nothing of it is kept: none tells its user
-    something that is not on disk."""
+    """Turns that finish in the same pass of the event loop share one commit, which each
+    reply waits for. If a turn's writes or the commit fail, the whole batch fails and nothing
+    of it is kept: no turn tells its user something that is not on disk."""
 
     def __init__(self, store: StateStore) -> None:
         self._store = store
@@ -142,22 +138,18 @@ class ConversationService:
         self.locks = _Locks()
         self._commits = _GroupCommit(store)
         self.recent: OrderedDict[str, _Stored] = OrderedDict()
-        """The last committed state of the conversations that talked most recently, as the
-        store holds it, so that a turn need not read and decrypt it again (the Telegram
-        target in docs/benchmarks.md); bounded, and dropped for a turn that failed."""
+        """The last committed state of the most recent conversations, so that a turn need not
+        read and decrypt it again (the Telegram target in docs/benchmarks.md); bounded."""
         self.recent_size = recent_size
         self.rate_limit: RateLimit | None = None
-        """How fast one conversation may write; None: no limit (the console, tests). A channel
-        open to the public sets one, so that one flooding user cannot slow down the others."""
+        """How fast one conversation may write; None: no limit (the console, tests)."""
         prepare((node.region for flow in bundle.flows.values() for node in flow.nodes.values()
                  if isinstance(node, Deadline)), clock().date())
 
     async def handle(self, key: ConversationKey, event: Event, event_id: str | None = None,
                      reply_to: str | None = None) -> tuple[Output, ...]:
-        """Run one turn; returns what to send. A duplicate event id returns nothing.
-
-        `reply_to`: where the channel could write on its own later (a chat, a room); given only
-        by channels that can, and only then are reminders offered and kept."""
+        """Run one turn; returns what to send (nothing for a duplicate event id). `reply_to`:
+        where the channel can write on its own later; only then are reminders offered."""
         hashed = self.hasher(key)
         if self.rate_limit is not None:
             verdict = self.rate_limit.check(hashed)
@@ -168,8 +160,7 @@ class ConversationService:
             return await self._turn(key, hashed, event, event_id, reply_to)
 
     async def open_reminder(self, reminder: StoredReminder) -> tuple[Output, ...]:
-        """A due reminder opens its place in the flow; returns what to send to its address.
-        Nothing when the flows no longer have that reminder."""
+        """Reopen a due reminder's place in the flow; nothing if the flows no longer have it."""
         item = self.bundle.reminders.get(reminder.kind)
         if item is None:
             return ()
@@ -183,8 +174,7 @@ class ConversationService:
     async def _turn(self, key: ConversationKey | None, hashed: str, event: Event,
                     event_id: str | None, reply_to: str | None = None,
                     platform: str | None = None) -> tuple[Output, ...]:
-        """One turn under the conversation's lock. `platform`: the channel a reminder came on,
-        when there is no key (a reminder knows only the hashed conversation)."""
+        """One turn under the lock; `platform`: a reminder's channel, as it has no key."""
         now = self.clock()
         stored = self._load(hashed)
         state: State | None = None
@@ -214,15 +204,12 @@ class ConversationService:
         erased = any(isinstance(o, Ended) and o.erased for o in turn.outputs)
         kept = not (erased or (turn.state is None and not seen))
         expires = stamp + int(self.keep_for(turn.state).total_seconds())
-        # The turn's writes are committed with the batch it joins (`_GroupCommit`), and its
-        # reply is released only after that commit: what a user was told is on disk; a failed
-        # commit keeps nothing of the turn. No await from the first write to joining the batch.
+        # No await from the first write to joining the batch (`_GroupCommit`).
         try:
             for change in changes:
                 self._set_reminders(hashed, key.platform if key else platform, reply_to, change)
-            # A document was handed over: its typed answers are erased from the state, and the
-            # older versions of the row that hold them must become unreadable where they linger
-            # (the WAL): a new key for the state, the old one overwritten.
+            # A document was handed over: older versions of the row still hold its answers in
+            # the WAL, so the state gets a new key and the old one is overwritten.
             if handed_over:
                 self.store.rekey(hashed)
             if erased and self.reminders is not None:
@@ -244,14 +231,12 @@ class ConversationService:
         if erased:  # a forgotten conversation also leaves the WAL at once
             self.store.checkpoint()
         self._remember(hashed, _Stored(turn.state, seen, expires) if kept else None)
-        # Reports only after the turn's state, with this event's id, is committed: a failed
-        # commit or a kill before it stores none, and the message delivered again stores it
-        # once. (A kill in between loses this one report: never a doubled one.)
+        # Reports only after the state with this event's id is committed: a message delivered
+        # again never stores a report twice (a kill in between loses one, never doubles it).
         for report in reports:
             if self.reports is not None:
                 self.reports.add(report.report_month, report.incident_month, report.flow,
                                  report.flow_version, report.answers)
-        # Reminders and reports are for the service only, never for a channel.
         return tuple(o for o in turn.outputs if not isinstance(o, (Reminders, Report)))
 
     def _set_reminders(self, hashed: str, platform: str | None, reply_to: str | None,
@@ -274,8 +259,7 @@ class ConversationService:
             (r.kind, dt.datetime.fromtimestamp(r.due_at, dt.UTC)) for r in pending], lang)
 
     def _refused(self, hashed: str, event: Event, verdict: Verdict) -> tuple[Output, ...]:
-        """Over the rate limit: one notice, then silence. No lock, no write, no engine: a
-        flood costs the others nothing but this (and one read per flood, for the language)."""
+        """Over the rate limit: one notice, then silence; no lock, no write, no engine."""
         if verdict is Verdict.DROP:
             return ()
         stored = self._load(hashed)

@@ -39,10 +39,8 @@ class KeyHasher:
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def event(self, event_id: str) -> str:
-        """A short keyed digest of a platform event id, for de-duplication only: 48 bits as 8
-        URL-safe characters. Compared with the last 32 ids of one conversation, a false match
-        has a chance of about 1 in 10^13 per event; every conversation row stores 32 of them,
-        so they are kept short."""
+        """A keyed 48-bit digest of a platform event id, for de-duplication only: short, as
+        each row stores 32 of them, and a false match among 32 is about 1 in 10^13."""
         digest = hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=6,
                                  key=self._event_key).digest()
         return base64.urlsafe_b64encode(digest).decode()

@@ -1,10 +1,8 @@
 """How fast one conversation may write: a token bucket per conversation, in bounded memory.
 
-One person flooding Lotse with messages must not slow down everyone else. Messages beyond the
-limit are refused before they take the conversation's lock, touch the database or run the
-engine, so refusing costs next to nothing; the first refusal says so (with the emergency
-numbers, so no one in danger is left with silence), the following ones are dropped without a
-word until the bucket has filled again.
+One person flooding Lotse must not slow down everyone else, so messages beyond the limit are
+refused before the lock, the database and the engine. The first refusal says so (with the
+emergency numbers: no one in danger is left with silence); the rest are dropped silently.
 """
 
 from __future__ import annotations
@@ -32,12 +30,9 @@ class _Bucket:
 
 
 class RateLimit:
-    """`burst` messages at once, then `per_second` on average, per conversation key.
-
-    The clock is a monotonic one of its own, not the conversation clock: a rate is real time.
-    At most `tracked` conversations are remembered (least recently active dropped first), so
-    a flood from many keys cannot grow memory without bound; a forgotten bucket starts full.
-    """
+    """`burst` messages at once, then `per_second` on average, per conversation key, on a
+    monotonic clock (a rate is real time). At most `tracked` keys are remembered, so a flood
+    from many keys cannot grow memory without bound; a forgotten bucket starts full."""
 
     def __init__(self, burst: int = 30, per_second: float = 1.0, tracked: int = 100_000,
                  clock: Callable[[], float] = time.monotonic) -> None:

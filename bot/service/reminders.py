@@ -1,10 +1,7 @@
 """Delivers due reminders through the channels that can write on their own (`lotse run`).
 
-Survives restarts because everything is in the state database: a reminder that fell due while
-Lotse was down is sent at the next round after the start, once (claim, send, done). Delivery
-waits for the allowed hours, goes one message at a time with a short pause, and leaves waiting
-for 429 / M_LIMIT_EXCEEDED to the channel (python-telegram-bot's rate limiter, the Matrix
-channel's retries).
+Everything is in the state database, so a reminder that fell due while Lotse was down is sent
+once after the start (claim, send, done), within the allowed hours, one at a time.
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""A contact card as lines of HTML, for the channels that send HTML (Telegram, Matrix).
-
-One card, one set of rules for escaping; what differs per channel is only which details may
-be links and how a card's note keeps its line breaks.
-"""
+"""A contact card as lines of HTML, with one set of escaping rules for Telegram and Matrix."""
 
 from __future__ import annotations
 
@@ -15,8 +11,7 @@ from bot.engine.conversation import CardLabels, ContactCard
 
 def card_lines(card: ContactCard, labels: CardLabels, *, links: bool,
                note_html: Callable[[str], str] = html.escape) -> list[str]:
-    """The card's lines, name first. `links`: the phone number and the e-mail address are
-    `tel:` and `mailto:` links too (the web address always is)."""
+    """The card's lines, name first. `links`: phone and e-mail are links too, not only web."""
     lines = [f"<b>{html.escape(card.name)}</b>"]
     if card.phone:
         shown = html.escape(card.phone)

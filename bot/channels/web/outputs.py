@@ -1,9 +1,5 @@
-"""Outputs as JSON for the web page: plain data, which the page renders as text only.
-
-Nothing here is HTML. The page puts every string into the DOM with `textContent`, so a contact
-name or a typed answer can never become markup; links are built from checked parts only
-(`tel:` from digits, `mailto:` from an address, `https://` web addresses).
-"""
+"""Outputs as JSON for the web page: plain data, never HTML. The page sets every string with
+`textContent`, so nothing typed can become markup; links are built from checked parts only."""
 
 from __future__ import annotations
 
@@ -38,7 +34,6 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 def message(key: str, lang: str | None) -> str:
     return MESSAGES.get(lang or "", MESSAGES["de"])[key]
-
 
 
 def output_json(output: Output) -> dict[str, Any] | None:

@@ -1,23 +1,13 @@
 """The web chat page, on aiohttp: a static page and a small JSON API, no account, no tracking.
 
-It only translates. The page posts what the user did (a start, a typed line, a tapped button)
-and gets back the outputs as plain data (`web_outputs`), which it renders as text. A random
-session cookie (HttpOnly, SameSite=Strict, never seen by the page's script) names the
-conversation: `ConversationKey("web", session)`, stored by the service only as a keyed hash.
+The page posts what the user did and gets the outputs back as plain data, which it renders as
+text. A random session cookie (HttpOnly, SameSite=Strict) names the conversation.
 
-Security, in layers: a strict Content-Security-Policy (no inline script or style, nothing from
-elsewhere); every POST must carry the header `X-Lotse: 1` (a cross-site page cannot send it
-without a CORS preflight, which is never granted), JSON, and a same-origin `Origin` /
-`Sec-Fetch-Site`; the cookie is SameSite=Strict on top. Bodies are capped at `MAX_BODY`.
-
-What stays in memory, for this process only: documents waiting to be downloaded, each under
-a random one-time URL bound to the session, for `DOCUMENT_TTL` seconds at most. Nothing is
-written to disk here and nothing is logged that says who wrote what: no message text, no
-cookie, no session id, no download token, no address (the access log is off).
-
-The quick exit erases the conversation the `forget` way (the service deletes the row and
-scrubs the WAL), drops the session's documents and clears the cookie; the page has already
-blanked itself and leaves with `location.replace(exit_url)`.
+Security, in layers: a strict Content-Security-Policy; every POST must carry `X-Lotse: 1` (a
+cross-site page cannot send it without a CORS preflight, never granted), JSON, and a
+same-origin `Origin` / `Sec-Fetch-Site`. Documents wait in memory only, under a one-time URL
+bound to the session, for `DOCUMENT_TTL` at most. Nothing is logged that says who wrote what
+(the access log is off), and the quick exit erases the conversation the `forget` way.
 """
 
 from __future__ import annotations
@@ -110,8 +100,7 @@ class WebChannel:
         self.service = service
         self.settings = settings
         self.health: Callable[[], Mapping[str, object]] | None = None
-        """If set, adds its entries to `GET /healthz`; a "status" other than "ok" makes the
-        answer 503."""
+        """If set, its entries join `GET /healthz`; a "status" other than "ok" answers 503."""
         self.shutdown_timeout = 10.0
         self.clock: Callable[[], float] = time.monotonic
         """Monotonic seconds: ages the documents."""
@@ -125,8 +114,6 @@ class WebChannel:
         index = _page_file("index.html").decode("utf-8")
         self._index = index.replace("{{EXIT_URL}}", html.escape(self.exit_url, quote=True))
         self._static = {path: (_page_file(name), kind) for path, (name, kind) in _STATIC.items()}
-
-    # --- lifecycle ---------------------------------------------------------------------------
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
@@ -143,8 +130,7 @@ class WebChannel:
         return app
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Serve until `stop` is set; then stop listening and let requests in flight finish
-        (for at most `shutdown_timeout` seconds)."""
+        """Serve until `stop` is set, then let requests in flight finish (bounded)."""
         runner = web.AppRunner(self.app(), access_log=None,
                                shutdown_timeout=self.shutdown_timeout)
         await runner.setup()
@@ -173,8 +159,6 @@ class WebChannel:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    # --- plain pages -------------------------------------------------------------------------
-
     async def _headers(self, request: web.Request, response: web.StreamResponse) -> None:
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
@@ -195,8 +179,6 @@ class WebChannel:
                 log.exception("health check failed")
                 body["status"] = "failing"
         return web.json_response(body, status=200 if body["status"] == "ok" else 503)
-
-    # --- the conversation --------------------------------------------------------------------
 
     async def start(self, request: web.Request) -> web.Response:
         """The page was opened: continue the session's conversation, or begin one."""
@@ -221,8 +203,7 @@ class WebChannel:
     async def _turn(self, request: web.Request,
                     make: Callable[[Mapping[str, Any], str | None], Event | None] | None,
                     ) -> web.Response:
-        """One request, one turn. `make` reads the event from the request; None: the page was
-        opened, and the session's conversation goes on, or begins (Resume)."""
+        """One request, one turn; `make` reads the event, None: the page was opened (Resume)."""
         data = await self._read(request)
         if isinstance(data, web.Response):
             return data
@@ -232,7 +213,6 @@ class WebChannel:
         if session is None:
             session = secrets.token_urlsafe(32)
         key = ConversationKey("web", session)
-        # The page was opened: Resume goes on where the conversation stands, or begins one.
         event = make(data, lang) if make is not None else Resume(lang)
         if event is None:
             return self._error(400, "bad_request", lang)
@@ -278,8 +258,6 @@ class WebChannel:
         response.del_cookie(COOKIE, path="/", secure=self.settings.secure_cookie,
                             httponly=True, samesite="Strict")
         return response
-
-    # --- documents ---------------------------------------------------------------------------
 
     async def _offer(self, session: str, document: Document) -> dict[str, Any]:
         """Build both files in memory and offer each under a one-time URL."""
@@ -328,8 +306,6 @@ class WebChannel:
             "Content-Disposition": f'attachment; filename="{download.filename}"',
         })
 
-    # --- requests ----------------------------------------------------------------------------
-
     @property
     def _default(self) -> str:
         return self.service.bundle.default_language
@@ -343,8 +319,7 @@ class WebChannel:
         return value if value is not None and _SESSION.match(value) else None
 
     def _set_cookie(self, response: web.StreamResponse, session: str) -> None:
-        # No expiry: a session cookie, gone when the browser closes. The conversation itself
-        # expires on the server after the idle time.
+        # No expiry: gone when the browser closes; the conversation expires on the server.
         response.set_cookie(COOKIE, session, path="/", httponly=True, samesite="Strict",
                             secure=self.settings.secure_cookie or None)
 
@@ -387,13 +362,9 @@ class WebChannel:
 
 
 def same_origin(request: web.Request) -> bool:
-    """True for a request our own page's script made.
-
-    Browsers send `Sec-Fetch-Site` (Chromium, Firefox, Safari) and, on a POST, `Origin`. With
-    Referrer-Policy no-referrer a same-origin POST carries `Origin: null`, so "null" passes only
-    together with `Sec-Fetch-Site: same-origin`. Behind a reverse proxy the `Host` header must be
-    passed through unchanged (see docs/web.md).
-    """
+    """True for a request our own page's script made. With Referrer-Policy no-referrer a
+    same-origin POST carries `Origin: null`, so "null" passes only with `Sec-Fetch-Site:
+    same-origin`. A reverse proxy must pass `Host` through unchanged (docs/web.md)."""
     if request.headers.get("X-Lotse") != "1":
         return False
     site = request.headers.get("Sec-Fetch-Site")
