@@ -1,11 +1,6 @@
 """Dates as Lotse writes them: German local time, the date format per language, and public
-holidays by region. Shared by the flow checker, the engine, documents and reminders.
-
-Local time is for everything Lotse dates: documents, file names, reminders.
-
-Lotse serves German municipalities, wherever its server runs, so this is one zone for the whole
-program, not a setting.
-"""
+holidays by region; shared by the flow checker, the engine, documents and reminders. Lotse serves
+German municipalities wherever its server runs, so the zone is fixed, not a setting."""
 
 from __future__ import annotations
 
@@ -34,13 +29,9 @@ def format_date(day: dt.date, lang: str) -> str:
     return day.strftime("%d.%m.%Y")
 
 
-# `holidays` is imported where it is used: it takes a quarter of a second to import, and
-# `lotse check` of flows without a deadline never needs it.
-
-
 @functools.lru_cache(maxsize=64)
 def holidays_of(country: str, subdivision: str | None, year: int) -> frozenset[dt.date]:
-    import holidays
+    import holidays  # here: it is slow to import, and most commands never need it
 
     return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
 

@@ -1,9 +1,6 @@
-"""Writing a file that only its owner may read, never seen half written.
-
-Secrets, login tokens and a person's memory protocol are written this way: the data goes to a
-temporary file in the same folder (created 0600), reaches the disk, and then replaces the target
-in one rename, so a reader finds the old file or the new one, never a part.
-"""
+"""Writing a file only its owner may read (secrets, login tokens, a memory protocol): a temporary
+file in the same folder, created 0600 and synced, replaces the target in one rename, so a reader
+finds the old file or the new one, never a part."""
 
 from __future__ import annotations
 

@@ -1,12 +1,10 @@
 """Opt-in reminders, in the conversation-state database: only what delivery needs.
 
-A row holds the channel, the address to write to (a Telegram chat, a Matrix room), the due time,
-which reminder it is ("employee.deadline") and the language — nothing about the incident. The
-conversation column is the same keyed hash as in `conversations`, so `forget` can erase them.
-
-Delivery is claim, send, done: a claim is committed before sending, so two schedulers (or two
-ticks) never send the same reminder; a claim older than `STALE_CLAIM` seconds is taken to be from
-a process that died while sending, and the reminder is tried again.
+A row holds the channel, the address (a Telegram chat, a Matrix room), the due time, which
+reminder ("employee.deadline") and the language — nothing about the incident; its conversation is
+the keyed hash of `conversations`, so `forget` can erase them. Delivery is claim, send, done: a
+claim is committed before sending, so two schedulers never send the same reminder; a claim older
+than `STALE_CLAIM` seconds is from a process that died while sending, and is tried again.
 """
 
 from __future__ import annotations
@@ -33,9 +31,8 @@ class StoredReminder:
 
 
 class ReminderStore:
-    """Reminders beside the conversations, on the state store's connection (their table is
-    created with the state database, storage/state_store.py): a reminder set in a turn is
-    committed with that turn, never without it."""
+    """Reminders on the state store's connection (which creates their table): a reminder set in
+    a turn is committed with that turn, never without it."""
 
     def __init__(self, store: StateStore) -> None:
         self._store = store

@@ -1,10 +1,8 @@
 """Anonymous incident reports: their own SQLite file, enumerated answers and months only.
 
 Nothing here can point back to a person or a conversation: no user id or hash of one, no free
-text, no day or time (only the months), no column shared with the conversation state. The id of
-a report is random and the tables are WITHOUT ROWID tables ordered by that id, so the order of
-rows does not tell the order in which reports came in. A report is inserted in one transaction:
-a crash leaves all of it or nothing.
+text, no day or time, no column shared with the conversation state. Report ids are random and the
+tables WITHOUT ROWID, ordered by that id, so the rows do not tell the order reports came in.
 """
 
 from __future__ import annotations
@@ -93,8 +91,7 @@ class ReportStore:
             self._conn.executemany(
                 "INSERT INTO report_answers (report_id, field, value) VALUES (?, ?, ?)",
                 [(report_id, field, value) for field, value in answers])
-        # The WAL lists changes in the order they came; fold it in at once so that only the
-        # id-ordered tables remain. Reports are rare, this costs nothing that matters.
+        # The WAL lists changes in the order they came: fold it in, so only id order remains.
         self.checkpoint()
 
     def reports(self, since: str | None = None) -> list[StoredReport]:

@@ -1,17 +1,15 @@
-"""One key per stored conversation, kept where erasing it is a single overwrite.
+"""One key per stored conversation, kept where erasing it is a single overwrite: a privacy feature.
 
-Why: erasing a conversation, or the typed text in it, must make every older version of its
-state unreadable, and SQLite leaves older versions of a row behind where no DELETE reaches them
-(the WAL until it is emptied, free pages, a backup copied meanwhile). So each stored state is
-sealed with a key of its own (ChaCha20-Poly1305), and erasing means overwriting that key with
-zeros in place, in this file: every copy sealed with it, wherever it lingers, is noise from then
-on. Typed text never reaches the database files in the clear at all.
+Erasing a conversation, or the typed text in it, must make every older version of its state
+unreadable, and SQLite leaves old row versions where no DELETE reaches them (the WAL, free pages,
+a backup copied meanwhile). So each state is sealed with its own key (ChaCha20-Poly1305), and
+erasing overwrites that key with zeros in this file: every copy sealed with it is noise from then
+on. Typed text never reaches the database files in the clear.
 
-The file is an array of 32-byte records; an all-zero record is free. Only one process at a time
-takes a record (a POSIX lock around the take); any process may erase one (`lotse purge` beside
-the bot). Every open store holds a shared lock on the file for its lifetime, so a store can tell
-whether it is alone: then no turn anywhere is half written, and every key no row refers to can
-go (tidying up after a crash).
+The file is an array of 32-byte records; an all-zero record is free. One process at a time takes
+a record (a POSIX lock); any may erase one (`lotse purge` beside the bot). Every open store holds
+a shared lock for its lifetime, so a store can tell it is alone: then no turn is half written
+anywhere, and every key no row refers to can go (tidying up after a crash).
 """
 
 from __future__ import annotations
@@ -95,11 +93,9 @@ class StateKeys:
         self._free.append(slot)
 
     def kept(self) -> set[int]:
-        """The records that hold a key."""
         return {i for i, r in enumerate(self._records) if r != _ZERO}
 
     def usable(self, slot: int) -> bool:
-        """The record holds a key (it was not erased)."""
         return slot < len(self._records) and self._records[slot] != _ZERO
 
     def seal(self, slot: int, text: str, owner: str) -> bytes:

@@ -1,13 +1,9 @@
 """Conversation state: one row per conversation, keyed by a keyed hash, in its own SQLite file.
 
-The row holds only what the engine needs to go on (position, answers, undo steps) plus the hashed
-ids of recent platform events for de-duplication. The state is sealed with the conversation's
-own key from `state_keys` (next to the database, `state.keys`): erasing typed text, or the whole
-conversation, overwrites that key, and every older version of the row becomes unreadable where
-it lingers (the WAL, free pages).
-
-A turn's writes (its conversation and the reminders it set) are held until `commit()`, which
-writes them in one transaction: a turn is kept whole or not at all.
+A row holds what the engine needs to go on (position, answers, undo steps) and the hashed ids of
+recent platform events (de-duplication), sealed with the conversation's own key (`state_keys`),
+so that erasing overwrites the key and every older version of the row becomes unreadable. A
+turn's writes are held until `commit()` writes them in one transaction: kept whole or not at all.
 """
 
 from __future__ import annotations
@@ -26,9 +22,8 @@ from storage.state_keys import StateKeys
 
 
 def _create_tables(db: sqlite_utils.Database) -> None:
-    """The conversations, and the reminders beside them (storage/reminder_store.py). Each
-    conversation carries its own expiry: a supervisor's checklist outlives a chat. `key_slot`
-    is the record in `state.keys` of the key that seals the state."""
+    """The conversations, each with its own expiry (a supervisor's checklist outlives a chat) and
+    the `state.keys` record that seals it, and the reminders (storage/reminder_store.py)."""
     db.table("conversations").create(
         {"key": str, "state": bytes, "seen": str, "updated_at": int, "expires_at": int,
          "key_slot": int},
@@ -67,12 +62,11 @@ class StoredConversation:
 
 SLOTS_KEPT = 10_000
 
-class StateStore:
-    """The conversation-state database. `path=None` keeps it in memory (tests).
 
-    `synchronous` is SQLite's: NORMAL (the default) makes every committed turn survive a crash
-    of the process; FULL also survives a power cut, at the cost of a disk sync per commit.
-    """
+class StateStore:
+    """The conversation-state database; `path=None` keeps it in memory (tests). `synchronous` is
+    SQLite's: with NORMAL a committed turn survives a crash of the process, with FULL (a disk
+    sync per commit) also a power cut."""
 
     def __init__(self, path: Path | None, synchronous: str = "NORMAL") -> None:
         mode = synchronous.upper()
@@ -88,18 +82,17 @@ class StateStore:
             self.db.enable_wal()
         self.path = path
         self.db.execute(f"PRAGMA synchronous = {mode}")
-        # Erased rows are overwritten with zeros, not left in free space (many builds default
-        # to this; some do not).
+        # Erased rows are zeroed, not left in free space (not every build's default).
         self.db.execute("PRAGMA secure_delete = ON")
         apply(self.db, MIGRATIONS)
         self._conn = conn
         self._full = mode in ("FULL", "EXTRA")
         self._keys = StateKeys(None if path is None else path.with_suffix(".keys"))
         self._rows: dict[str, _Row | None] = {}
-        self._slots: dict[str, int | None] = {}
-        """The committed key record of conversations read or written lately, so that saving a
-        conversation just read does not read its row again (at most SLOTS_KEPT)."""
         """Conversations saved (None: deleted) since the last commit."""
+        self._slots: dict[str, int | None] = {}
+        """The committed key record of up to SLOTS_KEPT recent conversations, so that saving a
+        conversation just loaded reads no row again."""
         self._deferred: list[tuple[str, Sequence[object]]] = []
         self._rekey: set[str] = set()
         self._retired: list[int] = []
@@ -124,8 +117,7 @@ class StateStore:
                 return None
             sealed, seen, expires_at, slot = row
             self._note_slot(key, slot)
-        # A state whose key was erased or lost reads as none: the conversation starts afresh,
-        # as with any unreadable state.
+        # A state whose key was erased or lost reads as none: the conversation starts afresh.
         state = None if sealed is None or slot is None else self._keys.open(slot, sealed, key)
         return StoredConversation(state, seen or "", expires_at)
 
@@ -167,9 +159,8 @@ class StateStore:
                            slot)
 
     def rekey(self, key: str) -> None:
-        """Seal this conversation's next state with a new key and overwrite the old key once that
-        state is committed: for typed text just erased from the state, whose older versions
-        must not stay readable anywhere."""
+        """Seal this conversation's next state with a new key, and overwrite the old one once that
+        is committed: typed text just erased must not stay readable in older versions."""
         self._rekey.add(key)
 
     def delete(self, key: str) -> None:
@@ -188,9 +179,9 @@ class StateStore:
         self._deferred.append((sql, params))
 
     def commit(self) -> None:
-        """Write what was saved and deferred since the last commit in one transaction; then
-        overwrite the keys the committed rows no longer use. On failure nothing is written, and
-        the writes wait for `rollback()` (or another try)."""
+        """Write what was saved and deferred in one transaction, then overwrite the keys that
+        committed rows no longer use. On failure nothing is written, and the writes wait for
+        `rollback()` or a retry."""
         if self._full:
             self._keys.sync()  # a new key must not be lost in a power cut while its row is not
         self.write(self._write_pending)
@@ -256,9 +247,8 @@ class StateStore:
         return count
 
     def _settle(self) -> None:
-        """Alone with the database, no turn is half written anywhere: a key no row refers to
-        sealed only versions that are gone, or a turn a kill cut short; overwrite it (a crash
-        or a power cut between a commit and the overwrite of the key it retired)."""
+        """Alone with the database no turn is half written, so a key no row refers to (a turn a
+        kill cut short, a crash between a commit and the erasure it retired) can be overwritten."""
         used = {r[0] for r in self._conn.execute(
             "SELECT key_slot FROM conversations WHERE key_slot IS NOT NULL")}
         stale = self._keys.kept() - used
@@ -271,12 +261,9 @@ class StateStore:
         return int(self._conn.execute("SELECT count(*) FROM conversations").fetchone()[0])
 
     def checkpoint(self) -> None:
-        """Fold the WAL back into the database file and cut it to zero bytes, or raise.
-
-        Used after a conversation was erased, so that no older version of its row stays in the
-        WAL. SQLite answers busy (first column 1) instead of raising when a reader is in the way
-        (`lotse purge`, a backup), and leaves the WAL as it was: so try again.
-        """
+        """Fold the WAL into the database file and cut it to zero bytes, or raise: after an erasure,
+        no older version of a row stays in the WAL. A reader in the way (`lotse purge`, a backup)
+        makes SQLite answer busy (first column 1) and leave the WAL as it was: so try again."""
         if self.path is None:
             return
         for attempt in range(TRUNCATE_ATTEMPTS):

@@ -1,16 +1,14 @@
 """Understanding what a person typed: a choice by number, label or synonym, numbers, a date.
-
-A shaken person writes "I was threatened on the phone", not "6". We accept the number, the
-label, a listed synonym, and a sentence that contains the words of exactly one choice.
-"""
+A shaken person writes "I was threatened on the phone", not "6", so a sentence that holds the
+words of exactly one choice answers too."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 
-from bot.engine.commands import normalize
 from bot.flows.model import Ask
+from bot.flows.words import normalize
 
 _NUMBER = re.compile(r"\(?(\d{1,3})[.)]?\Z")
 _SPLIT = re.compile(r"\s*(?:,|;|\+|&|\bund\b|\band\b|\s)\s*")

@@ -38,6 +38,5 @@ def tick(reply: Reply, state: State, here: Checklist, text: str) -> Move:
     if numbers is None:
         return reply.not_understood(state)
     toggled = set(ticked) ^ {here.items[n].id for n in set(numbers)}
-    # In the list's order (a tick of an item a content update removed is gone already:
-    # see bot.engine.fitting).
+    # In the list's order; ticks of items a content update removed are gone (bot.engine.fitting).
     return Show(remember(state, here.slot, tuple(i.id for i in here.items if i.id in toggled)))

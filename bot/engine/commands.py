@@ -1,13 +1,11 @@
-"""The commands that work from every node, in German and English, with or without a slash.
-
-They are fixed words, not content: a person in distress must find "Notfall" working the same way
-in every municipality's Lotse.
-"""
+"""The commands that work from every node, in German and English, with or without a slash;
+their words are in `bot.flows.words`, where the checker finds them too."""
 
 from __future__ import annotations
 
-import re
 from enum import Enum
+
+from bot.flows.words import COMMAND_WORDS, LANGUAGE_WORDS, normalize
 
 
 class Command(Enum):
@@ -23,77 +21,25 @@ class Command(Enum):
     REMINDERS = "reminders"
 
 
-COMMAND_WORDS: dict[str, Command] = {
-    "start": Command.START,
-    "hilfe": Command.HELP,
-    "help": Command.HELP,
-    "zurück": Command.BACK,
-    "back": Command.BACK,
-    "undo": Command.BACK,
-    "neustart": Command.RESTART,
-    "restart": Command.RESTART,
-    "notfall": Command.EMERGENCY,
-    "notruf": Command.EMERGENCY,
-    "emergency": Command.EMERGENCY,
-    "sos": Command.EMERGENCY,
-    "sprache": Command.LANGUAGE,
-    "language": Command.LANGUAGE,
-    "lang": Command.LANGUAGE,
-    "stopp": Command.STOP,
-    "stop": Command.STOP,
-    "ende": Command.STOP,
-    "vergessen": Command.FORGET,
-    "forget": Command.FORGET,
-    "statistik": Command.STATS,
-    "stats": Command.STATS,
-    "erinnerungen": Command.REMINDERS,
-    "erinnerung": Command.REMINDERS,
-    "reminders": Command.REMINDERS,
-    "reminder": Command.REMINDERS,
-}
-
 STOP_ARGS = frozenset({"stop", "stopp", "aus", "off", "beenden", "end", "löschen", "delete",
                        "cancel", "keine", "none"})
 """After "erinnerungen"/"reminders": end them all ("erinnerungen stopp", "reminders off")."""
-
-LANGUAGE_WORDS: dict[str, str] = {
-    "deutsch": "de",
-    "german": "de",
-    "englisch": "en",
-    "english": "en",
-}
 
 DONE_WORDS = frozenset({"fertig", "done", "weiter", "continue", "next", "ok"})
 PRINT_WORDS = frozenset({"drucken", "ausdrucken", "print", "pdf", "dokument", "document"})
 SKIP_WORDS = frozenset({"überspringen", "skip", "-", "keine angabe", "pass"})
 
-_PUNCT = re.compile(r"[^\w\s/+-]", re.UNICODE)
-_SPACE = re.compile(r"\s+")
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
-
-
-def normalize(text: str) -> str:
-    """Lower case, umlauts folded (zurück = zurueck), punctuation dropped, spaces collapsed."""
-    folded = text.casefold().translate(_UMLAUTS)
-    return _SPACE.sub(" ", _PUNCT.sub(" ", folded)).strip()
-
-
-_NORMALIZED_COMMANDS = {normalize(w): c for w, c in COMMAND_WORDS.items()}
+_NORMALIZED_COMMANDS = {normalize(w): Command(c) for w, c in COMMAND_WORDS.items()}
 _NORMALIZED_LANGUAGES = {normalize(w): lang for w, lang in LANGUAGE_WORDS.items()}
 _NORMALIZED_DONE = {normalize(w) for w in DONE_WORDS}
 _NORMALIZED_PRINT = {normalize(w) for w in PRINT_WORDS}
 _NORMALIZED_STOP = {normalize(w) for w in STOP_ARGS}
-_NORMALIZED_SKIP = {normalize(w) for w in SKIP_WORDS} | {"-"}
-RESERVED = frozenset(_NORMALIZED_COMMANDS) | frozenset(_NORMALIZED_LANGUAGES)
-"""Words a choice may not use as label or synonym: they are commands everywhere."""
+_NORMALIZED_SKIP = {normalize(w) for w in SKIP_WORDS}
 
 
 def parse_command(text: str) -> tuple[Command, str | None] | None:
-    """(command, argument) when the whole message is a command, else None.
-
-    `"/language en"`, `"english"` and `"Sprache"` are all language commands; the argument is the
-    language code asked for, if any. Digits alone (an option's number) never are one.
-    """
+    """(command, argument) when the whole message is a command, else None. `"/language en"`,
+    `"english"` and `"Sprache"` are language commands; digits alone (an option) are none."""
     if text.isdigit():
         return None
     words = normalize(text.strip().lstrip("/")).split(" ")
@@ -127,4 +73,4 @@ def is_print(text: str) -> bool:
 
 
 def is_skip(text: str) -> bool:
-    return normalize(text) in _NORMALIZED_SKIP or text.strip() == "-"
+    return normalize(text) in _NORMALIZED_SKIP

@@ -1,8 +1,5 @@
 """What the engine reads and writes: conversation state, inbound events, platform-neutral outputs.
-
-All frozen: the engine returns a new state instead of changing one, so a failed turn never leaves
-half an update behind, and a channel can never reach into the engine's data.
-"""
+All frozen, so a failed turn never leaves half an update and no channel reaches into the state."""
 
 from __future__ import annotations
 
@@ -95,12 +92,8 @@ def _frames(text: str) -> tuple[Frame, ...]:
 
 
 def state_to_json(state: State) -> str:
-    """Compact JSON: a stored conversation should stay well under 2 KB.
-
-    Each undo step names the place the answer was given, and places repeat (a checklist ticked
-    ten times, deep inside a called flow): the history refers by number to a table "t" of the
-    distinct places.
-    """
+    """Compact JSON, so a stored conversation stays small: places repeat in the undo history (a
+    checklist ticked ten times), so it refers by number to a table "t" of the distinct places."""
     data: dict[str, Any] = {"l": state.lang, "f": _frames_text(state.frames)}
     if state.slots:
         data["s"] = dict(state.slots)  # orjson writes a tuple (a multiple answer) as a list
@@ -335,9 +328,7 @@ class Ended:
 @dataclass(frozen=True, slots=True)
 class Report:
     """An anonymous report the user confirmed: enumerated answers and months, nothing else.
-
-    For the service to store; channels never see it.
-    """
+    For the service to store; channels never see it."""
 
     flow: str
     flow_version: int
@@ -349,11 +340,8 @@ class Report:
 
 @dataclass(frozen=True, slots=True)
 class Reminders:
-    """Reminders the user asked for, or (`cancel`) the end of all of them.
-
-    For the service to store; channels never see it. `items` are (kind, due) pairs: kind is
-    "<flow>.<reminder id>" and names its definition in the flows; due is in UTC.
-    """
+    """Reminders the user asked for, or (`cancel`) the end of all of them; for the service to
+    store, channels never see it. `items`: ("<flow>.<reminder id>", due time in UTC) pairs."""
 
     items: tuple[tuple[str, dt.datetime], ...]
     lang: str

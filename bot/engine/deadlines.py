@@ -37,9 +37,8 @@ def period_end(start: dt.date, months: int, region: str = "DE-HE") -> dt.date:
 
 
 def prepare(regions: Iterable[str], today: dt.date) -> None:
-    """Work out the holidays that deadlines reached from today will need (this year's and next
-    year's), ahead of the first conversation that reaches one: the first look imports
-    `holidays`, long enough to hold up the event loop and every conversation on it."""
+    """Work out this and next year's holidays before the first conversation needs them: the
+    first look imports `holidays`, which would hold up the event loop."""
     for region in set(regions):
         for year in (today.year, today.year + 1):
             is_working_day(dt.date(year, 1, 1), region)

@@ -1,10 +1,6 @@
-"""A stored state against the flows loaded now.
-
-Content may change while a conversation waits in storage, and a damaged row must not carry typed
-words into an answer that reports count. So a state is checked before each turn: one that no
-longer stands at a waiting node starts afresh, and answers the flows cannot give any more are
-dropped as if never given.
-"""
+"""A stored state against the flows loaded now, checked before each turn: content may change
+while a conversation waits, and a damaged row must not carry typed words into an answer reports
+count. A state not at a waiting node starts afresh; answers the flows cannot give are dropped."""
 
 from __future__ import annotations
 
@@ -33,19 +29,14 @@ def fits_flows(bundle: Bundle, state: State) -> bool:
 
 
 def fitted(bundle: Bundle, state: State) -> State:
-    """The state without the answers the flows loaded now cannot give: a choice or item
-    the content no longer has, a slot no question fills any more, typed words where a
-    choice belongs or an impossible date (a damaged row). They count as never given, the
-    other answers stay, and nothing unfit reaches a condition, a document or a report."""
-    changed = False
+    """The state without the answers the flows loaded now cannot give (a removed choice or
+    item, a slot no question fills, typed words where a choice belongs, an impossible date)."""
     slots: dict[str, SlotValue] = {}
     for slot, value in state.slots.items():
         kept = _fit(bundle, slot, value)
-        if kept is not value:
-            changed = True
         if kept is not _Unfit.UNFIT:
             slots[slot] = kept
-    return dataclasses.replace(state, slots=slots) if changed else state
+    return dataclasses.replace(state, slots=slots)
 
 
 class _Unfit(enum.Enum):
@@ -65,7 +56,7 @@ def _fit(bundle: Bundle, slot: str, value: SlotValue) -> SlotValue | _Unfit:
     allowed = known[slot]
     if isinstance(value, tuple):
         kept = tuple(one for one in value if _fits(bundle, slot, allowed, one))
-        return value if len(kept) == len(value) else kept or _Unfit.UNFIT
+        return kept or _Unfit.UNFIT
     return value if _fits(bundle, slot, allowed, value) else _Unfit.UNFIT
 
 

@@ -1,8 +1,5 @@
 """Where a conversation goes next: what each handler of an event, answer, command or node returns.
-
-Handlers decide; only the step function (bot.engine.turn) moves through a flow. So a handler is
-a plain function that can be read, and tested, without the loop that runs automatic nodes.
-"""
+Only the step function (bot.engine.turn) moves, so a handler can be read and tested alone."""
 
 from __future__ import annotations
 
@@ -13,8 +10,7 @@ from bot.flows.model import Link
 
 
 class Runaway(Exception):
-    """A flow ran too many automatic steps, called too deep or found no link to follow:
-    stopped, never looped."""
+    """A flow ran too many automatic steps, called too deep or found no link: stopped."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,5 @@
-"""The automatic nodes: what each does when the conversation reaches it, and where it goes on.
-
-Their messages (`say`) are shown by the step function before they run; remind nodes are in
-bot.engine.reminding, the nodes that wait for an answer in their own modules.
-"""
+"""The automatic nodes: what each does when reached (after the step function showed its `say`),
+and where it goes on. Remind nodes are in bot.engine.reminding."""
 
 from __future__ import annotations
 

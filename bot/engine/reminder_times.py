@@ -1,9 +1,6 @@
-"""When a reminder is due, and when it may be delivered: pure date arithmetic, no I/O.
-
-A reminder counted from a date (the Strafantrag deadline) is due in the morning of its day, local
-time; one counted from now is due that many days later at the same time of day. Delivery waits
-for the allowed hours (8–20 by default): nobody is woken by a reminder of a bad day.
-"""
+"""When a reminder is due, and when it may be delivered. One counted from a date (the Strafantrag
+deadline) is due in the morning of its day, local time; one counted from now that many days
+later. Delivery waits for the allowed hours: nobody is woken by a reminder of a bad day."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Reminders in a conversation: set at a remind node, ended, listed.
-
-The engine only says which reminders are wanted and when they fall due (a `Reminders` output);
-the service keeps and delivers them, and answers the `reminders` command with `listed_reminders`.
-"""
+"""Reminders in a conversation: the engine says which are wanted and when they fall due (a
+`Reminders` output); the service keeps, delivers and lists them (with `listed_reminders`)."""
 
 from __future__ import annotations
 
@@ -50,8 +47,7 @@ def reminder_lines(bundle: Bundle, items: Iterable[tuple[str, dt.datetime]], lan
 
 
 def listed_reminders(bundle: Bundle, items: list[tuple[str, dt.datetime]], lang: str) -> str:
-    """What the `reminders` command answers: the reminders still to come, or that there are
-    none."""
+    """What the `reminders` command answers: the reminders still to come, or that none are."""
     if not items:
         return bundle.text("reminders_none", lang)
     return fill(bundle.text("reminders_list", lang),

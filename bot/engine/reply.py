@@ -1,10 +1,6 @@
-"""What one turn says, and the words it says it with.
-
-A `Reply` collects a turn's outputs in the conversation's language: system texts from the
-content, flow texts with their `{slot}` placeholders filled, and answers shown as words (a
-choice's label, a date in the local style). Every handler writes through it, so a text reads
-the same wherever it is shown.
-"""
+"""What one turn says: a `Reply` collects a turn's outputs in the conversation's language, with
+placeholders filled and answers shown as words. Every handler writes through it, so a text reads
+the same wherever it is shown."""
 
 from __future__ import annotations
 
@@ -36,9 +32,8 @@ class Reply:
 
     def show(self, slot: str, value: SlotValue,
              slots: Mapping[str, SlotValue] | None = None) -> str:
-        """An answer as words: a choice's label, a date in the local style, or the text.
-        A label is shown as its option is (`{{` as one brace, its placeholders filled from
-        `slots`, one level deep)."""
+        """An answer as words: a choice's label (filled as its option is, one level deep), a
+        date in the local style, or the text."""
         if value is None:
             return "–"
         labels = self.bundle.choice_labels.get(slot, {})
@@ -50,13 +45,10 @@ class Reply:
                 shown.append(fill(labels[v][self.lang],
                                   lambda name: self.show(name, known.get(name))))
             elif slot in self.bundle.date_slots and ISO_DATE.match(v):
-                shown.append(self.date(dt.date.fromisoformat(v)))
+                shown.append(format_date(dt.date.fromisoformat(v), self.lang))
             else:
                 shown.append(v)
         return ", ".join(shown)
-
-    def date(self, day: dt.date) -> str:
-        return format_date(day, self.lang)
 
     def say(self, text: str) -> None:
         if text:

@@ -1,8 +1,4 @@
-"""Report nodes: exactly what an anonymous report would store, and the user's yes or no.
-
-Either way the report's answers are forgotten afterwards, so that a stored conversation looks
-the same whether or not a report was made.
-"""
+"""Report nodes: exactly what an anonymous report would store, and the user's yes or no."""
 
 from __future__ import annotations
 
@@ -63,11 +59,8 @@ def _decided(reply: Reply, state: State, here: ReportStep, confirmed: bool) -> G
 
 def _answers(bundle: Bundle, here: ReportStep, state: State
              ) -> list[tuple[Field, tuple[str, ...]]]:
-    """The answers a report would hold: only values the flows offer as choices now.
-
-    A conversation kept across a content update may hold a renamed choice or, where a
-    question changed its type, typed text: neither may be shown as stored, nor stored.
-    """
+    """The answers a report would hold: only values the flows offer as choices now, never a
+    renamed choice or typed text kept across a content update."""
     answers = []
     for field in here.fields:
         value = state.slots.get(field.slot)

@@ -1,19 +1,15 @@
 """The conversation engine: `step(bundle, state, event, now) -> Turn(state, outputs)`.
 
 Theory of operation. Between turns a conversation stands at a node that waits for the user (a
-question, a checklist, a report's yes or no); a state of None means there is no conversation (a
-new one starts, or the old one ended). A turn
+question, a checklist, a report's yes or no); a state of None means no conversation. A turn
 1. checks the stored state against the flows loaded now (bot.engine.fitting),
 2. hands the event to its handler (`EVENTS`): a message is a command (`COMMANDS`) or an answer
    to the waiting node (`WAITING_NODES`), a button is that node's choice,
-3. and carries out the `Move` the handler returns (bot.engine.moves): show the node again, go
-   along its links, begin or end. Going on runs automatic nodes (`AUTOMATIC_NODES`) until one
-   waits or the flow ends.
-Everything a turn says goes through a `Reply` (bot.engine.reply). A handler returns where to
-go and `follow` goes there, so the tables below name every handler a turn can reach.
-
-Pure and synchronous, like h11's state machine: no I/O, no clock (time comes in as `now`), no
-platform types, so every channel behaves the same and tests can walk every path of every flow.
+3. and carries out the `Move` the handler returns (bot.engine.moves), running automatic nodes
+   (`AUTOMATIC_NODES`) until one waits or the flow ends.
+Everything a turn says goes through a `Reply` (bot.engine.reply); the tables below name every
+handler a turn can reach. No I/O, no clock (time comes in as `now`), no platform types: every
+channel behaves the same, and tests can walk every path of every flow.
 """
 
 from __future__ import annotations
@@ -129,8 +125,7 @@ def _resume(reply: Reply, state: State | None, event: Resume) -> Move:
 
 def _said(reply: Reply, state: State | None, event: Said) -> Move:
     if len(event.text) > MAX_TEXT:
-        # Refused before it is read: no command is this long, and reading a very long
-        # message would hold up every other conversation.
+        # Refused unread: no command is this long, and reading it would hold up the others.
         reply.say(reply.system("too_long"))
         return again(state)
     command = parse_command(event.text)
@@ -251,7 +246,6 @@ def follow(reply: Reply, move: Move) -> State | None:
 
 
 def _show(reply: Reply, state: State, full: bool) -> State:
-    """Show the waiting node: its message too when `full`, only the question when not."""
     here = node_at(reply.bundle, state.here)
     if full:
         reply.say_node(here, state)
@@ -260,7 +254,6 @@ def _show(reply: Reply, state: State, full: bool) -> State:
 
 
 def go(state: State, links: tuple[Link, ...]) -> State:
-    """To the target of the first link whose condition holds."""
     for link in links:
         if link.condition is None or holds(link.condition, state):
             frames = (*state.frames[:-1], Frame(state.here.flow, link.target))

@@ -1,8 +1,6 @@
-"""Load and check flows and content together; a bundle is only built when nothing is wrong.
-
-This is `lotse check`: every problem in every file at once, each with file, line, column and a
-hint. The same function feeds `lotse chat`, so a flow that fails the check never runs.
-"""
+"""`lotse check`: flows and content checked together, every problem in every file at once. The
+bundle is built only when nothing is wrong, and the same check feeds `lotse chat`, so a flow
+that fails it never runs."""
 
 from __future__ import annotations
 
@@ -58,9 +56,7 @@ class Sources:
     @classmethod
     def from_paths(cls, paths: Iterable[Path], content: Iterable[Path] = ()) -> Sources:
         """Files are flows; a folder with flows/ or content/ is a whole Lotse; others hold flows.
-
-        Content folders given explicitly are layered over the shipped content.
-        """
+        Content folders given explicitly are layered over the shipped content."""
         flows: list[Path] = []
         dirs: list[Path] = []
         complete = False
@@ -158,8 +154,7 @@ def _at_most(problems: list[Problem], limit: int) -> tuple[Problem, ...]:
 
 def text_resolver(content: Content, problems: list[Problem], used: set[str]) -> TextResolver:
     """How a flow file's texts become per-language text: a content key looked up in `content`
-    (and noted in `used`), or inline text checked for its languages; problems go to `problems`.
-    """
+    (and noted in `used`), or inline text checked for its languages."""
     languages = content.languages
     language_set = frozenset(languages)
 
@@ -288,8 +283,7 @@ def slot_values(flows: Iterable[Flow]) -> dict[str, set[str] | None]:
                 known = values.setdefault(REMINDER_SLOT, set())
                 if known is not None:
                     known.update(item.id for item in step.items)
-    # Filled by the engine: where a channel can send on its own, and when a reminder opened
-    # the conversation (its id, and for a deadline the date).
+    # Filled by the engine: whether a channel can send on its own, and what reminder opened it.
     values[CAN_REMIND_SLOT] = {"yes"}
     values[OPENED_BY_REMINDER_SLOT] = {"yes"}
     values.setdefault(REMINDER_SLOT, set())

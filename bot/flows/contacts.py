@@ -1,8 +1,6 @@
-"""The contact directory: topics and contacts from every `contacts*.yaml`, each problem named.
-
-Contacts are what a person in trouble is shown, so each one says where it helps, where its
-details come from and when they were last checked; a contact unchecked for a year is a warning.
-"""
+"""The contact directory: topics and contacts from every `contacts*.yaml`. A person in trouble
+is shown these, so each says where it helps, where its details come from and when they were last
+checked; a contact unchecked for a year is a warning."""
 
 from __future__ import annotations
 
@@ -47,9 +45,8 @@ def read_contacts(folders: list[Path], into: Directory, languages: tuple[str, ..
 
 
 def _contact_files(folders: list[Path]) -> list[Path]:
-    """Every `contacts*.yaml`; a file in a later folder replaces the one of the same name in an
-    earlier folder, so a city's own `contacts-local.yaml` takes the place of the shipped one
-    (texts, in contrast, are overridden key by key)."""
+    """Every `contacts*.yaml`; a later folder's file replaces the earlier one of the same name
+    (a city's own `contacts-local.yaml` the shipped one), where texts override key by key."""
     chosen: dict[str, Path] = {}
     for folder in folders:
         if folder.is_dir():

@@ -1,8 +1,5 @@
-"""Texts per language and the contact directory, read from `content/` with every problem named.
-
-A municipality edits these files without a programmer, so each rule here has its own message:
-where the problem is, and what to write instead.
-"""
+"""Texts per language and the contact directory, read from `content/`. A municipality edits
+these files without a programmer, so each rule has its own message: where, and what to write."""
 
 from __future__ import annotations
 
@@ -19,92 +16,41 @@ from bot.flows.yaml_source import Y, display, load_yaml, yaml_files
 
 LANGUAGE_DIR = re.compile(r"[a-z]{2}\Z")
 
+_SYSTEM_KEYS = (
+    "not_understood", "choose_hint", "choose_hint_typed", "choose_multiple_hint", "skip_hint",
+    "invalid_date", "future_date", "empty_answer", "too_long", "rate_limited", "internal_error",
+    "help", "back_done", "back_nothing", "restarted", "emergency", "continue_after_emergency",
+    "language_switched", "language_name", "stopped", "forgotten", "resume", "flow_changed",
+    "checklist_hint", "checklist_item_done", "checklist_item_open", "stale_button",
+    "card.phone", "card.web", "card.email", "card.hours", "card.checked",
+    "report_question", "report_yes", "report_no", "report_saved", "report_not_saved",
+    "report_incident_month", "report_report_month", "stats_refused",
+    "reminders_none", "reminders_stopped", "reminders_unavailable", "reminder_intro",
+    "document.fingerprint", "document.keep_safe", "document.contacts", "document.not_done",
+    "document.done",
+    "telegram.only_private", "telegram.send_selection", "telegram.choose_first",
+    "telegram.menu.start", "telegram.menu.help", "telegram.menu.emergency", "telegram.menu.back",
+    "telegram.menu.restart", "telegram.menu.language", "telegram.menu.stop",
+    "telegram.menu.forget", "telegram.menu.reminders",
+    "matrix.only_direct", "matrix.undecryptable", "matrix.text_only", "matrix.erased",
+    "matrix.upload_failed", "console.paused",
+)
 SYSTEM_TEXTS: dict[str, frozenset[str]] = {
-    key: frozenset(params)
-    for key, params in {
-        "not_understood": (),
-        "choose_hint": (),
-        "choose_hint_typed": (),
-        "choose_multiple_hint": (),
-        "skip_hint": (),
-        "invalid_date": (),
-        "future_date": (),
-        "empty_answer": (),
-        "too_long": (),
-        "rate_limited": (),
-        "help": (),
-        "back_done": (),
-        "back_nothing": (),
-        "restarted": (),
-        "emergency": (),
-        "continue_after_emergency": (),
-        "language_switched": (),
-        "language_name": (),
-        "stopped": (),
-        "forgotten": (),
-        "resume": (),
-        "flow_changed": (),
-        "internal_error": (),
-        "checklist_hint": (),
-        "checklist_progress": ("done", "total"),
-        "checklist_item_done": (),
-        "checklist_item_open": (),
-        "document_ready": ("title",),
-        "stale_button": (),
-        "card.phone": (),
-        "card.web": (),
-        "card.email": (),
-        "card.hours": (),
-        "card.checked": (),
-        "report_question": (),
-        "report_yes": (),
-        "report_no": (),
-        "report_saved": (),
-        "report_not_saved": (),
-        "report_incident_month": (),
-        "report_report_month": (),
-        "stats_refused": (),
-        "reminders_set": ("items",),
-        "reminders_list": ("items",),
-        "reminders_none": (),
-        "reminders_stopped": (),
-        "reminders_unavailable": (),
-        "reminder_intro": (),
-        "document.created": ("date", "time", "zone"),
-        "document.fingerprint": (),
-        "document.keep_safe": (),
-        "document.page": ("page", "pages"),
-        "document.contacts": (),
-        "document.deadline": ("period", "blank"),
-        "document.month": ("n",),
-        "document.months": ("n",),
-        "document.as_of": ("date",),
-        "document.not_done": (),
-        "document.done": (),
-        "telegram.only_private": (),
-        "telegram.send_selection": (),
-        "telegram.choose_first": (),
-        "telegram.menu.start": (),
-        "telegram.menu.help": (),
-        "telegram.menu.emergency": (),
-        "telegram.menu.back": (),
-        "telegram.menu.restart": (),
-        "telegram.menu.language": (),
-        "telegram.menu.stop": (),
-        "telegram.menu.forget": (),
-        "telegram.menu.reminders": (),
-        "matrix.only_direct": (),
-        "matrix.undecryptable": (),
-        "matrix.text_only": (),
-        "matrix.erased": (),
-        "matrix.upload_failed": (),
-        "console.paused": (),
-        "console.document_saved": ("pdf", "txt"),
-    }.items()
+    **dict.fromkeys(_SYSTEM_KEYS, frozenset()),
+    "checklist_progress": frozenset({"done", "total"}),
+    "document_ready": frozenset({"title"}),
+    "reminders_set": frozenset({"items"}),
+    "reminders_list": frozenset({"items"}),
+    "document.created": frozenset({"date", "time", "zone"}),
+    "document.page": frozenset({"page", "pages"}),
+    "document.deadline": frozenset({"period", "blank"}),
+    "document.month": frozenset({"n"}),
+    "document.months": frozenset({"n"}),
+    "document.as_of": frozenset({"date"}),
+    "console.document_saved": frozenset({"pdf", "txt"}),
 }
-"""Lotse's own texts, under `system.` in every language, with the parameters each may use.
-`document.*` are printed on documents as shipped (`bot.documents.labels`), the others are
-said by the engine or a channel."""
+"""Lotse's own texts, under `system.` in every language, with the parameters each may use;
+`document.*` are printed on documents (`bot.documents.labels`), the others said in a chat."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,6 @@
-"""The parts that many kinds of node share: texts, links, conditions, choices, slots and flags.
-
-`FieldReader` reads them for one flow file, adds a problem for each rule broken, and notes every
-reference (a jump target, a slot, a value, a language) for the checks across all files
-(`bot.flows.reference_checks`). The node kinds are read in `bot.flows.flow_steps`, the file as a
-whole in `bot.flows.flow_file`.
-"""
+"""The parts many kinds of node share: texts, links, conditions, choices, slots and flags.
+`FieldReader` reads them for one flow file and notes every reference (a target, a slot, a value,
+a language) for the checks across all files (`bot.flows.reference_checks`)."""
 
 from __future__ import annotations
 
@@ -47,16 +43,8 @@ TextResolver = Callable[[Y, str, str], Text | None]
 """(node, file, what) -> the text in every language, or None after adding a problem."""
 
 
-def _words(listed: object) -> tuple[str, ...] | None:
-    """The words of a synonym list, or None unless it is a list of texts."""
-    if not isinstance(listed, list) or not all(word.is_str for word in listed):
-        return None
-    return tuple(word.value for word in listed)
-
-
 class FieldReader:
-    """Reads the shared parts of one flow file's nodes; collects problems, references, texts
-    and the words that answer each choice."""
+    """Reads the shared parts of one flow file's nodes, noting references, texts and words."""
 
     def __init__(self, file: str, resolve: TextResolver, problems: list[Problem]) -> None:
         self.file = file
@@ -256,12 +244,11 @@ class FieldReader:
                         "write synonyms: {de: [wort], en: [word]}")
             else:
                 for lang, listed in raw.value.items():
-                    found = _words(listed.value)
-                    if found is None:
+                    if not listed.is_list or not all(word.is_str for word in listed.value):
                         self.at(listed, f"synonyms for '{lang}' must be a list of words",
                                 f"write {lang}: [word, other word]")
                         continue
-                    synonyms[lang] = found
+                    synonyms[lang] = tuple(word.value for word in listed.value)
                     line, col = raw.key_pos(lang)
                     self.refs.append(Ref("language", lang, line, col, ""))
                     for word in listed.value:

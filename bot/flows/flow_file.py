@@ -1,13 +1,10 @@
-"""One flow file read into a `Flow`, with one message per rule broken.
+"""One flow file read into a `Flow`, with one message per rule broken; what needs all flows and
+the content together (targets, reachability, slots) is `bot.flows.checker`.
 
-Only the shape of a single file is checked here; what needs all flows and the content together
-(jump targets, reachability, slots, texts in every language) is `bot.flows.checker`.
-
-Theory of operation: FlowReader.read checks the file's own keys and walks the nodes;
-FlowReader.node checks what every node shares (its keys, its one action, 'say' and 'next') and
-hands the rest to the reader of its action, found in the table `bot.flows.flow_steps.ACTIONS`.
-The parts many nodes share (texts, links, conditions, choices) are read by
-`bot.flows.flow_fields.FieldReader`, which FlowReader extends.
+Theory of operation: FlowReader.read checks the file's keys and walks the nodes; FlowReader.node
+checks what every node shares (keys, one action, 'say', 'next') and hands the rest to its
+action's reader in the table `bot.flows.flow_steps.ACTIONS`. Parts many nodes share (texts,
+links, conditions, choices) are read by `bot.flows.flow_fields.FieldReader`, its base class.
 """
 
 from __future__ import annotations

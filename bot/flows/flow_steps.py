@@ -1,10 +1,6 @@
-"""The readers of each kind of node, and ACTIONS, the table that declares them.
-
-A node does one thing, named by its action key (`ask:`, `input:`, `remind:` …). ACTIONS maps each
-action to the keys that belong with it and to the function that reads the rest of the node into
-its step; `bot.flows.flow_file` checks what every node shares and then hands over through this
-table. Each reader returns None after adding a problem.
-"""
+"""The readers of each kind of node, and ACTIONS, the table that maps a node's action key
+(`ask:`, `input:` …) to the keys that belong with it and its reader. A reader returns None after
+adding a problem."""
 
 from __future__ import annotations
 
@@ -325,6 +321,5 @@ ACTIONS: dict[str, Action] = {
     "remind": Action(("slot",), read_remind),
     "end": Action((), read_end),
 }
-"""Each action a node may have, the keys that go with it, and its reader: a node with `ask:` is
-read by read_ask, and so on. A node without an action is a Message or a Branch
-(bot.flows.flow_file). The order is the order of messages about a node with two actions."""
+"""A node without an action is a Message or a Branch (bot.flows.flow_file). The order is the
+order of messages about a node with two actions."""

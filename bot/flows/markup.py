@@ -1,10 +1,6 @@
-"""Markup in texts is refused: Lotse's texts are plain text on every channel.
-
-Channels escape what they show, so `<b>` in a text would appear as the five characters `<b>`
-on the web page and in Matrix, and `<script>` would do nothing but look broken. Worse, it hints
-that a content author expects markup to work. The checker says so at the place, with the fix,
-instead of letting the text reach a page.
-"""
+"""Markup in texts is refused: channels show texts as plain text and escape them, so `<b>` would
+appear as the characters `<b>`. An author who expects markup to work learns at the place, with
+the fix, that it does not."""
 
 from __future__ import annotations
 
@@ -25,9 +21,6 @@ _HINT = ("Lotse shows texts as plain text on every channel and escapes them: wri
 
 
 def find_markup(text: str) -> str | None:
-    """The first piece of markup in `text`, or None."""
-    if "<" not in text and ":" not in text:
-        return None  # every match has one of the two: a large flow has 40,000 texts to search
     match = MARKUP.search(text)
     return match.group(0)[:30] if match else None
 

@@ -1,8 +1,5 @@
-"""The checked, immutable form of flows, texts and contacts that the engine runs on.
-
-Nothing here is read from disk or validated: `bot.flows.checker` builds these objects only
-from content that passed every check, so the engine may trust them.
-"""
+"""The checked, immutable form of flows, texts and contacts that the engine runs on: built by
+`bot.flows.checker` only from content that passed every check, so the engine may trust it."""
 
 from __future__ import annotations
 
@@ -10,13 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.engine.commands import normalize
+from bot.flows.words import normalize
 
 Text = Mapping[str, str]
 """One text in every language: language code -> text."""
-
-normalized = normalize
-"""`normalize` under the name the flow checks import from here."""
 
 
 # --- conditions --------------------------------------------------------------------------
@@ -184,8 +178,7 @@ class Deadline(Step):
 
 
 CAN_REMIND_SLOT = "can_remind"
-"""'yes' when the channel can send on its own (Telegram, Matrix): only there are reminders
-offered."""
+"""'yes' where the channel can send on its own (Telegram, Matrix): only there are reminders."""
 REMINDER_SLOT = "reminder"
 """The id of the reminder that opened the conversation."""
 REMINDER_DATE_SLOT = "reminder_date"
@@ -231,11 +224,8 @@ class End(Step):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportStep(Step):
-    """Shows exactly what an anonymous report would store and waits for yes or no.
-
-    Either way the listed slots are forgotten afterwards, so that the conversation state looks
-    the same whether or not a report was made.
-    """
+    """Shows exactly what an anonymous report would store and waits for yes or no. Either way
+    the slots are forgotten, so the state looks the same whether or not a report was made."""
 
     intro: Text
     fields: tuple[Field, ...]

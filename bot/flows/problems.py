@@ -1,8 +1,5 @@
-"""Problems found in flows and content, reported all at once with file, line and column.
-
-Content authors are not programmers: every problem says where it is and how to fix it, and a
-problem is a value, never a traceback.
-"""
+"""Problems found in flows and content, reported all at once. Content authors are not
+programmers: a problem is a value that says where it is and how to fix it, never a traceback."""
 
 from __future__ import annotations
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.engine.commands import RESERVED
 from bot.flows.content import Content
 from bot.flows.flow_fields import Ref
 from bot.flows.flow_file import FlowFile
-from bot.flows.model import normalized
 from bot.flows.problems import Problem, did_you_mean
 from bot.flows.texts import placeholders
+from bot.flows.words import RESERVED, normalize
 
 
 def check_references(f: FlowFile, flows: Mapping[str, FlowFile], content: Content,
@@ -21,6 +20,7 @@ def check_references(f: FlowFile, flows: Mapping[str, FlowFile], content: Conten
     """Everything `f` names exists: nodes, flows, date slots, slots and their values, contacts,
     topics and languages."""
     nodes = f.flow.nodes
+    questions = [s for s, v in slot_values.items() if v]
 
     def add(ref: Ref, message: str, hint: str) -> None:
         problems.append(Problem(f.file, ref.line, ref.col, message, hint))
@@ -38,12 +38,12 @@ def check_references(f: FlowFile, flows: Mapping[str, FlowFile], content: Conten
                 did_you_mean(ref.name, dates) or "use the slot of an input with 'type: date'")
         elif ref.kind == "choice_slot" and not slot_values.get(ref.name):
             add(ref, f"report '{ref.context}' may only store answers to questions with choices, "
-                f"and '{ref.name}' is not one", did_you_mean(ref.name, [
-                    s for s, v in slot_values.items() if v]) or "name the slot of a question")
+                f"and '{ref.name}' is not one",
+                did_you_mean(ref.name, questions) or "name the slot of a question")
         elif ref.kind == "remind_slot" and not slot_values.get(ref.name):
             add(ref, f"node '{ref.context}' sets the reminders chosen in '{ref.name}', which "
-                "is not a question with choices", did_you_mean(ref.name, [
-                    s for s, v in slot_values.items() if v]) or "name the slot of a question")
+                "is not a question with choices",
+                did_you_mean(ref.name, questions) or "name the slot of a question")
         elif ref.kind == "open":
             flow_id, _, node_id = ref.name.partition(".")
             if flow_id not in flows:
@@ -79,7 +79,7 @@ def check_words(f: FlowFile, problems: list[Problem]) -> None:
     """A choice's words are no command word, and no word answers two choices of a question."""
     owner: dict[tuple[str, str], str] = {}
     for node_id, choice_id, word, line, col in f.synonyms:
-        norm = normalized(word)
+        norm = normalize(word)
         if norm in RESERVED:
             problems.append(Problem(f.file, line, col, f"'{word}' is a command word and cannot "
                                     f"answer a question (node '{node_id}')",

@@ -1,8 +1,5 @@
-"""Where the shipped flows and content are, both in a source checkout and in an installed wheel.
-
-The wheel carries them inside the package as `bot/_shipped/` (see pyproject.toml); a checkout
-or an editable install finds them at the top of the repository.
-"""
+"""Where the shipped flows and content are: inside a wheel as `bot/_shipped/` (see
+pyproject.toml), in a checkout or an editable install at the top of the repository."""
 
 from __future__ import annotations
 

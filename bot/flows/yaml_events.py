@@ -1,16 +1,12 @@
-"""Positioned YAML values built from libyaml's parser events.
+"""Positioned YAML values built from libyaml's parser events, because PyYAML's constructor
+drops positions, lets a repeated key silently win and expands aliases. Here every value and key
+keeps its place; duplicate and merge keys, keys that are not plain words, unknown tags and too
+deep nesting each get a message; anchors and aliases are noted, never expanded, so a YAML bomb
+never grows. Plain scalars go through PyYAML's resolver: `3`, `true`, `2026-01-05` mean what
+they mean to every YAML reader.
 
-PyYAML's constructor throws positions away, lets a repeated key silently win and expands
-aliases. Reading the parser's events ourselves keeps the line and column of every value and
-key, so that every later message can name its place; duplicate keys, merge keys, keys that are
-not plain words, unknown tags and too deep nesting each get a message here; and anchors and
-aliases are only noted, never expanded, so a YAML bomb never grows (the caller refuses them).
-Plain scalars go through PyYAML's own resolver and constructor: `3`, `true` and `2026-01-05`
-mean here what they mean to every YAML reader.
-
-Theory of operation: a recursive descent over the events, one method per kind of node. Every
-event is taken through `_next`, which notes anchors and aliases wherever they appear, even in
-parts that are refused and skipped.
+Theory of operation: a recursive descent, one method per kind of node; every event is taken
+through `_next`, which notes anchors and aliases even in parts that are refused and skipped.
 """
 
 from __future__ import annotations
@@ -23,8 +19,7 @@ import yaml
 from bot.flows.problems import Problem
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's parser with PyYAML's resolver and constructor; PyYAML's own parser only where
-PyYAML was built without libyaml."""
+"""libyaml's parser with PyYAML's resolver and constructor (PyYAML's parser without libyaml)."""
 
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -34,8 +29,7 @@ MAX_DEPTH = 40
 MAX_ALIASES = 1_000
 """Aliases are refused; past this many the rest of the file is not read (a YAML bomb)."""
 MAX_READ_PROBLEMS = 1_000
-"""Past this many problems in one file the rest is not read: nobody reads them, and a file of
-50,000 duplicate keys must be refused at once."""
+"""Past this many problems the rest of the file is not read, so a flood of them stops at once."""
 
 Make = Callable[[Any, int, int, "dict[str, tuple[int, int]] | None"], Any]
 """The caller's positioned value: make(value, line, col, key positions of a mapping)."""
@@ -51,11 +45,8 @@ class Read(NamedTuple):
 
 
 def read_events(text: str, display: str, problems: list[Problem], make: Make) -> Read:
-    """Parse `text` into make(...) values; problems go to `problems`.
-
-    Raises yaml.MarkedYAMLError on a syntax error and yaml.reader.ReaderError on a character
-    YAML does not allow.
-    """
+    """Parse `text` into make(...) values; problems go to `problems`. Raises
+    yaml.MarkedYAMLError (syntax) or yaml.reader.ReaderError (a character YAML does not allow)."""
     builder = _Builder(text, display, problems, make)
     try:
         root = builder.document()
@@ -182,8 +173,7 @@ class _Builder:
         return tag, self.loader.construct_object(yaml.ScalarNode(tag, event.value))
 
     def _skip(self) -> None:
-        """Read past the refused collection just opened (a key that is a collection, or too
-        deep a nesting), however deep it goes."""
+        """Read past the refused collection just opened, however deep it goes."""
         depth = 1
         while depth:
             event = self._next()

@@ -1,11 +1,6 @@
-"""YAML files read into values that remember their line and column.
-
-libyaml reads every file; bot.flows.yaml_events builds the values from its events, so that
-every later message can name the exact place, and so that duplicate keys, anchors and aliases
-(the YAML bomb) are refused. Here a file becomes text, and whatever goes wrong on the way (too
-big, not UTF-8, broken YAML, anchors) becomes a problem naming file, line and column, never a
-traceback.
-"""
+"""YAML files read into values that remember their line and column (built from libyaml's
+events by `bot.flows.yaml_events`). Whatever goes wrong on the way (too big, not UTF-8, broken
+YAML, anchors) becomes a problem naming file, line and column, never a traceback."""
 
 from __future__ import annotations
 
@@ -71,7 +66,6 @@ def display(path: Path) -> str:
 
 
 def yaml_files(folder: Path) -> list[Path]:
-    """The YAML files directly in `folder`, in name order."""
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
 
 
