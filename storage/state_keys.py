@@ -96,7 +96,14 @@ class StateKeys:
         return {i for i, r in enumerate(self._records) if r != _ZERO}
 
     def usable(self, slot: int) -> bool:
-        return slot < len(self._records) and self._records[slot] != _ZERO
+        """Whether record `slot` still holds a key, as the file says: `lotse purge` in another
+        process may have erased it since this store read it."""
+        if slot >= len(self._records) or self._records[slot] == _ZERO:
+            return False
+        if self._fd is not None and os.pread(self._fd, KEY_BYTES, slot * KEY_BYTES) == _ZERO:
+            self._records[slot] = _ZERO
+            return False
+        return True
 
     def seal(self, slot: int, text: str, owner: str) -> bytes:
         """The text encrypted with record `slot`, bound to `owner` (the row's key)."""

@@ -131,6 +131,21 @@ def test_a_second_store_beside_a_running_one_leaves_its_keys_alone(tmp_path: Pat
     assert StateStore(path).load("k").state == '"waiting for its commit"'  # type: ignore
 
 
+def test_a_conversation_purged_beside_the_bot_is_sealed_with_a_new_key_when_it_returns(
+        tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    running = StateStore(path)
+    running.save("k", '"before"', "", STAMP, STAMP + 60)
+    running.commit()
+    purge = StateStore(path)  # `lotse purge` from cron, beside the bot
+    assert purge.purge_expired(STAMP + 3600) == 1
+    purge.close()
+    running.save("k", '"after"', "", STAMP + 3600, STAMP + 7200)  # the person writes again
+    running.commit()
+    running.close()
+    assert StateStore(path).load("k").state == '"after"'  # type: ignore[union-attr]
+
+
 def test_two_stores_on_one_file_never_share_a_key(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     first, second = StateStore(path), StateStore(path)
