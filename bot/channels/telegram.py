@@ -72,7 +72,7 @@ MENU_WORDS: dict[str, tuple[str, ...]] = {
            "erinnerungen"),
     "en": MENU,
 }
-"""The menu's commands per language: fixed command words of `bot.engine.commands`, not
+"""The menu's commands per language: fixed command words of `bot.flows.words`, not
 content (Telegram allows only a-z, 0-9 and _)."""
 
 
