@@ -23,7 +23,7 @@ from typing import Any
 # are opted in as timedelta, the coming default. Lotse reads no durations from PTB objects.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from telegram import BotCommand, InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import BotCommand, InputFile, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
@@ -34,6 +34,7 @@ from bot.channels.recent import Recent
 from bot.channels.telegram_render import (
     SEND,
     Buttons,
+    Keyboard,
     contacts_html,
     keyboard,
     messages,
@@ -324,7 +325,7 @@ class TelegramChannel:
                 await self.send_document(chat_id, memory, output)
 
     async def send(self, chat_id: int, memory: _Chat, text: str,
-                   markup: InlineKeyboardMarkup | None = None) -> int:
+                   markup: Keyboard | None = None) -> int:
         message = await self.call("sendMessage", chat_id=chat_id, text=text,
                                   parse_mode=ParseMode.HTML, reply_markup=markup)
         message_id = int(message["message_id"])

@@ -7,8 +7,6 @@ import hashlib
 import html
 from collections.abc import Iterable
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
 from bot.channels.web.card_html import card_lines
 from bot.engine.conversation import Contacts, Picked, Question
 
@@ -43,17 +41,21 @@ class Buttons:
         return Picked(parts[0], parts[1], parts[2], lang)
 
 
+Keyboard = dict[str, list[list[dict[str, str]]]]
+"""An inline keyboard as the Bot API's JSON (`InlineKeyboardMarkup`), built as plain data."""
+
+
 def keyboard(question: Question, buttons: Buttons, send_label: str,
-             chosen: frozenset[str] = frozenset()) -> InlineKeyboardMarkup | None:
+             chosen: frozenset[str] = frozenset()) -> Keyboard | None:
     """One button per choice; for a multiple choice, `send_label` sends the ticked (✓) ones."""
     if not question.options:
         return None
-    rows = [[InlineKeyboardButton(f"{TICK if o.id in chosen else ''}{o.number}. {o.label}",
-                                  callback_data=buttons.data(question.flow, question.node, o.id))]
+    rows = [[{"text": f"{TICK if o.id in chosen else ''}{o.number}. {o.label}",
+              "callback_data": buttons.data(question.flow, question.node, o.id)}]
             for o in question.options]
     if question.multiple:
-        rows.append([InlineKeyboardButton(send_label, callback_data=SEND)])
-    return InlineKeyboardMarkup(rows)
+        rows.append([{"text": send_label, "callback_data": SEND}])
+    return {"inline_keyboard": rows}
 
 
 def question_html(question: Question) -> str:
