@@ -1,12 +1,14 @@
-"""Understanding what a person typed: a choice by number, label or synonym, numbers, a date.
-A shaken person writes "I was threatened on the phone", not "6", so a sentence that holds the
-words of exactly one choice answers too."""
+"""Understanding what a person typed: a choice by number, label or synonym, numbers, a date
+(read in `dates_read`). A shaken person writes "I was threatened on the phone", not "6", so a
+sentence that holds the words of exactly one choice answers too."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
+from bot.engine.dates_read import DateError as DateError
+from bot.engine.dates_read import find_date as find_date
+from bot.engine.dates_read import parse_date as parse_date
 from bot.flows.model import Ask
 from bot.flows.words import normalize
 
@@ -82,52 +84,3 @@ def parse_numbers(text: str, count: int) -> list[int] | None:
     if not parts or any(n is None for n in numbers):
         return None
     return [n for n in numbers if n is not None]
-
-
-_RELATIVE = {
-    "heute": 0, "today": 0, "gestern": 1, "yesterday": 1, "vorgestern": 2,
-    "day before yesterday": 2, "the day before yesterday": 2,
-}
-_DOTTED = re.compile(r"(\d{1,2})\.\s*(\d{1,2})\.\s*(\d{2}|\d{4})?\Z")
-_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})\Z")
-_SLASHED = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\Z")
-
-
-class DateError(ValueError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason  # "invalid" or "future"
-
-
-def parse_date(text: str, today: dt.date) -> dt.date:
-    """A date the way people write it in Germany; raises DateError("invalid"/"future")."""
-    said = text.strip().casefold().rstrip(".!")
-    if said in _RELATIVE:
-        return today - dt.timedelta(days=_RELATIVE[said])
-    day = month = year = None
-    if match := _DOTTED.match(said):
-        day, month = int(match.group(1)), int(match.group(2))
-        year = _year(match.group(3)) if match.group(3) else None
-    elif match := _ISO.match(said):
-        year, month, day = (int(g) for g in match.groups())
-    elif match := _SLASHED.match(said):
-        day, month, year = int(match.group(1)), int(match.group(2)), _year(match.group(3))
-    else:
-        raise DateError("invalid")
-    try:
-        if year is None:
-            found = dt.date(today.year, month, day)
-            if found > today:
-                found = dt.date(today.year - 1, month, day)
-        else:
-            found = dt.date(year, month, day)
-    except ValueError:
-        raise DateError("invalid") from None
-    if found > today:
-        raise DateError("future")
-    return found
-
-
-def _year(text: str) -> int:
-    year = int(text)
-    return 2000 + year if year < 100 else year
