@@ -18,7 +18,8 @@ LANGUAGE_DIR = re.compile(r"[a-z]{2}\Z")
 
 _SYSTEM_KEYS = (
     "not_understood", "choose_hint", "choose_hint_typed", "choose_multiple_hint", "skip_hint",
-    "invalid_date", "future_date", "empty_answer", "too_long", "rate_limited", "internal_error",
+    "invalid_date", "future_date", "ambiguous_date", "empty_answer", "too_long", "rate_limited",
+    "internal_error",
     "help", "back_done", "back_nothing", "restarted", "emergency", "continue_after_emergency",
     "language_switched", "language_name", "stopped", "forgotten", "resume", "flow_changed",
     "checklist_hint", "checklist_item_done", "checklist_item_open", "stale_button",
