@@ -11,6 +11,10 @@ import yaml
 
 from bot.dates import LOCAL
 from bot.engine.answers import DateError, find_date, parse_date
+from bot.engine.conversation import Output, Said, Say, Start
+from bot.engine.turn import step
+
+from .helpers import bundle_of
 
 TODAY = dt.date(2026, 12, 7)  # a Monday
 D = dt.date
@@ -149,3 +153,35 @@ def test_the_day_read_from_what_people_write() -> None:
     assert len(misses) <= 0.05 * len(with_day), f"{len(misses)} of {len(with_day)} missed"
     assert all(read == "ask" for _, wanted, read in with_day if wanted == "ask")
     assert len(extras) <= 0.05 * len(without), f"{len(extras)} of {len(without)} read wrongly"
+
+
+DATE_FLOW = """
+flow: when
+version: 1
+title: {de: Wann, en: When}
+start: when
+nodes:
+  when:
+    input: {de: Wann war das?, en: When was it?}
+    type: date
+    slot: when
+    next: done
+  done:
+    say: {de: "Am {when}.", en: "On {when}."}
+    end: true
+"""
+
+
+def said(outputs: tuple[Output, ...]) -> str:
+    return "\n".join(o.text for o in outputs if isinstance(o, Say))
+
+
+def test_the_date_question_asks_back_an_ambiguous_date_and_takes_today_in_german_time(
+        tmp_path: Path) -> None:
+    bundle = bundle_of(tmp_path, DATE_FLOW)
+    late = dt.datetime(2026, 12, 6, 23, 30, tzinfo=dt.UTC)  # already 7 December in Kassel
+    turn = step(bundle, None, Start("de"), late)
+    asked = step(bundle, turn.state, Said("12/3"), late)
+    assert bundle.text("ambiguous_date", "de") in said(asked.outputs)
+    answered = step(bundle, asked.state, Said("heute"), late)
+    assert "Am 07.12.2026." in said(answered.outputs)

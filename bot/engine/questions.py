@@ -53,9 +53,9 @@ def fill_in(reply: Reply, state: State, here: Input, text: str) -> Move:
         value = None
     elif here.kind == "date":
         try:
-            value = parse_date(text, reply.now.date()).isoformat()
+            value = parse_date(text, reply.now).isoformat()  # today in German time
         except DateError as err:
-            reply.say(reply.system("future_date" if err.reason == "future" else "invalid_date"))
+            reply.say(reply.system(err.text_key))
             return Show(state)
     else:
         value = _storable(text.strip())
