@@ -11,12 +11,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot.flows.content import Content, read_content
+from bot.flows.danger_cues import check_danger
 from bot.flows.flow_fields import TextResolver
 from bot.flows.flow_file import FlowFile, FlowReader
 from bot.flows.graph_checks import check_call_cycles, check_graph
 from bot.flows.markup import check_markup
 from bot.flows.model import (
     CAN_REMIND_SLOT,
+    DANGER_SLOT,
     OPENED_BY_REMINDER_SLOT,
     REMINDER_DATE_SLOT,
     REMINDER_SLOT,
@@ -219,6 +221,8 @@ def cross_check(content: Content, files: list[FlowFile], problems: list[Problem]
         check_words(flow_file, problems)
         check_placeholders(flow_file, content, values, problems)
     check_call_cycles(files, problems)
+    blocks = [(f.file, f.danger) for f in files if f.danger is not None]
+    check_danger(blocks, content.languages, problems)
     if not content.languages or not files:
         return None
     try:
@@ -253,7 +257,8 @@ def cross_check(content: Content, files: list[FlowFile], problems: list[Problem]
                   date_slots=frozenset(dates),
                   free_text_slots=frozenset(s for s, v in values.items()
                                             if v is None and s not in dates),
-                  reminders=reminders, reminder_labels=reminder_labels)
+                  reminders=reminders, reminder_labels=reminder_labels,
+                  danger=blocks[0][1].danger if blocks else None)
 
 
 def _answers(values: Mapping[str, set[str] | None]) -> dict[str, frozenset[str] | None]:
@@ -283,9 +288,11 @@ def slot_values(flows: Iterable[Flow]) -> dict[str, set[str] | None]:
                 known = values.setdefault(REMINDER_SLOT, set())
                 if known is not None:
                     known.update(item.id for item in step.items)
-    # Filled by the engine: whether a channel can send on its own, and what reminder opened it.
+    # Filled by the engine: whether a channel can send on its own, what reminder opened it, and
+    # whether a message read as danger.
     values[CAN_REMIND_SLOT] = {"yes"}
     values[OPENED_BY_REMINDER_SLOT] = {"yes"}
+    values[DANGER_SLOT] = {"yes"}
     values.setdefault(REMINDER_SLOT, set())
     values[REMINDER_DATE_SLOT] = None
     return values

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.flows.danger_cues import DangerBlock, read_danger
 from bot.flows.flow_fields import ID, FieldReader, Ref
 from bot.flows.flow_steps import ACTIONS
 from bot.flows.model import Branch, Flow, Message, Step, Text
 from bot.flows.yaml_source import Y
 
-FLOW_KEYS = ("flow", "version", "title", "start", "nodes", "keep_days")
+FLOW_KEYS = ("flow", "version", "title", "start", "danger", "nodes", "keep_days")
 REQUIRED_FLOW_KEYS = ("flow", "version", "title", "start", "nodes")
 MAX_KEEP_DAYS = 366
 NODE_KEYS = ("say", "next", *ACTIONS, *dict.fromkeys(k for a in ACTIONS.values() for k in a.keys))
@@ -37,6 +38,7 @@ class FlowFile:
     """Every text with its position and content key ('' when inline), for placeholder checks."""
     synonyms: list[tuple[str, str, str, int, int]] = field(default_factory=list)
     """(node, choice, word, line, col) for every choice label and synonym, to find clashes."""
+    danger: DangerBlock | None = None
 
 
 class FlowReader(FieldReader):
@@ -88,8 +90,11 @@ class FlowReader(FieldReader):
                 steps[node_id] = step
         if start.is_str:
             self.ref("target", start, "start")
+        raw_danger = root.get("danger")
+        danger = None if raw_danger is None else read_danger(
+            self, raw_danger, flow_id.value, *root.key_pos("danger"))
         if title is None or not start.is_str or len(steps) != len(nodes.value) or not isinstance(
-                version.value, int):
+                version.value, int) or (raw_danger is not None and danger is None):
             return None
         keep = root.get("keep_days")
         keep_days: int | None = None
@@ -102,7 +107,7 @@ class FlowReader(FieldReader):
             keep_days = keep.value
         flow = Flow(id=flow_id.value, version=version.value, title=title, start=start.value,
                     nodes=steps, file=self.file, keep_days=keep_days)
-        return FlowFile(flow, self.file, node_pos, self.refs, self.texts, self.synonyms)
+        return FlowFile(flow, self.file, node_pos, self.refs, self.texts, self.synonyms, danger)
 
     def node(self, node_id: str, body: Y, line: int) -> Step | None:
         where = f"node '{node_id}'"

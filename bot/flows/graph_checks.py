@@ -25,8 +25,10 @@ def _check_reachable(f: FlowFile, after: Mapping[str, list[str]],
     start = f.flow.start
     if start not in nodes:
         return
-    reached = {start}
-    todo = [start]
+    # A danger block's node is reached from every node, whenever a message reads as danger.
+    entries = [start] + ([f.danger.danger.go] if f.danger and f.danger.danger.go in nodes else [])
+    reached = set(entries)
+    todo = list(entries)
     while todo:  # the order of the visits does not matter, only the set
         for target in after[todo.pop()]:
             if target not in reached and target in nodes:

@@ -185,6 +185,8 @@ REMINDER_DATE_SLOT = "reminder_date"
 """The date a reminder is about (a deadline)."""
 OPENED_BY_REMINDER_SLOT = "opened_by_reminder"
 """'yes' in a conversation a reminder opened: there, 'stop' also ends the reminders."""
+DANGER_SLOT = "danger_now"
+"""'yes' once a message read as danger right now; `back` takes it back with the jump."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +235,33 @@ class ReportStep(Step):
 
 
 WAITING = (Ask, Input, Checklist, ReportStep)
+
+
+# --- danger ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """A danger cue or a non-danger phrase as written ('wartet draußen', 'verfolg*',
+    'gerade + *droh*'), read into parts that must all stand in one clause of a message. A part
+    is normalized words; a word may begin or end with '*': then it may be the end or the start
+    of a longer word ('*messer' is also 'Küchenmesser', 'verfolg*' also 'verfolgen')."""
+
+    text: str
+    parts: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Danger:
+    """The `danger:` block of a flow: what reads as danger right now in any message, at any
+    node of any flow, and the node (`go`, in `flow`) a conversation goes to then."""
+
+    flow: str
+    go: str
+    cues: tuple[Cue, ...]
+    safe: tuple[Cue, ...]
+    """The `not:` phrases: an explicit "no danger now" ("ich bin nicht in Gefahr", "er ist
+    weg"); it outweighs every cue before it in the message."""
 
 
 # --- flows, contacts, bundle ------------------------------------------------------------
@@ -288,6 +317,8 @@ class Bundle:
     """"<flow>.<id>" -> the reminder's definition, to deliver a stored reminder."""
     reminder_labels: Mapping[str, Text] = field(default_factory=dict)
     """"<flow>.<id>" -> the words of the answer that chose it, to list reminders."""
+    danger: Danger | None = None
+    """What reads as danger right now, and where a conversation goes then (one flow says)."""
 
     def text(self, key: str, lang: str) -> str:
         return self.system[key][lang]

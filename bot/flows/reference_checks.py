@@ -7,11 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.flows.content import Content
+from bot.flows.danger_cues import GO
 from bot.flows.flow_fields import Ref
 from bot.flows.flow_file import FlowFile
 from bot.flows.problems import Problem, did_you_mean
 from bot.flows.texts import placeholders
 from bot.flows.words import RESERVED, normalize
+
+PLACES = {"start": "'start'", GO: "'go' of 'danger'"}
+"""How a message names a link that is no node's."""
 
 
 def check_references(f: FlowFile, flows: Mapping[str, FlowFile], content: Content,
@@ -27,7 +31,7 @@ def check_references(f: FlowFile, flows: Mapping[str, FlowFile], content: Conten
 
     for ref in f.refs:
         if ref.kind == "target" and ref.name not in nodes and ref.name not in f.node_pos:
-            where = "'start'" if ref.context == "start" else f"node '{ref.context}'"
+            where = PLACES.get(ref.context, f"node '{ref.context}'")
             add(ref, f"{where} leads to '{ref.name}', which is not a node of this flow",
                 did_you_mean(ref.name, f.node_pos) or "add that node, or fix the id")
         elif ref.kind == "flow" and ref.name not in flows:

@@ -143,9 +143,14 @@ def _anchor_problems(anchors: dict[str, Any], aliases: list[tuple[str, Any]], di
     message = "anchors and aliases (& and *) are not allowed"
     for name, mark in aliases[:MAX_ALIAS_PROBLEMS]:
         source = anchors.get(name)
-        where = f" on line {source.line + 1}" if source else ""
+        if source is None:  # most likely a word meant to begin with '*', such as a cue
+            problems.append(Problem(display, mark.line + 1, mark.column + 1,
+                                    f"{message}: '*{name}' names no '&{name}'",
+                                    f"a text that begins with '*' needs quotes: '*{name}'"))
+            continue
         problems.append(Problem(display, mark.line + 1, mark.column + 1,
-                                f"{message}: '*{name}' repeats '&{name}'{where}",
+                                f"{message}: '*{name}' repeats '&{name}' on line "
+                                f"{source.line + 1}",
                                 "write the value out here, and remove the '&' name"))
     if len(aliases) > MAX_ALIAS_PROBLEMS:
         mark = aliases[MAX_ALIAS_PROBLEMS][1]
