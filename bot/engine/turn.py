@@ -3,8 +3,9 @@
 Theory of operation. Between turns a conversation stands at a node that waits for the user (a
 question, a checklist, a report's yes or no); a state of None means no conversation. A turn
 1. checks the stored state against the flows loaded now (bot.engine.fitting),
-2. hands the event to its handler (`EVENTS`): a message is a command (`COMMANDS`) or an answer
-   to the waiting node (`WAITING_NODES`), a button is that node's choice,
+2. hands the event to its handler (`EVENTS`): a message that reads as danger right now goes to
+   the danger node (bot.engine.danger), any other is a command (`COMMANDS`) or an answer to the
+   waiting node (`WAITING_NODES`), a button is that node's choice,
 3. and carries out the `Move` the handler returns (bot.engine.moves), running automatic nodes
    (`AUTOMATIC_NODES`) until one waits or the flow ends.
 Everything a turn says goes through a `Reply` (bot.engine.reply); the tables below name every
@@ -39,6 +40,7 @@ from bot.engine.conversation import (
     State,
     node_at,
 )
+from bot.engine.danger import reads_danger, to_danger
 from bot.engine.fitting import fits_flows, fitted
 from bot.engine.moves import At, Begin, Close, Go, Move, Runaway, Show, again
 from bot.engine.reminding import listed_reminders, remind
@@ -128,6 +130,8 @@ def _said(reply: Reply, state: State | None, event: Said) -> Move:
         # Refused unread: no command is this long, and reading it would hold up the others.
         reply.say(reply.system("too_long"))
         return again(state)
+    if reads_danger(reply.bundle.danger, event.text):
+        return to_danger(reply, state)  # before anything else, at any node, even the first
     command = parse_command(event.text)
     if command is not None:
         return COMMANDS[command[0]](reply, state, command[1])

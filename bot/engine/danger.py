@@ -1,0 +1,143 @@
+"""Danger first, always: every typed message is read for danger right now before anything else,
+at any node of any flow, and a message that reads so goes to the node the flows' `danger:`
+block names (the emergency numbers, then whether the person is safe now).
+
+Theory of operation. A message is cut into clauses (at , . ; : ! ? and line breaks) and each
+clause normalized as choices are (bot.flows.words.normalize). A cue matches whole words, in
+order, within one clause; a word written with '*' may be longer at that end; a cue 'a + b'
+matches when each part is in the same clause. A match does not count when a negation stands
+right before it ("nicht in Gefahr", "kein Messer", "not in danger"; articles are skipped). An
+explicit non-danger phrase ("er ist weg", "I'm safe now") outweighs every cue before it, so
+"ein Messer, aber er ist weg" is no danger and "er ist weg, aber ich habe Angst" is. Reading
+errs towards danger: a false alarm costs one question, a missed one can cost more.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from bisect import bisect_right
+from collections.abc import Iterator
+from functools import lru_cache
+
+from bot.engine.conversation import Frame, State, remember
+from bot.engine.moves import At
+from bot.engine.reply import Reply
+from bot.flows.model import CAN_REMIND_SLOT, DANGER_SLOT, Cue, Danger
+from bot.flows.words import normalize
+
+NEGATIONS = frozenset({
+    "nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals", "nix",
+    "nichts", "ohne", "not", "no", "never", "without", "t", "dont", "doesnt", "didnt", "isnt",
+    "wasnt", "arent", "cant", "wont", "nobody", "noone",
+})
+"""A word right before a cue that turns it around. "t" is what normalize leaves of "n't"."""
+ARTICLES = frozenset({"a", "an", "the", "ein", "eine", "einen", "einem", "einer", "der", "die",
+                      "das", "den", "dem", "mehr", "any", "longer", "akute", "akuter"})
+"""Words skipped between a negation and its cue: "keine akute Gefahr", "no longer in danger"."""
+NEGATION_REACH = 2
+"""How many words before a cue (not counting ARTICLES) a negation still turns it around."""
+_CLAUSE = re.compile(r"[,.;:!?\n\r]+")
+_BREAK = ","
+"""The token between clauses: normalize leaves no comma in a word, so no cue spans one."""
+
+
+def reads_danger(danger: Danger | None, text: str) -> bool:
+    """Whether `text` reads as danger right now, in any language of the flows."""
+    if danger is None:
+        return False
+    tokens = _Tokens(text)
+    last_safe = max((end for phrase in danger.safe for _, end in _found(phrase, tokens)),
+                    default=-1)
+    return any(start >= last_safe for cue in danger.cues for start, _ in _found(cue, tokens))
+
+
+def to_danger(reply: Reply, state: State | None) -> At:
+    """The jump: the danger node of the flow that names it, from wherever the conversation
+    stood. The answers so far stay, and `back` returns to the question the person was at."""
+    danger = reply.bundle.danger
+    assert danger is not None
+    here = (Frame(danger.flow, danger.go),)
+    if state is None:
+        slots = {CAN_REMIND_SLOT: "yes"} if reply.can_remind else {}
+        return At(State(reply.lang, here, {**slots, DANGER_SLOT: "yes"}))
+    return At(dataclasses.replace(remember(state, DANGER_SLOT, "yes"), frames=here))
+
+
+class _Tokens:
+    """A message as normalized words, clauses divided by _BREAK, joined by single spaces."""
+
+    def __init__(self, text: str) -> None:
+        words: list[str] = []
+        for clause in _CLAUSE.split(text):
+            normalized = normalize(clause)
+            if normalized:
+                words.extend(normalized.split(" "))
+                words.append(_BREAK)
+        self.words = words
+        self.line = " ".join(words)
+        self.starts: list[int] = []
+        offset = 0
+        for word in words:
+            self.starts.append(offset)
+            offset += len(word) + 1
+
+    def index(self, offset: int) -> int:
+        """The word that begins at character `offset` of `line`."""
+        return bisect_right(self.starts, offset) - 1
+
+    def clause(self, index: int) -> int:
+        """A number for the clause of word `index`: its last break before."""
+        return self.line.count(_BREAK, 0, self.starts[index])
+
+    def negated(self, index: int) -> bool:
+        """A negation stands right before word `index`, in its clause."""
+        seen = 0
+        for before in range(index - 1, -1, -1):
+            word = self.words[before]
+            if word in NEGATIONS:
+                return True
+            if word == _BREAK:
+                return False
+            if word not in ARTICLES:
+                seen += 1
+                if seen == NEGATION_REACH:
+                    return False
+        return False
+
+
+def _found(cue: Cue, tokens: _Tokens) -> Iterator[tuple[int, int]]:
+    """(first word, word after the last) of each place where `cue` stands, not negated; for
+    a cue of several parts, of each clause that holds them all."""
+    if len(cue.parts) == 1:
+        yield from _places(cue.parts[0], tokens)
+        return
+    firsts: list[dict[int, tuple[int, int]]] = []
+    for part in cue.parts:
+        first: dict[int, tuple[int, int]] = {}
+        for span in _places(part, tokens):
+            first.setdefault(tokens.clause(span[0]), span)
+        if not first:
+            return
+        firsts.append(first)
+    for clause in sorted(set.intersection(*(set(f) for f in firsts))):
+        spans = [f[clause] for f in firsts]
+        yield min(s for s, _ in spans), max(e for _, e in spans)
+
+
+def _places(part: tuple[str, ...], tokens: _Tokens) -> Iterator[tuple[int, int]]:
+    for match in _pattern(part).finditer(tokens.line):
+        start = tokens.index(match.start())
+        if not tokens.negated(start):
+            yield start, start + len(part)
+
+
+@lru_cache(maxsize=4096)
+def _pattern(part: tuple[str, ...]) -> re.Pattern[str]:
+    """The words of a cue as a pattern over a message's line of words."""
+    words = []
+    for word in part:
+        core = re.escape(word.strip("*"))
+        words.append(("[^ ]*" if word.startswith("*") else "") + core
+                     + ("[^ ]*" if word.endswith("*") else ""))
+    return re.compile(r"(?<![^ ])" + " ".join(words) + r"(?![^ ])")
