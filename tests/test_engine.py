@@ -143,9 +143,10 @@ def test_nonsense_gets_the_question_again_with_its_options(bundle: Bundle,
 
 
 @pytest.mark.parametrize(("lang", "first", "thanks", "general"), [
-    ("de", "Ich wurde gerade am Schalter bedroht", "Danke, dass Sie mir das schreiben",
+    # Not "gerade" / "just" threatened: that reads as danger right now (tests/test_danger.py).
+    ("de", "Ich wurde heute früh am Schalter bedroht", "Danke, dass Sie mir das schreiben",
      "nicht verstanden"),
-    ("en", "Someone just threatened me at the counter", "Thank you for telling me",
+    ("en", "Someone threatened me at the counter this morning", "Thank you for telling me",
      "didn't understand")])
 def test_what_happened_written_at_the_safety_question_is_thanked_for_not_refused(
         shipped: Bundle, lang: str, first: str, thanks: str, general: str) -> None:
