@@ -9,7 +9,8 @@ matches when each part is in the same clause. A match does not count when a nega
 right before it ("nicht in Gefahr", "kein Messer", "not in danger"; articles are skipped). An
 explicit non-danger phrase ("er ist weg", "I'm safe now") outweighs every cue before it, so
 "ein Messer, aber er ist weg" is no danger and "er ist weg, aber ich habe Angst" is. Reading
-errs towards danger: a false alarm costs one question, a missed one can cost more.
+errs towards danger: a false alarm costs one question, a missed one can cost more. The cues of
+one part are found by one regular expression per list, built once per flows loaded.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import dataclasses
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.engine.conversation import Frame, State, remember
@@ -47,9 +49,9 @@ def reads_danger(danger: Danger | None, text: str) -> bool:
     if danger is None:
         return False
     tokens = _Tokens(text)
-    last_safe = max((end for phrase in danger.safe for _, end in _found(phrase, tokens)),
-                    default=-1)
-    return any(start >= last_safe for cue in danger.cues for start, _ in _found(cue, tokens))
+    cues, safe = _patterns(danger)
+    last_safe = max((end for _, end in safe.spans(tokens)), default=-1)
+    return any(start >= last_safe for start, _ in cues.spans(tokens))
 
 
 def to_danger(reply: Reply, state: State | None) -> At:
@@ -106,17 +108,46 @@ class _Tokens:
         return False
 
 
-def _found(cue: Cue, tokens: _Tokens) -> Iterator[tuple[int, int]]:
-    """(first word, word after the last) of each place where `cue` stands, not negated; for
-    a cue of several parts, of each clause that holds them all."""
-    if len(cue.parts) == 1:
-        yield from _places(cue.parts[0], tokens)
-        return
+@dataclass(frozen=True, slots=True)
+class _Patterns:
+    """A list of cues, ready to find: those of one part all at once, the others one by one."""
+
+    simple: re.Pattern[str] | None
+    combined: tuple[Cue, ...]
+
+    def spans(self, tokens: _Tokens) -> Iterator[tuple[int, int]]:
+        """(first word, word after the last) of each place where a cue stands, not negated."""
+        if self.simple is not None:
+            for match in self.simple.finditer(tokens.line):
+                start = tokens.index(match.start())
+                if not tokens.negated(start):
+                    yield start, start + match.group(1).count(" ") + 1
+        for cue in self.combined:
+            yield from _combined(cue, tokens)
+
+
+@lru_cache(maxsize=8)
+def _patterns(danger: Danger) -> tuple[_Patterns, _Patterns]:
+    return _ready(danger.cues), _ready(danger.safe)
+
+
+def _ready(cues: tuple[Cue, ...]) -> _Patterns:
+    # The longest phrase first: at one place, "keine gefahr mehr" is found, not "keine gefahr".
+    simple = sorted((c.parts[0] for c in cues if len(c.parts) == 1), key=len, reverse=True)
+    pattern = (re.compile(r"(?<![^ ])(?=((?:" + "|".join(map(_words, simple)) + r"))(?![^ ]))")
+               if simple else None)
+    return _Patterns(pattern, tuple(c for c in cues if len(c.parts) > 1))
+
+
+def _combined(cue: Cue, tokens: _Tokens) -> Iterator[tuple[int, int]]:
+    """The places of a cue of several parts: each clause that holds every part."""
     firsts: list[dict[int, tuple[int, int]]] = []
     for part in cue.parts:
         first: dict[int, tuple[int, int]] = {}
-        for span in _places(part, tokens):
-            first.setdefault(tokens.clause(span[0]), span)
+        for match in _pattern(part).finditer(tokens.line):
+            start = tokens.index(match.start())
+            if not tokens.negated(start):
+                first.setdefault(tokens.clause(start), (start, start + len(part)))
         if not first:
             return
         firsts.append(first)
@@ -125,19 +156,16 @@ def _found(cue: Cue, tokens: _Tokens) -> Iterator[tuple[int, int]]:
         yield min(s for s, _ in spans), max(e for _, e in spans)
 
 
-def _places(part: tuple[str, ...], tokens: _Tokens) -> Iterator[tuple[int, int]]:
-    for match in _pattern(part).finditer(tokens.line):
-        start = tokens.index(match.start())
-        if not tokens.negated(start):
-            yield start, start + len(part)
-
-
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _pattern(part: tuple[str, ...]) -> re.Pattern[str]:
-    """The words of a cue as a pattern over a message's line of words."""
+    return re.compile(r"(?<![^ ])" + _words(part) + r"(?![^ ])")
+
+
+def _words(part: tuple[str, ...]) -> str:
+    """The words of a cue as a pattern over a message's line of words; '*' is any letters."""
     words = []
     for word in part:
         core = re.escape(word.strip("*"))
         words.append(("[^ ]*" if word.startswith("*") else "") + core
                      + ("[^ ]*" if word.endswith("*") else ""))
-    return re.compile(r"(?<![^ ])" + " ".join(words) + r"(?![^ ])")
+    return " ".join(words)
