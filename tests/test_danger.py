@@ -90,6 +90,7 @@ def test_the_corpus_danger_is_always_shown_and_never_after_an_explicit_no(
     ("Die Antwort der Polizei steht noch aus", False),
     ("Er sagte: Ich weiß, wo Ihr Auto steht.", False),
     ("I'm not in danger", False),
+    ("no he's here", True),  # "no" is an answer as often as a negation
     ("he doesn't have a knife", False),
     ("I don't feel safe", True),
     ("I'm afraid I don't know the date", False),

@@ -6,11 +6,12 @@ Theory of operation. A message is cut into clauses (at , . ; : ! ? and line brea
 clause normalized as choices are (bot.flows.words.normalize). A cue matches whole words, in
 order, within one clause; a word written with '*' may be longer at that end; a cue 'a + b'
 matches when each part is in the same clause. A match does not count when a negation stands
-right before it ("nicht in Gefahr", "kein Messer", "not in danger"; articles are skipped). An
-explicit non-danger phrase ("er ist weg", "I'm safe now") outweighs every cue before it, so
-"ein Messer, aber er ist weg" is no danger and "er ist weg, aber ich habe Angst" is. Reading
-errs towards danger: a false alarm costs one question, a missed one can cost more. The cues of
-one part are found by one regular expression per list, built once per flows loaded.
+right before it ("nicht in Gefahr", "kein Messer", "not in danger"; fillers such as "mehr" or
+articles are skipped). An explicit non-danger phrase ("er ist weg", "I'm safe now") outweighs
+every cue before it, so "ein Messer, aber er ist weg" is no danger and "er ist weg, aber ich
+habe Angst" is. Reading errs towards danger: a false alarm costs one question, a missed one can
+cost more. The cues of one part are found by one regular expression per list, built once per
+flows loaded.
 """
 
 from __future__ import annotations
@@ -30,15 +31,17 @@ from bot.flows.words import normalize
 
 NEGATIONS = frozenset({
     "nicht", "kein", "keine", "keinen", "keinem", "keiner", "keines", "nie", "niemals", "nix",
-    "nichts", "ohne", "not", "no", "never", "without", "t", "dont", "doesnt", "didnt", "isnt",
-    "wasnt", "arent", "cant", "wont", "nobody", "noone",
+    "nichts", "ohne", "not", "never", "without", "t", "dont", "doesnt", "didnt", "isnt", "wasnt",
+    "arent", "cant", "wont", "nobody", "noone",
 })
-"""A word right before a cue that turns it around. "t" is what normalize leaves of "n't"."""
-ARTICLES = frozenset({"a", "an", "the", "ein", "eine", "einen", "einem", "einer", "der", "die",
+"""A word right before a cue that turns it around. "t" is what normalize leaves of "n't". Not
+"no": it is as often an answer ("no he's still here") as a negation ("no danger" is a `not`
+phrase of the flows)."""
+FILLERS = frozenset({"a", "an", "the", "ein", "eine", "einen", "einem", "einer", "der", "die",
                       "das", "den", "dem", "mehr", "any", "longer", "akute", "akuter"})
 """Words skipped between a negation and its cue: "keine akute Gefahr", "no longer in danger"."""
 NEGATION_REACH = 2
-"""How many words before a cue (not counting ARTICLES) a negation still turns it around."""
+"""How many words before a cue (FILLERS not counted) a negation still turns it around."""
 _CLAUSE = re.compile(r"[,.;:!?\n\r]+")
 _BREAK = ","
 """The token between clauses: normalize leaves no comma in a word, so no cue spans one."""
@@ -101,7 +104,7 @@ class _Tokens:
                 return True
             if word == _BREAK:
                 return False
-            if word not in ARTICLES:
+            if word not in FILLERS:
                 seen += 1
                 if seen == NEGATION_REACH:
                     return False
