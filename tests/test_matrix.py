@@ -299,6 +299,17 @@ async def test_a_whole_conversation_in_a_direct_message_ends_with_the_document_a
     assert ("file" in pdf.source["content"]) == encrypted  # encrypted upload in an e2e room
 
 
+async def test_an_english_hello_gets_english(
+        shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
+    async with lotse_and_anna(synapse, shipped, tmp_path) as (bot, anna):
+        await anna.open_dm(bot.user_id, encrypted=False)
+        greeting = await anna.said(Q_DANGER)  # German: Matrix names no language
+        await anna.send("Hello")
+        english = await anna.said("Are you in danger right now?")
+    assert "english" in greeting.body
+    assert "in English" in english.body
+
+
 async def test_emergency_contacts_come_with_tel_links(
         shipped: Bundle, tmp_path: Path, synapse: Synapse) -> None:
     async with lotse_and_anna(synapse, shipped, tmp_path) as (bot, anna):

@@ -42,6 +42,7 @@ from bot.engine.conversation import (
 )
 from bot.engine.danger import reads_danger, to_danger
 from bot.engine.fitting import fits_flows, fitted
+from bot.engine.language import written_in
 from bot.engine.moves import At, Begin, Close, Go, Move, Runaway, Show, again
 from bot.engine.reminding import listed_reminders, remind
 from bot.engine.reply import Reply
@@ -130,6 +131,7 @@ def _said(reply: Reply, state: State | None, event: Said) -> Move:
         # Refused unread: no command is this long, and reading it would hold up the others.
         reply.say(reply.system("too_long"))
         return again(state)
+    state = _in_their_language(reply, state, event)
     if reads_danger(reply.bundle.danger, event.text):
         return to_danger(reply, state)  # before anything else, at any node, even the first
     command = parse_command(event.text)
@@ -139,6 +141,21 @@ def _said(reply: Reply, state: State | None, event: Said) -> Move:
         return Begin()
     here = node_at(reply.bundle, state.here)
     return WAITING_NODES[type(here)].answer(reply, state, here, event.text)
+
+
+def _in_their_language(reply: Reply, state: State | None, event: Said) -> State | None:
+    """Where nothing told the language yet (no conversation and no language from the platform,
+    or a conversation without an answer so far), the first thing typed decides it."""
+    if (state is None and event.lang in reply.bundle.languages) or (state and state.history):
+        return state
+    lang = written_in(reply.bundle, event.text)
+    if lang is None or lang == reply.lang:
+        return state
+    reply.lang = lang
+    if state is None:
+        return None
+    reply.say(reply.system("language_switched"))
+    return State(lang, state.frames, state.slots, state.history)
 
 
 def _picked(reply: Reply, state: State | None, event: Picked) -> Move:
