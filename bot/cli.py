@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
 import sys
 from pathlib import Path
@@ -195,7 +196,12 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
     from bot.service.reminders import ReminderScheduler, Sender
 
     bundle = _bundle_or_exit(flows, content, settings)
-    logs.setup(settings.log_level)
+    secrets = [os.environ.get("LOTSE_SECRET")]
+    if settings.telegram is not None:
+        secrets += [settings.telegram.token, settings.telegram.webhook_secret]
+    if settings.matrix is not None:
+        secrets += [settings.matrix.password, settings.matrix.access_token]
+    logs.setup(settings.log_level, secrets)
     log = logging.getLogger("lotse")
     service, store, reports = _service(bundle, settings)
     if settings.rate_burst > 0 and settings.rate_per_second > 0:

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from .botapi_standin import StandIn, free_port
-from .test_telegram import ANNA, Q_DANGER, Q_WHO, answer, asking
+from .test_telegram import ANNA, Q_DANGER, Q_WHO, answer, asking, said_after
 
 HEADERS = {"X-Lotse": "1", "Sec-Fetch-Site": "same-origin"}
 
@@ -136,3 +136,85 @@ async def test_lotse_run_limits_how_fast_one_conversation_may_write(tmp_path: Pa
     assert not any(notice in s for s in said[:3])  # three at once are fine
     assert notice in said[3] and "110" in said[3]  # the one notice, with the emergency numbers
     assert said[4] == ""  # then silence
+
+
+async def test_at_debug_the_log_holds_no_token_id_name_or_text(tmp_path: Path) -> None:
+    """Issue #26, item 4: with `log_level: DEBUG` the libraries under Lotse (python-telegram-bot,
+    httpx, aiohttp, asyncio …) would write the token, the ids, first names and what was said.
+    Canaries go into each of them; none may reach standard error."""
+    token = "7301946825:AAKanarienTokenQ4x9zVb2LmN8rT5wYc3uJ0e"
+    user = 8260417395  # a Telegram user (and its private chat) whose digits occur nowhere else
+    name = "Kanarienvorname"
+    typed = "Kanarienvogel Zilpzalp hat mich bedroht"
+    typed_web = "Kanariengirlitz Stieglitz stand vor der Tuer"
+    standin = StandIn(token)
+    await standin.start()
+    port = free_port()
+    web = f"http://127.0.0.1:{port}"
+    env = {"LOTSE_TELEGRAM_TOKEN": token, "LOTSE_TELEGRAM_API_URL": standin.url,
+           "LOTSE_WEB_LISTEN": f"127.0.0.1:{port}", "LOTSE_DATA_DIR": str(tmp_path),
+           "LOTSE_SECRET": "x" * 32, "LOTSE_LOG_LEVEL": "DEBUG"}
+
+    async def says(text: str) -> None:
+        since = standin.last_id()
+        update = standin.text_message(user, text)
+        message = update["message"]
+        message["from"]["first_name"] = message["chat"]["first_name"] = name
+        message["from"]["last_name"] = message["chat"]["last_name"] = name + "nach"
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text)}]
+        await standin.push(update)
+        await standin.wait_for(lambda: next((m for m in standin.bot_messages(user)
+                                             if m.message_id > since), None), timeout=30)
+
+    try:
+        async with lotse_run(env) as logs, httpx.AsyncClient(base_url=web,
+                                                              headers=HEADERS) as page:
+            await healthy(web)
+            await standin.wait_for(lambda: standin.calls_to("deleteWebhook"), timeout=60)
+            await says("/start")
+            shown = await standin.wait_for(asking(standin, Q_DANGER, user), timeout=30)
+            await standin.tap(user, shown, "Nein")
+            await standin.wait_for(asking(standin, Q_WHO, user), timeout=30)
+            since = standin.last_id()
+            await says(typed)
+            await standin.wait_for(said_after(standin, since, "", user), timeout=30)
+            await page.post("/api/start", json={})
+            await page.post("/api/say", json={"text": "nein, ich bin sicher"})
+            await page.post("/api/say", json={"text": typed_web})
+            cookies = dict(page.cookies)
+    finally:
+        await standin.stop()
+    stderr = b"\n".join(logs).decode("utf-8", "replace")
+    assert any(json.loads(line)["event"] == "stopped; every turn saved" for line in logs)
+    canaries = (token, token.split(":")[1], name, "Kanarienvogel", "Zilpzalp", "Kanariengirlitz",
+                "Stieglitz", "ich bin sicher", *cookies.values())
+    found = [c for c in canaries if c in stderr]
+    if re.search(rf"(?<!\d){user}(?!\d)", stderr):
+        found.append(str(user))
+    assert not found, (found, stderr[:3000])
+
+
+def test_what_a_library_logs_at_warning_is_kept_without_tokens_or_ids() -> None:
+    import logging
+
+    from bot.logs import Guard, JsonLines, Scrubber
+
+    token = "7301946825:AAKanarienTokenQ4x9zVb2LmN8rT5wYc3uJ0e"
+    formatter, guard = JsonLines(Scrubber(["geheimes-passwort"])), Guard()
+
+    def record(name: str, level: int, message: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord(name, level, __file__, 1, message, args, None)
+
+    debug = record("telegram.ext.Application", logging.DEBUG, "update from %s", 8260417395)
+    assert not guard.filter(debug)  # a library below WARNING: dropped, whatever its level
+    assert guard.filter(record("bot.channels.telegram", logging.DEBUG, "own"))
+    warning = record("httpx", logging.WARNING, "POST https://api.telegram.org/bot%s/sendMessage "
+                     "chat_id=%d for @anna:kassel.de in !raum:kassel.de, password %s failed",
+                     token, 8260417395, "geheimes-passwort")
+    assert guard.filter(warning)
+    event = json.loads(formatter.format(warning))["event"]
+    assert event == ("POST https://api.telegram.org/bot<secret>/sendMessage chat_id=<id> for "
+                     "<id> in <id>, password <secret> failed")
+    own = record("lotse", logging.WARNING, "refused %s (request %d)", token, 1234567)
+    assert json.loads(formatter.format(own))["event"] == "refused <secret> (request 1234567)"
