@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -49,7 +50,8 @@ class TelegramSettings:
     webhook_listen: str = "127.0.0.1:8443"
     """Where the webhook server listens (host:port), usually behind a reverse proxy."""
     webhook_secret: str | None = None
-    """Checked on every webhook request (X-Telegram-Bot-Api-Secret-Token)."""
+    """Checked on every webhook request (X-Telegram-Bot-Api-Secret-Token); required with
+    `webhook_url`, or anyone who can reach the webhook could post forged updates."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
@@ -157,6 +159,7 @@ class Settings:
         values = reader.section(cls, root, ())
         base = path.parent if path is not None else Path(".")
         settings = _build(cls, values, problems, display)
+        _check_webhook(values.get("telegram") or {}, problems, display)
         if problems:
             raise ContentError(problems)
         assert isinstance(settings, Settings)
@@ -221,6 +224,29 @@ class _Reader:
             elif sub is not None and sub.value is not None:
                 values[name] = (sub, f"{self.display}:{sub.line}:{sub.col}", False)
         return values
+
+
+WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+"""What Telegram accepts as a webhook's secret token."""
+
+
+def _check_webhook(telegram: dict[str, Any], problems: list[Problem], display: str) -> None:
+    """A webhook needs its secret: without one, anyone who reaches it can forge updates."""
+    if "token" not in telegram or "webhook_url" not in telegram:
+        return
+    secret = telegram.get("webhook_secret")
+    if secret is None:
+        _problem(problems, display, telegram["webhook_url"],
+                 "'telegram.webhook_url' needs 'telegram.webhook_secret', or anyone who can "
+                 "reach the webhook can post forged updates",
+                 "set telegram: webhook_secret: (or LOTSE_TELEGRAM_WEBHOOK_SECRET) to 32 or "
+                 "more random characters of A-Z a-z 0-9 _ -")
+        return
+    value = secret[0] if secret[2] else secret[0].plain()
+    if isinstance(value, bool) or not WEBHOOK_SECRET.match(str(value)):
+        _problem(problems, display, secret,
+                 "'telegram.webhook_secret' must be 1 to 256 characters of A-Z a-z 0-9 _ -",
+                 "Telegram accepts no other secret")
 
 
 def _build(cls: type, values: dict[str, Any], problems: list[Problem], display: str) -> Any:

@@ -43,7 +43,8 @@ content: [content]
 idle_hours: 2
 admins: ["matrix:@office:kassel.de"]
 web: {listen: "127.0.0.1:9000", secure_cookie: true}
-telegram: {token: "123:abc", webhook_url: "https://lotse.example/hook"}
+telegram: {token: "123:abc", webhook_url: "https://lotse.example/hook",
+           webhook_secret: "a-long-random-secret"}
 matrix:
   homeserver: https://matrix.kassel.de/
   user_id: "@lotse:kassel.de"

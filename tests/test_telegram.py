@@ -281,6 +281,90 @@ async def test_a_webhook_request_without_the_secret_is_refused(
     assert standin.bot_messages(ANNA) == []
 
 
+async def test_a_forged_update_whose_chat_is_not_the_senders_own_gets_nothing_and_changes_nothing(
+        shipped: Bundle, tmp_path: Path, standin: StandIn, mode: str) -> None:
+    """from = Anna (an admin, mid-conversation), chat = Mallory's private chat: the person would
+    be taken from `from` and the answers sent to `chat`, so her statistics, her conversation and
+    its erasure would all be in a forger's hands."""
+    mallory = {"id": 666, "type": "private", "first_name": "Mallory"}
+    service = ConversationService(shipped, StateStore(tmp_path / "state.db"), KeyHasher(SECRET),
+                                  admins=frozenset({ConversationKey("telegram", str(ANNA))}),
+                                  statistics=lambda lang: "STATISTIK-KANARIE")
+    async with running(service, standin, mode) as bot:
+        await first_questions(standin)
+        waiting = copy.deepcopy(await standin.wait_for(asking(standin, Q_WHAT)))
+        since = standin.last_id()
+        calls = len(standin.calls)
+        forged_tap = copy.deepcopy(waiting)
+        forged_tap.chat_id = mallory["id"]
+        forged = [await standin.send_text(ANNA, "/statistik", chat=dict(mallory)),
+                  await standin.send_text(ANNA, "zurück", chat=dict(mallory)),
+                  await standin.tap(ANNA, forged_tap, "Drohung"),
+                  await standin.send_text(ANNA, "/vergessen", chat=dict(mallory))]
+        await bot.handled_all(*forged)
+        assert standin.bot_messages(666) == []
+        assert standin.calls[calls:] == []  # not a word to anyone, no keyboard touched
+        assert await service.has_conversation(ConversationKey("telegram", str(ANNA)))
+        # Anna's conversation still waits at the same question, her own tap still answers it.
+        await standin.tap(ANNA, waiting, "Drohung")
+        await standin.wait_for(asking(standin, Q_HOW))
+    later = [m.text for m in standin.bot_messages(ANNA) if m.message_id > since]
+    assert not any(STALE in t or "STATISTIK-KANARIE" in t for t in later)
+
+
+def test_a_webhook_without_a_secret_is_refused_at_start_in_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    token = "123:never-shown"
+    env = {**os.environ, "LOTSE_TELEGRAM_TOKEN": token,
+           "LOTSE_TELEGRAM_API_URL": f"http://127.0.0.1:{free_port()}",
+           "LOTSE_SECRET": "x" * 32, "LOTSE_DATA_DIR": str(tmp_path / "data"),
+           "LOTSE_WEB_ENABLED": "false", "LOTSE_TELEGRAM_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/hook"}
+    env.pop("LOTSE_TELEGRAM_WEBHOOK_SECRET", None)
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 2
+    named = [line for line in result.stderr.splitlines() if "webhook_secret" in line]
+    assert len(named) == 1 and named[0].startswith(
+        "LOTSE_TELEGRAM_WEBHOOK_URL: 'telegram.webhook_url' needs 'telegram.webhook_secret'")
+    assert "Traceback" not in result.stderr and token not in result.stderr
+    assert not (tmp_path / "data").exists()  # refused before anything was made
+
+
+def test_a_webhook_secret_telegram_would_refuse_is_named_where_it_is_written(
+        tmp_path: Path) -> None:
+    from bot.config import Settings
+    from bot.flows.problems import ContentError
+
+    config = tmp_path / "lotse.yaml"
+    config.write_text('telegram:\n  token: "1:a"\n  webhook_url: https://lotse.example/hook\n'
+                      '  webhook_secret: "not allowed!"\n', encoding="utf-8")
+    with pytest.raises(ContentError) as caught:
+        Settings.load(config, {})
+    assert [str(p) for p in caught.value.problems] == [
+        f"{config}:4:19: 'telegram.webhook_secret' must be 1 to 256 characters of "
+        "A-Z a-z 0-9 _ - — Telegram accepts no other secret"]
+
+
+async def test_a_channel_built_with_a_webhook_but_no_secret_does_not_start(
+        shipped: Bundle, tmp_path: Path, standin: StandIn) -> None:
+    from bot.channels.errors import ChannelError
+
+    port = free_port()
+    settings = TelegramSettings(standin.token, standin.url, f"http://127.0.0.1:{port}/hook",
+                                f"127.0.0.1:{port}", None)
+    service = new_service(shipped, tmp_path)
+    channel = TelegramChannel(service, settings)
+    try:
+        with pytest.raises(ChannelError, match="webhook_secret"):
+            await channel.start()
+    finally:
+        service.store.close()
+    assert standin.calls == []
+
+
 def test_lotse_run_without_a_channel_exits_2_and_says_what_is_missing(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -29,6 +29,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.document_files import document_files
+from bot.channels.errors import ChannelError
 from bot.channels.plaintext import render
 from bot.channels.recent import Recent
 from bot.channels.telegram_render import (
@@ -145,6 +146,10 @@ class TelegramChannel:
         self.application.add_error_handler(self.on_error)
 
     async def start(self) -> None:
+        if self.settings.webhook_url and not self.settings.webhook_secret:
+            # bot.config refuses this already; a channel built another way must not run open.
+            raise ChannelError("telegram.webhook_url needs telegram.webhook_secret "
+                               "(LOTSE_TELEGRAM_WEBHOOK_SECRET)")
         app = self.application
         await app.initialize()
         await self.register_commands()
@@ -198,6 +203,11 @@ class TelegramChannel:
             return
         if chat.type != ChatType.PRIVATE:
             await self.only_private(chat.id, user.language_code)
+            return
+        if chat.id != user.id:
+            # A private chat is always the sender's own: anything else is forged (the person
+            # would be taken from `from`, the answers sent to `chat`). Nothing is done with it.
+            log.warning("ignored an update whose chat is not its sender's private chat")
             return
         event = self.event(update, user.language_code)
         if event is None:
