@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -563,6 +564,44 @@ async def test_a_100_kb_message_is_refused_politely_and_the_conversation_goes_on
         assert status == 200 and bundle.text("too_long", "de") in texts(data)  # the engine's
         status, data = await post(http, site, "/api/say", {"text": "Nein"})
         assert status == 200 and Q_WHO in texts(data)
+
+
+async def test_json_nested_thousands_deep_is_a_bad_request_and_logs_no_address(
+        bundle: Bundle, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    deep = "[" * 5_000 + "]" * 5_000
+    async with serving(bundle, tmp_path) as site, client() as http:
+        caplog.clear()  # "web page on http://127.0.0.1:…": the server's own address
+        for path in ("/api/start", "/api/say", "/api/pick", "/api/exit"):
+            for body in (deep, '{"text": ' + deep + "}", "[" * 5_000):
+                async with http.post(f"{site.url}{path}", data=body, headers={
+                        "X-Lotse": "1", "Content-Type": "application/json"}) as response:
+                    assert response.status == 400, path
+                    assert (await response.json())["error"] == "bad_request"
+        assert site.rows() == 0
+        status, data = await post(http, site, "/api/start")
+        assert status == 200 and WELCOME in texts(data)  # the server is fine
+        logged = [logging.Formatter().format(record) for record in caplog.records]
+        assert not any("127.0.0.1" in line for line in logged), logged
+        assert not any(r.levelno >= logging.ERROR for r in caplog.records), logged
+
+
+async def test_a_failure_nobody_expected_is_a_500_logged_without_the_address(
+        bundle: Bundle, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> str:
+        raise RuntimeError("a bug")
+
+    caplog.set_level(logging.DEBUG)
+    async with serving(bundle, tmp_path) as site, client() as http:
+        await post(http, site, "/api/start")
+        caplog.clear()
+        monkeypatch.setattr(site.service, "language", broken)
+        async with http.get(f"{site.url}/download/some-token") as response:
+            assert response.status == 500 and (await response.json())["error"] == "failed"
+        logged = [logging.Formatter().format(record) for record in caplog.records]
+        assert any("/download/{token}" in line and "a bug" in line for line in logged), logged
+        assert not any("127.0.0.1" in line or "some-token" in line for line in logged), logged
 
 
 async def test_a_document_link_works_once_and_only_for_its_own_session(

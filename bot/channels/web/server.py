@@ -19,7 +19,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -116,7 +116,7 @@ class WebChannel:
         self._static = {path: (_page_file(name), kind) for path, (name, kind) in _STATIC.items()}
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._failures])
         app.on_response_prepare.append(self._headers)
         app.router.add_get("/", self.page)
         for path in self._static:
@@ -158,6 +158,22 @@ class WebChannel:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @web.middleware
+    async def _failures(self, request: web.Request,
+                        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                        ) -> web.StreamResponse:
+        """A failure no handler expected is answered 500 and logged here, by its route: left
+        to aiohttp, its log line would name the client's address."""
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception:
+            route = request.match_info.route.resource
+            log.exception("web request failed (%s %s)", request.method,
+                          route.canonical if route is not None else "?")
+            return self._error(500, "failed", None)
 
     async def _headers(self, request: web.Request, response: web.StreamResponse) -> None:
         for name, value in HEADERS.items():
@@ -340,7 +356,9 @@ class WebChannel:
             data = await request.json()
         except web.HTTPRequestEntityTooLarge:
             return self._too_long(request)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: JSON nested deeper than the parser goes ("[[[[…" thousands deep).
+            # It is the client's mistake like any other malformed body: 400, nothing logged.
             return self._error(400, "bad_request", None)
         if not isinstance(data, dict):
             return self._error(400, "bad_request", None)
