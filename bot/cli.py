@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -19,6 +20,8 @@ from bot.flows.problems import ContentError
 from bot.flows.shipped import shipped_flows
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bot.flows.model import Bundle
     from bot.service.conversations import ConversationService
     from storage import StateStore
@@ -117,7 +120,12 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
 
     from bot.channels.console import Console, console_key
 
-    service, store, reports = _service(bundle, settings)
+    umask = _private(settings, lambda line: click.echo(f"lotse: {line}", err=True))
+    try:
+        service, store, reports = _service(bundle, settings)
+    except BaseException:
+        os.umask(umask)
+        raise
     console = Console(service, console_key(), out_dir)
 
     async def talk() -> int:
@@ -134,7 +142,27 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
     finally:
         store.close()
         reports.close()
+        os.umask(umask)
     sys.exit(code)
+
+
+def _private(settings: Settings, warn: Callable[[str], None]) -> int:
+    """From here on every file and folder Lotse creates is its user's alone (umask 077; the
+    stores also create theirs 0600 under any umask). An existing data folder or secret.key that
+    others may read is told once, not changed: the operator may have reasons. Returns the umask
+    to restore."""
+    from bot.service.keys import SECRET_FILE
+    from storage.private_file import exposed, private_folder
+
+    found = exposed(settings.data_dir, settings.data_dir / SECRET_FILE)
+    if found:
+        warn(f"{' and '.join(f'{path} (mode {mode:04o})' for path, mode in found)} can be "
+             f"read by group or others; make it Lotse's alone: chmod 700 {settings.data_dir}; "
+             f"chmod 600 {settings.data_dir / SECRET_FILE} (see docs/operating.md)")
+    # The data folder first, so that folders above it it needs are made as the umask says.
+    with contextlib.suppress(OSError):  # not possible: the stores say why, as before
+        private_folder(settings.data_dir)
+    return os.umask(0o077)
 
 
 def _service(bundle: Bundle, settings: Settings
@@ -203,7 +231,12 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
         secrets += [settings.matrix.password, settings.matrix.access_token]
     logs.setup(settings.log_level, secrets)
     log = logging.getLogger("lotse")
-    service, store, reports = _service(bundle, settings)
+    umask = _private(settings, log.warning)
+    try:
+        service, store, reports = _service(bundle, settings)
+    except BaseException:
+        os.umask(umask)
+        raise
     if settings.rate_burst > 0 and settings.rate_per_second > 0:
         service.rate_limit = RateLimit(settings.rate_burst, settings.rate_per_second)
     try:
@@ -238,6 +271,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
     finally:
         store.close()
         reports.close()
+        os.umask(umask)
 
 
 _FORMATS = ("table", "csv", "json")

@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlite_utils
 
 from storage.migrations import Migration, apply
+from storage.private_file import private_database
 
 _MONTH = re.compile(r"\d{4}-\d{2}\Z")
 _VALUE = re.compile(r"[a-z0-9][a-z0-9_]*\Z")
@@ -60,7 +61,7 @@ class ReportStore:
 
     def __init__(self, path: Path | None) -> None:
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_database(path)  # 0600, and so are its -wal and -shm
         conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
                                check_same_thread=False)
         conn.execute("PRAGMA foreign_keys = ON")

@@ -18,6 +18,7 @@ from typing import TypeVar
 import sqlite_utils
 
 from storage.migrations import Migration, apply
+from storage.private_file import private_database
 from storage.state_keys import StateKeys
 
 
@@ -73,7 +74,7 @@ class StateStore:
         if mode not in SYNC_MODES:
             raise ValueError(f"unknown synchronous mode {synchronous!r}; use NORMAL or FULL")
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_database(path)  # 0600, and so are its -wal and -shm
         # Autocommit: every statement is its own transaction unless one is opened explicitly.
         conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
                                check_same_thread=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -82,3 +83,30 @@ def test_the_complete_example_in_the_docs_passes_the_check(tmp_path: Path) -> No
     path.write_text(example, encoding="utf-8")
     result = check(Sources((path,), (shipped_content(),)))
     assert result.errors == (), [str(p) for p in result.errors]
+
+
+def test_lotse_chat_warns_once_of_a_secret_key_others_may_read(tmp_path: Path) -> None:
+    """Issue #26, item 7: a world-readable secret.key (an operator's copy, a restore) is told
+    once on standard error at start; the conversation goes on, and nothing is changed."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    data.chmod(0o700)
+    key = data / "secret.key"
+    key.write_text("ab" * 32)
+    key.chmod(0o644)
+    env = {k: v for k, v in os.environ.items() if k != "LOTSE_SECRET"}
+
+    def chat() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot", "chat", "--data-dir", str(data)],
+                              input="nein\n", capture_output=True, text=True, timeout=60,
+                              env=env, cwd=tmp_path)
+
+    told = chat()
+    assert told.returncode == 0, told.stderr
+    lines = [line for line in told.stderr.splitlines() if "secret.key" in line]
+    assert len(lines) == 1 and "group or others" in lines[0], told.stderr
+    assert "Traceback" not in told.stderr and "Sind Sie gerade in Gefahr?" in told.stdout
+    assert key.stat().st_mode & 0o777 == 0o644
+    key.chmod(0o600)
+    quiet = chat()
+    assert quiet.returncode == 0 and "group or others" not in quiet.stderr, quiet.stderr

@@ -24,12 +24,12 @@ HEADERS = {"X-Lotse": "1", "Sec-Fetch-Site": "same-origin"}
 
 
 @asynccontextmanager
-async def lotse_run(env: dict[str, str]) -> AsyncIterator[list[bytes]]:
+async def lotse_run(env: dict[str, str], umask: int = -1) -> AsyncIterator[list[bytes]]:
     """`python -m bot run` until the block ends, then SIGTERM; yields its stderr lines, which
-    are complete once the block has ended."""
+    are complete once the block has ended. `umask`: the one it starts with (-1: this one's)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", env={**os.environ, **env},
-        stderr=asyncio.subprocess.PIPE)
+        stderr=asyncio.subprocess.PIPE, umask=umask)
     lines: list[bytes] = []
     try:
         yield lines
@@ -218,3 +218,46 @@ def test_what_a_library_logs_at_warning_is_kept_without_tokens_or_ids() -> None:
                      "<id> in <id>, password <secret> failed")
     own = record("lotse", logging.WARNING, "refused %s (request %d)", token, 1234567)
     assert json.loads(formatter.format(own))["event"] == "refused <secret> (request 1234567)"
+
+
+def modes(folder: Path) -> dict[str, str]:
+    """Every entry under `folder` (itself as '.') with its permission bits, e.g. '0o600'."""
+    entries = {".": folder, **{str(p.relative_to(folder)): p for p in folder.rglob("*")}}
+    return {name: oct(path.stat().st_mode & 0o777) for name, path in entries.items()}
+
+
+async def test_a_fresh_data_folder_is_its_owners_alone_and_a_readable_one_is_warned_of(
+        tmp_path: Path) -> None:
+    """Issue #26, item 7: the data folder 0700, everything Lotse writes in it 0600 (WAL and
+    shared-memory files included), even when Lotse is started with a umask of 022; an existing
+    folder or secret.key others may read gets one warning at start."""
+    port = free_port()
+    web = f"http://127.0.0.1:{port}"
+    data = tmp_path / "srv" / "data"  # neither exists yet
+    env = {"LOTSE_WEB_LISTEN": f"127.0.0.1:{port}", "LOTSE_DATA_DIR": str(data),
+           "LOTSE_SECRET": ""}  # so that secret.key is written
+    async with lotse_run(env, umask=0o022) as logs, httpx.AsyncClient(base_url=web,
+                                                                       headers=HEADERS) as page:
+        await healthy(web)
+        await page.post("/api/start", json={})
+        await page.post("/api/say", json={"text": "nein, ich bin sicher"})
+        running = modes(data)
+    for name in ("secret.key", "state.db", "state.db-wal", "state.db-shm", "state.keys",
+                 "reports.db", "reports.db-wal", "reports.db-shm"):
+        assert name in running, running
+    for when in (running, modes(data)):
+        assert {n: m for n, m in when.items()
+                if m != ("0o700" if (data / n).is_dir() else "0o600")} == {}, when
+    assert oct((tmp_path / "srv").stat().st_mode & 0o777) == "0o755"  # only the data folder
+    assert not any("group or others" in json.loads(line)["event"] for line in logs)
+
+    # An operator's copy left the folder and the key readable: one warning, Lotse still runs.
+    data.chmod(0o755)
+    (data / "secret.key").chmod(0o644)
+    async with lotse_run(env) as logs:
+        await healthy(web)
+    warnings = [r for r in map(json.loads, logs) if r["level"] == "warning"]
+    assert len(warnings) == 1, warnings
+    assert str(data) in warnings[0]["event"] and "secret.key" in warnings[0]["event"]
+    assert "group or others" in warnings[0]["event"]
+    assert oct(data.stat().st_mode & 0o777) == "0o755"  # told, not changed behind its back

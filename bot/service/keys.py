@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage.private_file import write_private
+from storage.private_file import private_folder, write_private
 
 SECRET_FILE = "secret.key"
 
@@ -47,14 +47,15 @@ class KeyHasher:
 
 
 def load_secret(data_dir: Path, environ: dict[str, str] | None = None) -> bytes:
-    """LOTSE_SECRET if set, else the data folder's secret file, created on first run (0600)."""
+    """LOTSE_SECRET if set, else the data folder's secret file, created on first run (0600,
+    in a folder created 0700)."""
     env = os.environ if environ is None else environ
     if env.get("LOTSE_SECRET"):
         return env["LOTSE_SECRET"].encode()
     path = data_dir / SECRET_FILE
     if path.exists():
         return bytes.fromhex(path.read_text().strip())
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(data_dir)
     secret = secrets.token_bytes(32)
     write_private(path, secret.hex())
     return secret
