@@ -87,7 +87,8 @@ class WebSettings:
     listen: str = "127.0.0.1:8080"
     """host:port; behind a reverse proxy keep it on 127.0.0.1."""
     secure_cookie: bool = False
-    """Mark the session cookie Secure; set it when the page is served over HTTPS."""
+    """The page is served over HTTPS (directly or by a proxy; Lotse cannot tell): the session
+    cookie is then `__Host-lotse_session`, Secure."""
     exit_url: str = "about:blank"
     """Where the quick exit leads: a neutral page (the city's weather, a search engine)."""
 

@@ -28,7 +28,14 @@ from playwright.async_api import (
     expect,
 )
 
-from bot.channels.web.server import COOKIE, CSP, DOCUMENT_TTL, MAX_BODY, WebChannel
+from bot.channels.web.server import (
+    COOKIE,
+    CSP,
+    DOCUMENT_TTL,
+    HOST_COOKIE,
+    MAX_BODY,
+    WebChannel,
+)
 from bot.config import WebSettings
 from bot.engine.conversation import Event, Output
 from bot.flows.checker import Sources, check
@@ -503,7 +510,7 @@ async def test_the_session_cookie_is_httponly_and_samesite_strict(
                 cookies = response.headers.getall("Set-Cookie")
             assert len(cookies) == 1
             cookie = cookies[0]
-            assert cookie.startswith(f"{COOKIE}=")
+            assert cookie.startswith(f"{HOST_COOKIE if secure else COOKIE}=")
             value = cookie.split(";")[0].split("=", 1)[1]
             assert len(value) >= 43  # 256 random bits
             flags = [f.strip().lower() for f in cookie.split(";")[1:]]
@@ -517,6 +524,94 @@ async def test_the_session_cookie_is_httponly_and_samesite_strict(
                                  headers={"X-Lotse": "1"}) as response:
                 assert "Set-Cookie" not in response.headers
                 assert "Willkommen zurück" in texts(await response.json())
+
+
+def cookie_of(response: aiohttp.ClientResponse, name: str = COOKIE) -> str | None:
+    """The value the response sets for the session cookie, if it sets one."""
+    found = response.cookies.get(name)
+    return found.value if found is not None else None
+
+
+async def start(site: Site, cookie: str | None = None, name: str = COOKIE,
+                ) -> tuple[str, str | None]:
+    """POST /api/start from a browser holding `cookie` (or none): its text and the new cookie."""
+    headers = {"X-Lotse": "1", **({"Cookie": f"{name}={cookie}"} if cookie else {})}
+    async with aiohttp.ClientSession() as http, \
+            http.post(f"{site.url}/api/start", json={}, headers=headers) as response:
+        assert response.status == 200
+        return texts(await response.json()), cookie_of(response, name)
+
+
+async def test_a_session_id_the_server_did_not_issue_is_not_accepted(
+        bundle: Bundle, tmp_path: Path) -> None:
+    async with serving(bundle, tmp_path) as site:
+        # Mallory invents an id of the right form and plants it in Anna's browser.
+        invented = "A" * 43
+        shown, issued = await start(site, invented)
+        assert issued is not None and invented not in issued and WELCOME in shown
+        async with aiohttp.ClientSession() as anna:
+            anna.cookie_jar.update_cookies({COOKIE: issued})
+            status, data = await post(anna, site, "/api/say", {"text": "Nein"})
+            assert status == 200 and Q_WHO in texts(data)
+        # With the invented id Mallory finds nothing of Anna's, nor with a forged check.
+        for forged in (invented, f"{invented}.{'0' * 32}",
+                       issued[:-1] + ("1" if issued[-1] != "1" else "2"),
+                       issued.partition(".")[0]):
+            shown, again = await start(site, forged)
+            assert "Willkommen zurück" not in shown and Q_WHO not in shown, forged
+            assert again is not None and again != issued
+        shown, again = await start(site, issued)  # Anna's own cookie still continues
+        assert again is None and "Willkommen zurück" in shown and Q_WHO in shown
+
+
+async def test_a_conversation_begins_under_a_new_session_id(
+        bundle: Bundle, tmp_path: Path) -> None:
+    async with serving(bundle, tmp_path) as site, client() as mallory:
+        # Mallory gets an id the server issued, ends its conversation and plants the id.
+        await post(mallory, site, "/api/start")
+        planted = cookie_of_jar(mallory)
+        status, _ = await post(mallory, site, "/api/say", {"text": "vergessen"})
+        assert status == 200 and site.rows() == 0
+        shown, issued = await start(site, planted)  # Anna begins
+        assert WELCOME in shown and issued is not None and issued != planted
+        async with aiohttp.ClientSession() as anna:
+            anna.cookie_jar.update_cookies({COOKIE: issued})
+            status, data = await post(anna, site, "/api/say", {"text": "Nein"})
+            assert status == 200 and Q_WHO in texts(data)
+        shown, _ = await start(site, planted)  # what Mallory sees: a conversation of its own
+        assert "Willkommen zurück" not in shown and Q_WHO not in shown
+        shown, again = await start(site, issued)
+        assert again is None and "Willkommen zurück" in shown and Q_WHO in shown
+
+
+def cookie_of_jar(http: aiohttp.ClientSession, name: str = COOKIE) -> str:
+    return next(c.value for c in http.cookie_jar if c.key == name)
+
+
+async def test_over_https_the_cookie_is_host_only_and_the_plain_name_is_not_read(
+        bundle: Bundle, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async with serving(bundle, tmp_path, secure_cookie=True) as site, client() as http:
+        async with http.post(f"{site.url}/api/start", json={},
+                             headers={"X-Lotse": "1"}) as response:
+            cookie = response.headers["Set-Cookie"]
+        assert cookie.startswith(f"{HOST_COOKIE}=")
+        flags = [f.strip().lower() for f in cookie.split(";")[1:]]
+        assert "secure" in flags and "path=/" in flags
+        assert not any(f.startswith("domain") for f in flags)
+        issued = cookie.split(";")[0].split("=", 1)[1]
+        shown, again = await start(site, issued, HOST_COOKIE)
+        assert again is None and "Willkommen zurück" in shown
+        # The same value under the plain name (as a sibling subdomain could set it): not read.
+        shown, _ = await start(site, issued, COOKIE)
+        assert "Willkommen zurück" not in shown
+    async with serving(bundle, tmp_path / "plain") as site, client() as http:
+        caplog.clear()
+        for _ in range(2):
+            async with http.post(f"{site.url}/api/start", json={},
+                                 headers={"X-Lotse": "1", "X-Forwarded-Proto": "https"}):
+                http.cookie_jar.clear()
+        told = [r for r in caplog.records if "web.secure_cookie" in r.getMessage()]
+        assert len(told) == 1  # the proxy says HTTPS, the setting does not: said once
 
 
 @pytest.mark.parametrize("headers", [

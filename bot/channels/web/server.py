@@ -1,7 +1,10 @@
 """The web chat page, on aiohttp: a static page and a small JSON API, no account, no tracking.
 
 The page posts what the user did and gets the outputs back as plain data, which it renders as
-text. A random session cookie (HttpOnly, SameSite=Strict) names the conversation.
+text. A session cookie (HttpOnly, SameSite=Strict; `__Host-` over HTTPS) names the conversation:
+a random id the server issued, with its keyed check. An id the server did not issue is not
+accepted, and a conversation always begins under a new id, so no one can fix a person's id
+beforehand and read along.
 
 Security, in layers: a strict Content-Security-Policy; every POST must carry `X-Lotse: 1` (a
 cross-site page cannot send it without a CORS preflight, never granted), JSON, and a
@@ -37,6 +40,9 @@ from bot.service.keys import ConversationKey
 log = logging.getLogger(__name__)
 
 COOKIE = "lotse_session"
+HOST_COOKIE = f"__Host-{COOKIE}"
+"""The cookie's name over HTTPS (`web.secure_cookie`): the browser takes it only when Secure,
+for the whole host (Path=/) and from this host alone, never set by a sibling subdomain."""
 MAX_BODY = 16 * 1024
 """Bytes per request body: a long answer fits (the engine takes 4,000 characters)."""
 DOCUMENT_TTL = 600.0
@@ -63,7 +69,8 @@ HEADERS = {
 """On every response. no-store everywhere: the page holds a conversation, and nothing of it
 may stay in a cache or in the back/forward cache after the quick exit."""
 
-_SESSION = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_SESSION = re.compile(r"^([A-Za-z0-9_-]{43})\.([0-9a-f]{32})$")
+"""An issued session: 256 random bits, a dot, and 128 bits of its keyed check."""
 _EVENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 _STATIC = {
     "/app.js": ("app.js", "text/javascript"),
@@ -110,6 +117,8 @@ class WebChannel:
         self.port = int(port)
         """The port asked for; after start, the port bound (for listen "host:0")."""
         self.ready = asyncio.Event()
+        self.cookie = HOST_COOKIE if settings.secure_cookie else COOKIE
+        self._told_https = False
         self._downloads: dict[str, _Download] = {}
         index = _page_file("index.html").decode("utf-8")
         self._index = index.replace("{{EXIT_URL}}", html.escape(self.exit_url, quote=True))
@@ -225,9 +234,15 @@ class WebChannel:
             return data
         lang = self._lang(data.get("lang"))
         session = self._session(request)
-        fresh = session is None
-        if session is None:
+        if session is None or not await self.service.has_conversation(
+                ConversationKey("web", session)):
+            # A conversation begins (none runs under this session): under a new id, so that
+            # an id someone planted in this browser beforehand never names what is said now.
             session = secrets.token_urlsafe(32)
+            self._check_https(request)
+            fresh = True
+        else:
+            fresh = False
         key = ConversationKey("web", session)
         event = make(data, lang) if make is not None else Resume(lang)
         if event is None:
@@ -271,7 +286,7 @@ class WebChannel:
                 log.exception("quick exit: erasing the conversation failed")
                 return self._error(500, "failed", self._lang(data.get("lang")))
         response = web.json_response({"exit": self.exit_url})
-        response.del_cookie(COOKIE, path="/", secure=self.settings.secure_cookie,
+        response.del_cookie(self.cookie, path="/", secure=self.settings.secure_cookie,
                             httponly=True, samesite="Strict")
         return response
 
@@ -331,13 +346,32 @@ class WebChannel:
             else None
 
     def _session(self, request: web.Request) -> str | None:
-        value = request.cookies.get(COOKIE)
-        return value if value is not None and _SESSION.match(value) else None
+        """The session id of the request's cookie, if the server issued it; else None."""
+        match = _SESSION.match(request.cookies.get(self.cookie) or "")
+        if match is None or not hmac.compare_digest(match[2], self._check(match[1])):
+            return None
+        return match[1]
+
+    def _check(self, session: str) -> str:
+        """The keyed check of a session id: with the server's secret (the one that hashes
+        conversation keys, so issued ids stay valid across restarts), apart from state keys."""
+        return self.service.hasher(ConversationKey("web-session", session))[:32]
 
     def _set_cookie(self, response: web.StreamResponse, session: str) -> None:
         # No expiry: gone when the browser closes; the conversation expires on the server.
-        response.set_cookie(COOKIE, session, path="/", httponly=True, samesite="Strict",
+        response.set_cookie(self.cookie, f"{session}.{self._check(session)}", path="/",
+                            httponly=True, samesite="Strict",
                             secure=self.settings.secure_cookie or None)
+
+    def _check_https(self, request: web.Request) -> None:
+        """Lotse cannot see HTTPS behind a proxy; the proxy's X-Forwarded-Proto is only a hint
+        (a client can send it too), so it never changes the cookie, but it is worth a warning."""
+        if (not self.settings.secure_cookie and not self._told_https
+                and request.headers.get("X-Forwarded-Proto", "").lower() == "https"):
+            self._told_https = True
+            log.warning("the web page seems to be served over HTTPS (X-Forwarded-Proto) but "
+                        "web.secure_cookie is false: set it, so the session cookie is Secure "
+                        "and __Host- (docs/web.md)")
 
     def _error(self, status: int, key: str, lang: str | None) -> web.Response:
         return web.json_response({"error": key, "message": message(key, lang or self._default)},
