@@ -6,8 +6,9 @@ logger is held at WARNING whatever `log_level` says, because the libraries below
 exactly that at DEBUG and INFO: python-telegram-bot each update and API call (token, ids, first
 names, text), httpx each request line (the token is part of Telegram's URL), aiohttp's access log
 (client addresses), matrix-nio rooms and users, asyncio and peewee what they were handed. What a
-library logs at WARNING and above is kept, with tokens, known secrets, long numbers and Matrix
-ids blanked out; a token or secret is blanked in Lotse's own lines (and tracebacks) as well.
+library logs at WARNING and above is kept, with tokens, known secrets, long numbers, Matrix ids
+and IP addresses (aiohttp names the client of a failed request) blanked out; a token or secret
+is blanked in Lotse's own lines (and tracebacks) as well.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _TOKEN = re.compile(
     r"|(?i:access_token|password|secret_token)[\"']?\s*[=:]\s*[\"']?[^\s&\"',}]+")
 _THIRD_PARTY = re.compile(
     r"[@!#$][^\s:'\"<>]+:[\w.\-\[\]]+(?::\d+)?"  # Matrix user, room and event ids
+    r"|(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])"  # an IPv4 address (aiohttp: "request from")
+    r"|(?<![\w:])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?![\w:])"  # an IPv6 address
     r"|-?\d{6,}")  # Telegram user, chat and message ids, update ids, …
 
 

@@ -216,6 +216,9 @@ def test_what_a_library_logs_at_warning_is_kept_without_tokens_or_ids() -> None:
     event = json.loads(formatter.format(warning))["event"]
     assert event == ("POST https://api.telegram.org/bot<secret>/sendMessage chat_id=<id> for "
                      "<id> in <id>, password <secret> failed")
+    for address in ("203.0.113.7", "2001:db8::1", "::1"):
+        failed = record("aiohttp.server", logging.ERROR, "Error handling request from %s", address)
+        assert json.loads(formatter.format(failed))["event"] == "Error handling request from <id>"
     own = record("lotse", logging.WARNING, "refused %s (request %d)", token, 1234567)
     assert json.loads(formatter.format(own))["event"] == "refused <secret> (request 1234567)"
 
