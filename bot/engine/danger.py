@@ -51,10 +51,35 @@ def reads_danger(danger: Danger | None, text: str) -> bool:
     """Whether `text` reads as danger right now, in any language of the flows."""
     if danger is None:
         return False
-    tokens = _Tokens(text)
+    tokens = Tokens(text)
     cues, safe = _patterns(danger)
     last_safe = max((end for _, end in safe.spans(tokens)), default=-1)
     return any(start >= last_safe for start, _ in cues.spans(tokens))
+
+
+def read_danger(danger: Danger | None, text: str) -> bool | None:
+    """What `text` says about danger right now: True as `reads_danger`; False when it holds an
+    explicit non-danger phrase and no cue after it ("er ist weg"); None when it says neither."""
+    if danger is None:
+        return None
+    tokens = Tokens(text)
+    cues, safe = _patterns(danger)
+    last_safe = max((end for _, end in safe.spans(tokens)), default=-1)
+    if any(start >= last_safe for start, _ in cues.spans(tokens)):
+        return True
+    return False if last_safe >= 0 else None
+
+
+def cue_spans(cues: tuple[Cue, ...], tokens: Tokens) -> list[tuple[int, int]]:
+    """Where each of `cues` stands in a message, read exactly as danger cues are (whole words,
+    '*', 'a + b' in one clause, a negation before turns it around): (first word, word after
+    the last) per place. bot.engine.understanding reads the other slots with it."""
+    return list(_ready_cached(cues).spans(tokens))
+
+
+@lru_cache(maxsize=256)
+def _ready_cached(cues: tuple[Cue, ...]) -> _Patterns:
+    return _ready(cues)
 
 
 def to_danger(reply: Reply, state: State | None) -> At:
@@ -69,7 +94,7 @@ def to_danger(reply: Reply, state: State | None) -> At:
     return At(dataclasses.replace(remember(state, DANGER_SLOT, "yes"), frames=here))
 
 
-class _Tokens:
+class Tokens:
     """A message as normalized words, clauses divided by _BREAK, joined by single spaces."""
 
     def __init__(self, text: str) -> None:
@@ -118,7 +143,7 @@ class _Patterns:
     simple: re.Pattern[str] | None
     combined: tuple[Cue, ...]
 
-    def spans(self, tokens: _Tokens) -> Iterator[tuple[int, int]]:
+    def spans(self, tokens: Tokens) -> Iterator[tuple[int, int]]:
         """(first word, word after the last) of each place where a cue stands, not negated."""
         if self.simple is not None:
             for match in self.simple.finditer(tokens.line):
@@ -142,7 +167,7 @@ def _ready(cues: tuple[Cue, ...]) -> _Patterns:
     return _Patterns(pattern, tuple(c for c in cues if len(c.parts) > 1))
 
 
-def _combined(cue: Cue, tokens: _Tokens) -> Iterator[tuple[int, int]]:
+def _combined(cue: Cue, tokens: Tokens) -> Iterator[tuple[int, int]]:
     """The places of a cue of several parts: each clause that holds every part."""
     firsts: list[dict[int, tuple[int, int]]] = []
     for part in cue.parts:

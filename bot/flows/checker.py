@@ -36,6 +36,7 @@ from bot.flows.model import (
 from bot.flows.problems import ContentError, Problem, Severity, did_you_mean
 from bot.flows.reference_checks import check_placeholders, check_references, check_words
 from bot.flows.shipped import shipped_content, shipped_flows
+from bot.flows.understand_cues import check_cue_languages, slot_cues
 from bot.flows.yaml_source import Y, display, load_yaml, yaml_files
 
 MAX_PROBLEMS_PER_FILE = 100
@@ -223,6 +224,8 @@ def cross_check(content: Content, files: list[FlowFile], problems: list[Problem]
     check_call_cycles(files, problems)
     blocks = [(f.file, f.danger) for f in files if f.danger is not None]
     check_danger(blocks, content.languages, problems)
+    for f in files:
+        check_cue_languages(f.file, f.cue_lists, content.languages, problems)
     if not content.languages or not files:
         return None
     try:
@@ -258,7 +261,8 @@ def cross_check(content: Content, files: list[FlowFile], problems: list[Problem]
                   free_text_slots=frozenset(s for s, v in values.items()
                                             if v is None and s not in dates),
                   reminders=reminders, reminder_labels=reminder_labels,
-                  danger=blocks[0][1].danger if blocks else None)
+                  danger=blocks[0][1].danger if blocks else None,
+                  cues=slot_cues((f.flow for f in files), (f.understand for f in files)))
 
 
 def _answers(values: Mapping[str, set[str] | None]) -> dict[str, frozenset[str] | None]:

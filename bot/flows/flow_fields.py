@@ -24,7 +24,7 @@ from bot.flows.yaml_source import Y
 
 ID = re.compile(r"[a-z][a-z0-9_]*\Z")
 CHOICE_ID = re.compile(r"[a-z0-9][a-z0-9_]*\Z")
-CHOICE_KEYS = ("id", "label", "synonyms", "next")
+CHOICE_KEYS = ("id", "label", "synonyms", "cues", "next")
 
 
 class Ref(NamedTuple):
@@ -53,6 +53,11 @@ class FieldReader:
         self.refs: list[Ref] = []
         self.texts: list[tuple[Text, int, int, str]] = []
         self.synonyms: list[tuple[str, str, str, int, int]] = []
+        self.cue_lists: list[tuple[int, int, str, tuple[str, ...]]] = []
+        """(line, col, whose, languages with words) of each `cues:` list, for the language
+        check across files (bot.flows.understand_cues)."""
+        self.cue_owners: dict[tuple[str, tuple[tuple[str, ...], ...]], tuple[str, int]] = {}
+        """(question or slot, a cue's parts) -> the answer it points to and its line."""
 
     def error(self, line: int, col: int, message: str, hint: str = "") -> None:
         self.problems.append(Problem(self.file, line, col, message, hint))

@@ -15,9 +15,11 @@ from bot.flows.danger_cues import DangerBlock, read_danger
 from bot.flows.flow_fields import ID, FieldReader, Ref
 from bot.flows.flow_steps import ACTIONS
 from bot.flows.model import Branch, Flow, Message, Step, Text
+from bot.flows.understand_cues import CueBlock, read_understand
 from bot.flows.yaml_source import Y
 
-FLOW_KEYS = ("flow", "version", "title", "start", "danger", "nodes", "keep_days")
+FLOW_KEYS = ("flow", "version", "title", "start", "danger", "understand", "nodes",
+             "keep_days")
 REQUIRED_FLOW_KEYS = ("flow", "version", "title", "start", "nodes")
 MAX_KEEP_DAYS = 366
 NODE_KEYS = ("say", "next", *ACTIONS, *dict.fromkeys(k for a in ACTIONS.values() for k in a.keys))
@@ -39,6 +41,10 @@ class FlowFile:
     synonyms: list[tuple[str, str, str, int, int]] = field(default_factory=list)
     """(node, choice, word, line, col) for every choice label and synonym, to find clashes."""
     danger: DangerBlock | None = None
+    understand: CueBlock = field(default_factory=dict)
+    """The `understand:` block: cues for slots no question asks yet."""
+    cue_lists: list[tuple[int, int, str, tuple[str, ...]]] = field(default_factory=list)
+    """(line, col, whose, languages with words) of every `cues:` list."""
 
 
 class FlowReader(FieldReader):
@@ -93,6 +99,8 @@ class FlowReader(FieldReader):
         raw_danger = root.get("danger")
         danger = None if raw_danger is None else read_danger(
             self, raw_danger, flow_id.value, *root.key_pos("danger"))
+        raw_understand = root.get("understand")
+        understand = {} if raw_understand is None else read_understand(self, raw_understand)
         if title is None or not start.is_str or len(steps) != len(nodes.value) or not isinstance(
                 version.value, int) or (raw_danger is not None and danger is None):
             return None
@@ -107,7 +115,8 @@ class FlowReader(FieldReader):
             keep_days = keep.value
         flow = Flow(id=flow_id.value, version=version.value, title=title, start=start.value,
                     nodes=steps, file=self.file, keep_days=keep_days)
-        return FlowFile(flow, self.file, node_pos, self.refs, self.texts, self.synonyms, danger)
+        return FlowFile(flow, self.file, node_pos, self.refs, self.texts, self.synonyms, danger,
+                        understand, self.cue_lists)
 
     def node(self, node_id: str, body: Y, line: int) -> Step | None:
         where = f"node '{node_id}'"

@@ -4,6 +4,7 @@ adding a problem."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import NamedTuple
@@ -30,6 +31,7 @@ from bot.flows.model import (
     Text,
 )
 from bot.flows.problems import did_you_mean
+from bot.flows.understand_cues import read_cues
 from bot.flows.yaml_source import Y
 
 FILE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
@@ -65,6 +67,9 @@ def read_ask(r: FieldReader, node_id: str, body: Y, say: Text | None, links: tup
     for item in raw.value:
         choice = r.choice(item, node_id, seen)
         if choice is not None:
+            # What points to this choice in a whole message (bot.flows.understand_cues).
+            cues = read_cues(r, item.get("cues"), f"choice '{choice.id}'", f"question '{node_id}'")
+            choice = dataclasses.replace(choice, cues=cues)
             if not choice.next and not links:
                 r.at(item, f"choice '{choice.id}' of node '{node_id}' leads nowhere",
                      "give the choice or the node a 'next'")

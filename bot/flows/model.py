@@ -87,6 +87,9 @@ class Choice:
     label: Text
     synonyms: Mapping[str, tuple[str, ...]]
     next: tuple[Link, ...] = ()
+    cues: tuple[Cue, ...] = field(default=(), compare=False)
+    """Words that point to this choice anywhere in a free-text message, in every language
+    (`cues:` beside the synonyms; read by bot.engine.understanding, not by the question)."""
     phrases: frozenset[str] = field(init=False, compare=False)
     """Everything that answers with this choice (its id, labels and synonyms), normalized."""
 
@@ -264,6 +267,17 @@ class Danger:
     weg"); it outweighs every cue before it in the message."""
 
 
+@dataclass(frozen=True, slots=True)
+class SlotCues:
+    """What a free-text message may say about one slot: each value with the cues that point to
+    it (docs/flows.md, "Reading a whole message"). From the `cues:` of the choices of the
+    questions that fill the slot, or from a flow's `understand:` block for a slot no question
+    asks."""
+
+    slot: str
+    values: tuple[tuple[str, tuple[Cue, ...]], ...]
+
+
 # --- flows, contacts, bundle ------------------------------------------------------------
 
 
@@ -319,6 +333,8 @@ class Bundle:
     """"<flow>.<id>" -> the words of the answer that chose it, to list reminders."""
     danger: Danger | None = None
     """What reads as danger right now, and where a conversation goes then (one flow says)."""
+    cues: tuple[SlotCues, ...] = ()
+    """What a free-text message may say about each slot (bot.engine.understanding)."""
 
     def text(self, key: str, lang: str) -> str:
         return self.system[key][lang]
