@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import os
 import re
 import types
@@ -91,6 +92,36 @@ class WebSettings:
     cookie is then `__Host-lotse_session`, Secure."""
     exit_url: str = "about:blank"
     """Where the quick exit leads: a neutral page (the city's weather, a search engine)."""
+    new_per_address: int = 60
+    """New conversations one client address may begin at once, refilled evenly over
+    `new_per_address_minutes` (0: no cap). A person begins a handful in an afternoon (`vergessen`,
+    the quick exit, a second browser), but a town hall's staff share one public address and a
+    training session opens the page together: 60 leaves room for that, and a script still gets
+    no more than 60 rows and then one every 10 s."""
+    new_per_address_minutes: float = 10.0
+    """... the window in which `new_per_address` refills (60 per 10 minutes: one every 10 s)."""
+    new_per_minute: int = 600
+    """New conversations all clients together may begin per minute (0: no cap): a ceiling for
+    floods from many addresses. Far above any city's real use (a whole staff told of Lotse in
+    one mail does not open it within the same minute), and low enough that a flood's new rows
+    (about 1 KB each) and turns (a few ms each, 10 a second) cannot slow running ones."""
+    proxy_addresses: tuple[str, ...] = ("127.0.0.1", "::1")
+    """Peers that are a reverse proxy, not a person: many people share their address, so
+    `new_per_address` does not apply to them (the proxy should limit per client; only
+    `new_per_minute` does here). No header a client could forge is read for this."""
+
+    def __post_init__(self) -> None:
+        for name in ("new_per_address", "new_per_minute"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"'web.{name}' must be 0 (no cap) or more")
+        if not self.new_per_address_minutes > 0:
+            raise ValueError("'web.new_per_address_minutes' must be above 0")
+        for address in self.proxy_addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"'web.proxy_addresses': {address!r} is not an IP address"
+                                 ) from None
 
 
 @dataclass(frozen=True)
@@ -161,6 +192,7 @@ class Settings:
         base = path.parent if path is not None else Path(".")
         settings = _build(cls, values, problems, display)
         _check_webhook(values.get("telegram") or {}, problems, display)
+        _check_threshold(settings, values, problems, display)
         if problems:
             raise ContentError(problems)
         assert isinstance(settings, Settings)
@@ -250,6 +282,22 @@ def _check_webhook(telegram: dict[str, Any], problems: list[Problem], display: s
                  "Telegram accepts no other secret")
 
 
+STATS_THRESHOLD_MIN = 3
+"""Below this a published count can single a person out (see docs/statistics.md)."""
+
+
+def _check_threshold(settings: Any, values: dict[str, Any], problems: list[Problem],
+                     display: str) -> None:
+    """0 or a negative threshold would silently publish every count, 1 and 2 included."""
+    threshold = getattr(settings, "stats_threshold", None)
+    if isinstance(threshold, int) and threshold < STATS_THRESHOLD_MIN:
+        _problem(problems, display, values.get("stats_threshold"),
+                 f"'stats_threshold' is {threshold}, but it must be {STATS_THRESHOLD_MIN} or "
+                 "more: a smaller one would show counts that can single a person out",
+                 f"set stats_threshold: 5 (or LOTSE_STATS_THRESHOLD=5); the lowest allowed is "
+                 f"{STATS_THRESHOLD_MIN}")
+
+
 def _build(cls: type, values: dict[str, Any], problems: list[Problem], display: str) -> Any:
     fields = _fields(cls)
     kwargs: dict[str, Any] = {}
@@ -285,7 +333,9 @@ def _build(cls: type, values: dict[str, Any], problems: list[Problem], display: 
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:
-        _problem(problems, display, next(iter(values.values()), None), str(err))
+        # At the value the message names ('web.new_per_minute'), else at the section's first.
+        named = [values[n] for n in values if f".{n}'" in str(err)]
+        _problem(problems, display, (named or list(values.values()) or [None])[0], str(err))
         return None
 
 

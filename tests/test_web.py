@@ -34,12 +34,14 @@ from bot.channels.web.server import (
     DOCUMENT_TTL,
     HOST_COOKIE,
     MAX_BODY,
+    REFUSED_WAIT,
     WebChannel,
 )
-from bot.config import WebSettings
+from bot.config import Settings, WebSettings
 from bot.engine.conversation import Event, Output
 from bot.flows.checker import Sources, check
 from bot.flows.model import Bundle
+from bot.flows.problems import ContentError
 from bot.service.conversations import ConversationService
 from bot.service.keys import ConversationKey, KeyHasher
 from storage import StateStore
@@ -796,3 +798,154 @@ async def test_half_a_surrogate_pair_in_a_typed_answer_does_not_break_the_turn(
         assert "Um wie viel Uhr" in texts(data)
         status, data = await post(http, site, "/api/say", {"text": "gegen \ud800 10 Uhr"})
         assert status == 200 and "Wo ist es passiert" in texts(data)
+
+
+# --- new conversations are rationed ----------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def client_from(address: str, keep_cookies: bool = True,
+                      ) -> AsyncIterator[aiohttp.ClientSession]:
+    """A browser at another client address (any of 127.0.0.0/8 reaches the server on
+    127.0.0.1), keeping its cookie, or a script that never sends one back."""
+    jar: aiohttp.abc.AbstractCookieJar = (aiohttp.CookieJar(unsafe=True) if keep_cookies
+                                          else aiohttp.DummyCookieJar())
+    async with aiohttp.ClientSession(cookie_jar=jar, connector=aiohttp.TCPConnector(
+            local_addr=(address, 0))) as session:
+        yield session
+
+
+async def begin(http: aiohttp.ClientSession, site: Site,
+                lang: str = "de") -> tuple[int, dict[str, Any], aiohttp.typedefs.LooseHeaders]:
+    async with http.post(f"{site.url}/api/start", json={"lang": lang},
+                         headers={"X-Lotse": "1"}) as response:
+        return response.status, await response.json(), response.headers.copy()
+
+
+async def test_a_client_past_its_cap_of_new_conversations_gets_429_with_110_and_112(
+        bundle: Bundle, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async with serving(bundle, tmp_path, new_per_address=3) as site, \
+            client_from("127.0.0.2") as anna, client_from("127.0.0.2", False) as script:
+        waits = waited(site)
+        status, data, _ = await begin(anna, site)  # Anna, behind the same address as the script
+        assert status == 200 and WELCOME in texts(data)
+        status, data = await post(anna, site, "/api/say", {"text": "Nein"})
+        assert status == 200 and Q_WHO in texts(data)
+        for _ in range(2):
+            status, data, _ = await begin(script, site)
+            assert status == 200 and WELCOME in texts(data)
+        assert site.rows() == 3
+        for lang in ("de", "en", "de"):
+            status, data, headers = await begin(script, site, lang)
+            assert status == 429 and data["error"] == "busy"
+            assert data["message"] == bundle.text("rate_limited", lang)
+            assert "110" in data["message"] and "112" in data["message"]
+            assert headers["Retry-After"] == "200"  # 10 minutes / 3: one comes back in 200 s
+            assert "Set-Cookie" not in headers
+        for path, body in (("/api/say", {"text": "notfall"}),
+                           ("/api/pick", {"flow": "employee", "node": "x", "choice": "y"})):
+            async with script.post(f"{site.url}{path}", json=body,
+                                   headers={"X-Lotse": "1"}) as response:
+                assert response.status == 429 and "110" in (await response.json())["message"]
+        assert site.rows() == 3  # nothing of the refused ones was stored
+        # The first refusal is answered at once, the rest of the flood after a wait: a script
+        # that waits for its answers is slowed down to one request a second per connection.
+        assert waits == [REFUSED_WAIT] * 4
+        # Anna's conversation, already running, goes on as if nothing happened.
+        status, data = await post(anna, site, "/api/say", {"text": "1"})
+        assert status == 200 and "Willkommen zurück" not in texts(data)
+        status, data, headers = await begin(anna, site)
+        assert status == 200 and "Willkommen zurück" in texts(data)
+        assert "Set-Cookie" not in headers
+        # Another address still gets its own.
+        async with client_from("127.0.0.3") as bert:
+            status, data, headers = await begin(bert, site)
+            assert status == 200 and WELCOME in texts(data) and "Set-Cookie" in headers
+        # The allowance comes back with time: one after 200 s.
+        started = site.channel.clock()
+        site.channel.clock = lambda: started + 201
+        assert (await begin(script, site))[0] == 200
+        assert (await begin(script, site))[0] == 429
+    refusals = [r for r in caplog.records if "refusing new web conversations" in r.getMessage()]
+    # One line a minute at most (seven refusals, two lines: the second 201 s later).
+    assert len(refusals) == 2 and all("web.new_per_address" in r.getMessage() for r in refusals)
+    assert "127.0.0" not in caplog.text
+
+
+def waited(site: Site) -> list[float]:
+    """The waits before refusals, recorded instead of slept."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+    site.channel.sleep = sleep
+    return waits
+
+
+async def test_new_conversations_overall_are_capped_and_running_ones_go_on(
+        bundle: Bundle, tmp_path: Path) -> None:
+    async with serving(bundle, tmp_path, new_per_minute=4) as site, \
+            client_from("127.0.0.2") as anna:
+        waited(site)
+        assert (await begin(anna, site))[0] == 200
+        for n in range(3, 6):  # three more clients, one conversation each: the cap is reached
+            async with client_from(f"127.0.0.{n}") as other:
+                assert (await begin(other, site))[0] == 200
+        async with client_from("127.0.0.9", False) as late:
+            status, data, headers = await begin(late, site)
+            assert status == 429 and "110" in data["message"] and "112" in data["message"]
+            assert headers["Retry-After"] == "15"  # 600 a minute would say 1
+            started = site.channel.clock()
+            site.channel.clock = lambda: started + 16
+            assert (await begin(late, site))[0] == 200
+            assert (await begin(late, site))[0] == 429
+        assert site.rows() == 5
+        status, data = await post(anna, site, "/api/say", {"text": "Nein"})
+        assert status == 200 and Q_WHO in texts(data)
+
+
+async def test_a_reverse_proxy_is_not_one_client(bundle: Bundle, tmp_path: Path) -> None:
+    """Behind a proxy on the same host every request comes from 127.0.0.1: the per-address cap
+    would be one for everyone, so it does not apply to `web.proxy_addresses`."""
+    async with serving(bundle, tmp_path, new_per_address=2) as site, \
+            client_from("127.0.0.1", False) as proxy:
+        for _ in range(5):
+            assert (await begin(proxy, site))[0] == 200
+    async with serving(bundle, tmp_path / "2", new_per_address=2, proxy_addresses=()) as site, \
+            client_from("127.0.0.1", False) as direct:
+        waited(site)
+        assert [(await begin(direct, site))[0] for _ in range(3)] == [200, 200, 429]
+
+
+async def test_the_page_shows_the_emergency_numbers_when_no_conversation_can_begin(
+        bundle: Bundle, tmp_path: Path, browser: Browser) -> None:
+    async with serving(bundle, tmp_path, new_per_minute=1) as site, \
+            client_from("127.0.0.2") as first:
+        assert (await begin(first, site))[0] == 200
+        context = await browser.new_context(locale="de-DE")
+        page = await context.new_page()
+        await page.goto(site.url)
+        status = page.locator("#status")
+        await expect(status).to_contain_text("110")
+        await expect(status).to_contain_text("112")
+        await context.close()
+
+
+async def test_the_caps_are_settings_with_sane_defaults_and_checked(tmp_path: Path) -> None:
+    web = Settings.load(None, {}).web
+    assert (web.new_per_address, web.new_per_address_minutes, web.new_per_minute,
+            web.proxy_addresses) == (60, 10.0, 600, ("127.0.0.1", "::1"))
+    web = Settings.load(None, {"LOTSE_WEB_NEW_PER_ADDRESS": "0",
+                               "LOTSE_WEB_PROXY_ADDRESSES": "10.0.0.5, fd00::1"}).web
+    assert web.new_per_address == 0 and web.proxy_addresses == ("10.0.0.5", "fd00::1")
+    config = tmp_path / "lotse.yaml"
+    config.write_text("web:\n  listen: 127.0.0.1:8080\n  new_per_minute: -5\n"
+                      "  proxy_addresses: [nginx]\n", encoding="utf-8")
+    with pytest.raises(ContentError) as raised:
+        Settings.load(config, {})
+    assert [str(p) for p in raised.value.problems] == [
+        f"{config}:3:19: 'web.new_per_minute' must be 0 (no cap) or more"]
+    with pytest.raises(ContentError) as raised:
+        Settings.load(None, {"LOTSE_WEB_PROXY_ADDRESSES": "nginx"})
+    assert "LOTSE_WEB_PROXY_ADDRESSES" in str(raised.value) and "not an IP address" in str(
+        raised.value)

@@ -11,14 +11,22 @@ cross-site page cannot send it without a CORS preflight, never granted), JSON, a
 same-origin `Origin` / `Sec-Fetch-Site`. Documents wait in memory only, under a one-time URL
 bound to the session, for `DOCUMENT_TTL` at most. Nothing is logged that says who wrote what
 (the access log is off), and the quick exit erases the conversation the `forget` way.
+
+New conversations are rationed (`web.new_per_address`, `web.new_per_minute`): one client, or
+many, cannot fill the state with empty conversations. A refused one costs no lock, no database
+and no engine, and gets `429` with the emergency numbers; a conversation already running is
+never counted, so a flood cannot refuse or slow it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import html
+import ipaddress
 import logging
+import math
 import re
 import secrets
 import time
@@ -36,6 +44,7 @@ from bot.config import WebSettings
 from bot.engine.conversation import Document, Ended, Event, Picked, Resume, Said
 from bot.service.conversations import ConversationService
 from bot.service.keys import ConversationKey
+from bot.service.ratelimit import RateLimit, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,20 @@ DOCUMENT_TTL = 600.0
 DOCUMENTS_PER_SESSION = 8
 DOCUMENTS_LIMIT = 2_000
 """Files held at once for all sessions; the oldest go first."""
+ADDRESSES_TRACKED = 10_000
+"""Client addresses whose new conversations are counted at once (a few hundred bytes each: a
+few MB at most). The one quiet longest is forgotten first and starts afresh; a flood from more
+addresses than this meets `web.new_per_minute`."""
+REFUSED_WAIT = 1.0
+"""Seconds a refusal waits before it is answered when its client was refused already in this
+flood (the first refusal is answered at once): a script that waits for answers then sends one
+request a second per connection instead of thousands, which would otherwise take the event
+loop from the conversations running. A person sees the emergency numbers a second later."""
+REFUSED_WAITING = 1_000
+"""Refusals waiting at once, at most; beyond, they are answered at once (bounded memory)."""
+IPV6_PREFIX = 64
+"""An IPv6 client is counted by its /64: one household or office holds a whole /64, so
+counted by single address it could begin as many conversations as it likes."""
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; manifest-src 'self'; "
@@ -120,6 +143,22 @@ class WebChannel:
         self.cookie = HOST_COOKIE if settings.secure_cookie else COOKIE
         self._told_https = False
         self._downloads: dict[str, _Download] = {}
+        self._per_address = RateLimit(
+            settings.new_per_address,
+            settings.new_per_address / (settings.new_per_address_minutes * 60),
+            tracked=ADDRESSES_TRACKED, clock=lambda: self.clock(),
+        ) if settings.new_per_address > 0 else None
+        self._overall = RateLimit(settings.new_per_minute, settings.new_per_minute / 60,
+                                  tracked=1, clock=lambda: self.clock(),
+                                  ) if settings.new_per_minute > 0 else None
+        self._proxies = frozenset(ipaddress.ip_address(a) for a in settings.proxy_addresses)
+        self._address_key = secrets.token_bytes(32)
+        """Addresses are counted under a keyed hash that lives as long as the process: the
+        table of counts holds no client address in the clear."""
+        self._told_busy = -math.inf
+        self._waiting = 0
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        """How a refusal waits (`REFUSED_WAIT`); tests record the waits instead."""
         index = _page_file("index.html").decode("utf-8")
         self._index = index.replace("{{EXIT_URL}}", html.escape(self.exit_url, quote=True))
         self._static = {path: (_page_file(name), kind) for path, (name, kind) in _STATIC.items()}
@@ -247,6 +286,10 @@ class WebChannel:
         event = make(data, lang) if make is not None else Resume(lang)
         if event is None:
             return self._error(400, "bad_request", lang)
+        if fresh:
+            refused = await self._admit(request, lang)
+            if refused is not None:
+                return refused
         event_id = data.get("id")
         if not (isinstance(event_id, str) and _EVENT_ID.match(event_id)):
             event_id = None
@@ -270,6 +313,65 @@ class WebChannel:
         response = web.json_response({"lang": lang, "outputs": shown})
         if fresh:
             self._set_cookie(response, session)
+        return response
+
+    async def _admit(self, request: web.Request, lang: str | None) -> web.Response | None:
+        """None if a new conversation may begin now; else the `429` that refuses it, before
+        any lock, database or engine. The client's own allowance is asked first, so a client
+        over it spends nothing of everyone's."""
+        client = self._client(request)
+        verdict = Verdict.ALLOW
+        limit = self._per_address
+        if limit is not None and client is not None:
+            verdict = limit.check(client)
+        if verdict is Verdict.ALLOW and self._overall is not None:
+            limit = self._overall
+            verdict = limit.check("")
+        if verdict is Verdict.ALLOW or limit is None:
+            return None
+        if verdict is Verdict.DROP and self._waiting < REFUSED_WAITING:
+            self._waiting += 1
+            try:
+                await self.sleep(REFUSED_WAIT)
+            finally:
+                self._waiting -= 1
+        return self._busy(lang, limit, "web.new_per_address" if limit is self._per_address
+                          else "web.new_per_minute")
+
+    def _client(self, request: web.Request) -> str | None:
+        """Whom `web.new_per_address` counts: the peer's address as aiohttp gives it (no
+        header is read: a client could write any), an IPv6 one by its /64, as a keyed hash.
+        None for a reverse proxy (`web.proxy_addresses`: many people share its address) and a
+        peer without an IP address."""
+        try:
+            address = ipaddress.ip_address(request.remote or "")
+        except ValueError:
+            return None
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if address in self._proxies:
+            return None
+        if isinstance(address, ipaddress.IPv6Address):
+            network = ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False)
+            packed = network.network_address.packed
+        else:
+            packed = address.packed
+        return hashlib.blake2b(packed, key=self._address_key, digest_size=16).hexdigest()
+
+    def _busy(self, lang: str | None, limit: RateLimit, setting: str) -> web.Response:
+        """429 with the emergency numbers (the engine's own `rate_limited` text, which names
+        110 and 112: whoever is refused may be in danger) and when to try again: the seconds
+        one new conversation takes to come back, at most."""
+        now = self.clock()
+        if now - self._told_busy >= 60:
+            self._told_busy = now
+            log.warning("refusing new web conversations: more than %s allows (this line at most "
+                        "once a minute; running conversations go on)", setting)
+        lang = lang or self._default
+        response = web.json_response(
+            {"error": "busy", "message": self.service.bundle.text("rate_limited", lang)},
+            status=429)
+        response.headers["Retry-After"] = str(max(1, math.ceil(1 / limit.per_second)))
         return response
 
     async def quick_exit(self, request: web.Request) -> web.Response:
