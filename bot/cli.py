@@ -286,8 +286,9 @@ _FORMATS = ("table", "csv", "json")
               show_default=True)
 @click.option("--chart", type=click.Path(path_type=Path),
               help="Also draw incidents per month, stacked by the first --by field, as PNG.")
-@click.option("--threshold", type=click.IntRange(2, 100),
-              help="Counts below this are shown as '<N' (default 5, or stats_threshold).")
+@click.option("--threshold", type=int, callback=lambda _c, _p, value: _threshold(value),
+              help="Counts below this are shown as '<N' (default 5, or stats_threshold; "
+                   "3 at least).")
 @click.option("--lang", type=click.Choice(["de", "en"]), default="de", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="LOTSE_DATA_DIR")
 def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
@@ -302,7 +303,7 @@ def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
     from storage.report_store import ReportStore
 
     settings = _settings(data_dir)
-    threshold = threshold or settings.stats_threshold
+    threshold = settings.stats_threshold if threshold is None else threshold
     reports = ReportStore(settings.reports_db)
     try:
         stored = reports.reports(since)
@@ -313,6 +314,19 @@ def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
     click.echo(write(table), nl=False)
     if chart is not None:
         _chart(stored, fields[0], threshold, lang, chart, settings)
+
+
+def _threshold(value: int | None) -> int | None:
+    """Below 3 a count can single a person out: refused, never quietly corrected."""
+    from bot.config import STATS_THRESHOLD_MIN
+
+    if value is not None and value < STATS_THRESHOLD_MIN:
+        raise click.BadParameter(
+            f"{value} would show counts that can single a person out; give "
+            f"{STATS_THRESHOLD_MIN} to 100 (see docs/statistics.md)", param_hint="--threshold")
+    if value is not None and value > 100:
+        raise click.BadParameter("give 3 to 100", param_hint="--threshold")
+    return value
 
 
 def _chart(stored: list[StoredReport], field: str, threshold: int, lang: str,

@@ -249,3 +249,164 @@ def test_a_kill_before_the_insert_leaves_no_half_report(tmp_path: Path) -> None:
     store = ReportStore(tmp_path / "reports.db")
     assert store.count() == 1
     store.close()
+
+
+# --- suppression that subtraction cannot undo (#26, item 5) ---------------------------------
+
+def _stored(table_counts: dict[tuple[str, str, str], int]) -> list[StoredReport]:
+    return [_report(kind, channel, month)
+            for (month, kind, channel), n in table_counts.items() for _ in range(n)]
+
+
+def _published(table: stats.Table) -> dict[tuple[str, str], int]:
+    """The numbers a reader of the table sees: every cell that is not '<N'."""
+    return {(r, c): table.counts.get((r, c), 0) for r in table.rows for c in table.columns
+            if (r, c) not in table.hidden}
+
+
+def _csv_cells(output: str) -> dict[tuple[str, str], str]:
+    lines = [line.split(",") for line in output.splitlines()]
+    return {(row[0], column): value for row in lines[1:]
+            for column, value in zip(lines[0][1:], row[1:], strict=True)}
+
+
+# September: 2 insults by phone, hidden in every table that shows September on its own.
+ATTACK = {("2026-09", "insult", "phone"): 2, ("2026-09", "threat", "phone"): 6,
+          ("2026-09", "threat", "letter"): 5, ("2026-10", "insult", "phone"): 6,
+          ("2026-10", "insult", "letter"): 5, ("2026-10", "threat", "phone"): 7,
+          ("2026-10", "threat", "letter"): 5}
+
+
+def test_subtracting_two_periods_does_not_reveal_a_hidden_cell(tmp_path: Path) -> None:
+    """`--by kind` minus `--by kind --since 2026-10` was 13 - 11 = 2 insults in September,
+    which `--by month,kind` hides. Now any cell shown in both differs by 0 or >= 5."""
+    store = ReportStore(tmp_path / "reports.db")
+    for report in _stored(ATTACK):
+        store.add(report.report_month, report.incident_month, "report", 1, report.answers)
+    store.close()
+    runner = CliRunner()
+
+    def cells(*args: str) -> dict[tuple[str, str], str]:
+        result = runner.invoke(main, ["stats", "--data-dir", str(tmp_path), "--format", "csv",
+                                      *args])
+        assert result.exit_code == 0, result.output
+        return _csv_cells(result.output)
+
+    assert cells("--by", "month,kind")[("2026-09", "insult")] == "<5"
+    for by in ("kind", "channel", "kind,channel", "channel,kind", "month,kind"):
+        everything, october = cells("--by", by), cells("--by", by, "--since", "2026-10")
+        for cell, value in everything.items():
+            later = october.get(cell)
+            if value.isdigit() and later is not None and later.isdigit():
+                assert int(value) - int(later) == 0 or int(value) - int(later) >= 5, (by, cell)
+    # What is left to see: October on its own, and September's insults only as "<5".
+    assert cells("--by", "kind")[("insult", "total")] == "<5"
+    assert cells("--by", "kind", "--since", "2026-10")[("insult", "total")] == "11"
+
+
+def _random_reports(seed: int) -> list[StoredReport]:
+    import random
+
+    rng = random.Random(seed)
+    months = [f"2026-{m:02d}" for m in range(1, rng.randint(2, 7))]
+    reports = []
+    for month in months:
+        for _ in range(rng.choice([0, 2, 5, 9, 14, 25])):
+            answers = [("kind", rng.choice(["insult", "threat", "attack"])),
+                       ("channel", rng.choice(["phone", "letter", "in_person", "online"]))]
+            answers += [("motive", m) for m in rng.sample(["racist", "political", "sexist"],
+                                                          rng.choice([0, 1, 1, 2]))]
+            reports.append(StoredReport(month, month, "report", 1, tuple(sorted(answers))))
+    return reports
+
+
+@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("threshold", [3, 5])
+def test_no_query_pair_pins_a_hidden_cell(seed: int, threshold: int) -> None:
+    """The property, over every query `lotse stats` (and the chat) can make on random data:
+
+    1. two tables that differ only in --since: a cell shown in both differs by 0 or by at least
+       the threshold;
+    2. a count over several months is shown only if each month's part of it is shown (or 0) in
+       the `--by month,<field>` table, or for two fields is 0 or at least the threshold: so
+       subtracting periods yields only sums of numbers that may be seen;
+    3. the totals of `--by a,b` are `--by a` and `--by b`, shown and hidden alike, and
+       `--by b,a` is the same table turned over: subtracting row sums across them finds nothing;
+    4. no row or column (of two cells or more) of any table hides exactly one cell.
+    """
+    reports = _random_reports(seed)
+    months = sorted({r.report_month for r in reports})
+    fields = ["kind", "channel", "motive", "month"]
+    queries = [[a] for a in fields] + [[a, b] for a in fields for b in fields if a != b]
+    for since in [None, *months]:
+        chosen = [r for r in reports if since is None or r.report_month >= since]
+        tables = {tuple(by): stats.crosstab(chosen, by, threshold) for by in queries}
+        for by, table in tables.items():
+            lines = ([[(r, c) for c in table.columns] for r in table.rows]
+                     + [[(r, c) for r in table.rows] for c in table.columns])
+            for line in (line for line in lines if len(line) > 1):
+                assert sum(cell in table.hidden for cell in line) != 1, (by, since, line)
+            for (r, c), n in _published(table).items():
+                assert n == 0 or n >= threshold
+                if len(by) == 1 and by[0] != "month":
+                    by_month = tables[("month", by[0])]
+                    for month in by_month.rows[:-1]:
+                        if r == stats.TOTAL:
+                            assert (month, stats.TOTAL) not in by_month.hidden
+                        else:
+                            assert (month, r) not in by_month.hidden, (by, r, month)
+                if len(by) == 2 and "month" not in by and stats.TOTAL not in (r, c):
+                    for month in months:
+                        part = sum(1 for x in chosen if x.report_month == month
+                                   and r in stats.values_of(x, by[0])
+                                   and c in stats.values_of(x, by[1]))
+                        assert part == 0 or part >= threshold
+            if len(by) == 2:
+                row_totals, column_totals = tables[(by[0],)], tables[(by[1],)]
+                for r in table.rows:
+                    assert table.shown(r, stats.TOTAL) == row_totals.shown(r, stats.TOTAL)
+                for c in table.columns:
+                    assert table.shown(stats.TOTAL, c) == column_totals.shown(c, stats.TOTAL)
+                turned = tables[(by[1], by[0])]
+                assert all(table.shown(r, c) == turned.shown(c, r)
+                           for r in table.rows for c in table.columns)
+        if since is not None:
+            earlier_since = [m for m in [None, *months] if m is None or m < since]
+            for before in earlier_since:
+                wider = [r for r in reports if before is None or r.report_month >= before]
+                for by in queries:
+                    a = _published(stats.crosstab(wider, by, threshold))
+                    b = _published(tables[tuple(by)])
+                    for cell in a.keys() & b.keys():
+                        assert a[cell] - b[cell] == 0 or a[cell] - b[cell] >= threshold, (
+                            by, before, since, cell)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "2"])
+def test_a_threshold_below_three_is_refused_everywhere(value: str, tmp_path: Path) -> None:
+    from bot.config import Settings
+    from bot.flows.problems import ContentError
+
+    with pytest.raises(ContentError) as settings_error:
+        Settings.load(None, {"LOTSE_STATS_THRESHOLD": value})
+    assert "must be 3 or more" in str(settings_error.value.problems[0])
+    config = tmp_path / "lotse.yaml"
+    config.write_text(f"stats_threshold: {value}\n")
+    with pytest.raises(ContentError) as file_error:
+        Settings.load(config, {})
+    assert file_error.value.problems[0].line == 1
+    runner = CliRunner()
+    data = str(tmp_path / "data")
+    for args, env in ((["stats", "--data-dir", data], {"LOTSE_STATS_THRESHOLD": value}),
+                      (["--config", str(config), "stats", "--data-dir", data], {}),
+                      (["chat", "--data-dir", data], {"LOTSE_STATS_THRESHOLD": value}),
+                      (["run", "--data-dir", data], {"LOTSE_STATS_THRESHOLD": value})):
+        result = runner.invoke(main, args, env=env, input="")
+        assert result.exit_code == 2, (args, result.output)
+        assert "'stats_threshold' is " + value + ", but it must be 3 or more" in result.output
+    command_line = runner.invoke(main, ["stats", "--data-dir", data, "--threshold", value])
+    assert command_line.exit_code == 2
+    assert f"{value} would show counts that can single a person out" in command_line.output
+    assert not (tmp_path / "data").exists()  # refused before anything was opened
+    with pytest.raises(ValueError, match="must be 3 or more"):
+        stats.crosstab([_report("insult", "phone")] * 3, ["kind"], int(value))
