@@ -2,7 +2,9 @@
 
 Nothing here can point back to a person or a conversation: no user id or hash of one, no free
 text, no day or time, no column shared with the conversation state. Report ids are random and the
-tables WITHOUT ROWID, ordered by that id, so the rows do not tell the order reports came in.
+tables WITHOUT ROWID, ordered by that id, so the rows do not tell the order reports came in. A
+report is added under the id it was given in the outbox (storage/report_outbox.py), and adding
+the same id again changes nothing: that is what makes a delivery after a kill exactly-once.
 """
 
 from __future__ import annotations
@@ -56,6 +58,26 @@ class StoredReport:
     answers: tuple[tuple[str, str], ...]
 
 
+def new_report_id() -> str:
+    """A random report id: nothing of the person, the conversation or the moment."""
+    return secrets.token_hex(16)
+
+
+def checked(report: StoredReport) -> StoredReport:
+    """The report with its answers sorted and without repeats. Raises ValueError for anything not
+    enumerated (free text, a day): the outbox asks before it keeps one, so that no report waits
+    there that reports.db would refuse."""
+    answers = tuple(sorted(set(report.answers)))
+    for month in (report.report_month, report.incident_month):
+        if month is not None and not _MONTH.match(month):
+            raise ValueError("months are stored as YYYY-MM, nothing finer")
+    for text in (report.flow, *(part for pair in answers for part in pair)):
+        if not _VALUE.match(text):
+            raise ValueError("reports hold enumerated ids only, never free text")
+    return StoredReport(report.report_month, report.incident_month, report.flow,
+                        report.flow_version, answers)
+
+
 class ReportStore:
     """The report database. `path=None` keeps it in memory (tests)."""
 
@@ -74,24 +96,21 @@ class ReportStore:
         self._conn = conn
 
     def add(self, report_month: str, incident_month: str | None, flow: str, flow_version: int,
-            answers: Iterable[tuple[str, str]]) -> None:
-        """Store one report atomically. Raises ValueError for anything not enumerated."""
-        answers = sorted(set(answers))
-        for month in (report_month, incident_month):
-            if month is not None and not _MONTH.match(month):
-                raise ValueError("months are stored as YYYY-MM, nothing finer")
-        for text in (flow, *(part for pair in answers for part in pair)):
-            if not _VALUE.match(text):
-                raise ValueError("reports hold enumerated ids only, never free text")
-        report_id = secrets.token_hex(16)
+            answers: Iterable[tuple[str, str]], report_id: str | None = None) -> None:
+        """Store one report atomically; a `report_id` already stored changes nothing. Raises
+        ValueError for anything not enumerated."""
+        report = checked(StoredReport(report_month, incident_month, flow, flow_version,
+                                      tuple(answers)))
+        report_id = report_id or new_report_id()
         with self.db.atomic():
             self._conn.execute(
-                "INSERT INTO reports (id, report_month, incident_month, flow, flow_version) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (report_id, report_month, incident_month, flow, flow_version))
+                "INSERT OR IGNORE INTO reports (id, report_month, incident_month, flow, "
+                "flow_version) VALUES (?, ?, ?, ?, ?)",
+                (report_id, report.report_month, report.incident_month, report.flow,
+                 report.flow_version))
             self._conn.executemany(
-                "INSERT INTO report_answers (report_id, field, value) VALUES (?, ?, ?)",
-                [(report_id, field, value) for field, value in answers])
+                "INSERT OR IGNORE INTO report_answers (report_id, field, value) VALUES (?, ?, ?)",
+                [(report_id, field, value) for field, value in report.answers])
         # The WAL lists changes in the order they came: fold it in, so only id order remains.
         self.checkpoint()
 

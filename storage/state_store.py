@@ -42,7 +42,14 @@ def _create_tables(db: sqlite_utils.Database) -> None:
     reminders.create_index(["conversation"])
 
 
-MIGRATIONS: list[Migration] = [(1, "conversations and reminders", _create_tables)]
+def _create_outbox(db: sqlite_utils.Database) -> None:
+    """Reports on their way to reports.db (storage/report_outbox.py): each sealed with a key of
+    its own, and the key record is the row's only name (no report id, nothing in the clear)."""
+    db.execute("CREATE TABLE outbox (key_slot INTEGER PRIMARY KEY, sealed BLOB NOT NULL)")
+
+
+MIGRATIONS: list[Migration] = [(1, "conversations and reminders", _create_tables),
+                               (2, "report outbox", _create_outbox)]
 
 T = TypeVar("T")
 
@@ -179,6 +186,27 @@ class StateStore:
         conversations: a reminder set in a turn is kept with that turn, never without it."""
         self._deferred.append((sql, params))
 
+    def post(self, text: str) -> None:
+        """Keep `text` in the outbox with the next `commit()`, sealed with a new key of its own:
+        a report confirmed in a turn is kept with that turn, never without it."""
+        slot = self._keys.new()
+        self._fresh.append(slot)
+        self._deferred.append(("INSERT INTO outbox (key_slot, sealed) VALUES (?, ?)",
+                               (slot, self._keys.seal(slot, text, _outbox_owner(slot)))))
+
+    def outbox(self) -> list[tuple[int, str | None]]:
+        """What the committed outbox holds: each row's key record and text (None: its key was
+        lost in a power cut, so the row can only be dropped)."""
+        rows = self._conn.execute("SELECT key_slot, sealed FROM outbox ORDER BY key_slot")
+        return [(slot, self._keys.open(slot, sealed, _outbox_owner(slot)))
+                for slot, sealed in rows.fetchall()]
+
+    def delivered(self, slot: int) -> None:
+        """Delete an outbox row at once and overwrite its key: its bytes, wherever SQLite left
+        them, are noise from now on (`checkpoint()` then clears the WAL)."""
+        self.write(lambda conn: conn.execute("DELETE FROM outbox WHERE key_slot = ?", (slot,)))
+        self._keys.erase(slot)
+
     def commit(self) -> None:
         """Write what was saved and deferred in one transaction, then overwrite the keys that
         committed rows no longer use. On failure nothing is written, and the writes wait for
@@ -251,7 +279,8 @@ class StateStore:
         """Alone with the database no turn is half written, so a key no row refers to (a turn a
         kill cut short, a crash between a commit and the erasure it retired) can be overwritten."""
         used = {r[0] for r in self._conn.execute(
-            "SELECT key_slot FROM conversations WHERE key_slot IS NOT NULL")}
+            "SELECT key_slot FROM conversations WHERE key_slot IS NOT NULL "
+            "UNION SELECT key_slot FROM outbox")}
         stale = self._keys.kept() - used
         for slot in stale:
             self._keys.erase(slot)
@@ -279,3 +308,8 @@ class StateStore:
         self.checkpoint()
         self._conn.close()
         self._keys.close()
+
+
+def _outbox_owner(slot: int) -> str:
+    """What an outbox row's seal is bound to, so that it opens only in its own row."""
+    return f"outbox {slot}"

@@ -1,7 +1,8 @@
 """The conversation service: the async layer between channels and the pure engine.
 
 Turns of one conversation run in order under its lock; a turn is committed before its reply is
-released, so a restart loses nothing a user was told; an event delivered twice is handled once.
+released, so a restart loses nothing a user was told; an event delivered twice is handled once;
+a confirmed report is stored exactly once (through the outbox, storage/report_outbox.py).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from bot.engine.turn import listed_reminders, step
 from bot.flows.model import Bundle, Deadline
 from bot.service.keys import ConversationKey, KeyHasher
 from bot.service.ratelimit import RateLimit, Verdict
+from storage import report_outbox
 from storage.reminder_store import ReminderStore, StoredReminder
-from storage.report_store import ReportStore
+from storage.report_store import ReportStore, StoredReport, checked
 from storage.state_store import StateStore
 
 SEEN_LIMIT = 32
@@ -145,6 +147,8 @@ class ConversationService:
         """How fast one conversation may write; None: no limit (the console, tests)."""
         prepare((node.region for flow in bundle.flows.values() for node in flow.nodes.values()
                  if isinstance(node, Deadline)), clock().date())
+        if reports is not None:  # reports a kill left between their commit and reports.db
+            report_outbox.deliver(store, reports)
 
     async def handle(self, key: ConversationKey, event: Event, event_id: str | None = None,
                      reply_to: str | None = None) -> tuple[Output, ...]:
@@ -199,7 +203,10 @@ class ConversationService:
             return (Say(self.reminder_list(hashed, lang)),)
         turn = step(self.bundle, state, event, now, can_remind)
         changes = [o for o in turn.outputs if isinstance(o, Reminders)]
-        reports = [o for o in turn.outputs if isinstance(o, Report)]
+        # Checked before the first write: one reports.db would refuse fails this turn alone.
+        reports = [checked(StoredReport(o.report_month, o.incident_month, o.flow, o.flow_version,
+                                        o.answers))
+                   for o in turn.outputs if isinstance(o, Report) and self.reports is not None]
         handed_over = any(isinstance(o, Document) for o in turn.outputs)
         erased = any(isinstance(o, Ended) and o.erased for o in turn.outputs)
         kept = not (erased or (turn.state is None and not seen))
@@ -214,6 +221,8 @@ class ConversationService:
                 self.store.rekey(hashed)
             if erased and self.reminders is not None:
                 self.reminders.cancel(hashed)
+            for report in reports:
+                report_outbox.post(self.store, report)
             if kept:
                 encoded = state_to_json(turn.state) if turn.state is not None else None
                 self.store.save(hashed, encoded, " ".join(seen), stamp, expires)
@@ -231,12 +240,11 @@ class ConversationService:
         if erased:  # a forgotten conversation also leaves the WAL at once
             self.store.checkpoint()
         self._remember(hashed, _Stored(turn.state, seen, expires) if kept else None)
-        # Reports only after the state with this event's id is committed: a message delivered
-        # again never stores a report twice (a kill in between loses one, never doubles it).
-        for report in reports:
-            if self.reports is not None:
-                self.reports.add(report.report_month, report.incident_month, report.flow,
-                                 report.flow_version, report.answers)
+        # The reports were committed to the outbox with the state holding this event's id, so
+        # a message delivered again posts none twice; now they move on to reports.db (a kill
+        # before that leaves them to the next start).
+        if reports and self.reports is not None:
+            report_outbox.deliver(self.store, self.reports)
         return tuple(o for o in turn.outputs if not isinstance(o, (Reminders, Report)))
 
     def _set_reminders(self, hashed: str, platform: str | None, reply_to: str | None,
