@@ -49,6 +49,9 @@ class StateKeys:
             records = []
         self._records: list[bytes] = records
         self._free = [i for i, r in enumerate(records) if r == _ZERO][::-1]
+        self._held: set[int] = set()
+        """Records overwritten with zeros while a row still names them (`burn`): not taken again
+        until that row is gone, so that no two rows ever share a record."""
         self.written = False
         """A key was written since the last `sync()` (for power-cut durability)."""
 
@@ -87,10 +90,29 @@ class StateKeys:
 
     def erase(self, slot: int) -> None:
         """Overwrite the key with zeros: everything sealed with it is unreadable from now on."""
+        if slot in self._held:  # burnt before; its row is gone now
+            self._held.discard(slot)
+            self._free.append(slot)
+            return
         if not self.usable(slot):
             return
         self._put(slot, _ZERO)
         self._free.append(slot)
+
+    def burn(self, slot: int) -> None:
+        """Overwrite the key with zeros now, in place (no new space on a full disk), while a row
+        may still name it: the record is held until `erase` says the row is gone."""
+        if slot in self._free:
+            self._free.remove(slot)
+        self._put(slot, _ZERO)
+        self._held.add(slot)
+
+    def hold(self, slots: set[int]) -> None:
+        """Of these records, named by rows, hold the ones already zeros (burnt, and the commit
+        that was to delete their rows failed): taking them again would make two rows share one."""
+        held = {s for s in slots if s < len(self._records) and self._records[s] == _ZERO}
+        self._held |= held
+        self._free = [s for s in self._free if s not in held]
 
     def kept(self) -> set[int]:
         return {i for i, r in enumerate(self._records) if r != _ZERO}

@@ -171,6 +171,14 @@ class StateStore:
         is committed: typed text just erased must not stay readable in older versions."""
         self._rekey.add(key)
 
+    def erase_key(self, key: str) -> None:
+        """Overwrite this conversation's key record now, before and whatever the next commit
+        (issue #26, item 10): an overwrite in place needs no new space, so on a full disk too
+        its stored state reads as none from here on, though the row stays until a commit."""
+        slot = self._slot(key)
+        if slot is not None:
+            self._keys.burn(slot)
+
     def delete(self, key: str) -> None:
         """Erase one conversation with the next `commit()`."""
         self._retire(key, self._slot(key))
@@ -281,6 +289,7 @@ class StateStore:
         used = {r[0] for r in self._conn.execute(
             "SELECT key_slot FROM conversations WHERE key_slot IS NOT NULL "
             "UNION SELECT key_slot FROM outbox")}
+        self._keys.hold(used)  # burnt by `erase_key`, its row not yet deleted
         stale = self._keys.kept() - used
         for slot in stale:
             self._keys.erase(slot)

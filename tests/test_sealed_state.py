@@ -6,7 +6,10 @@ the conversation erased) the key that sealed the older versions of its row is ze
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from bot.engine.conversation import Document, Question, Said, Start
 from bot.service.conversations import ConversationService
@@ -192,3 +195,59 @@ def test_the_in_memory_store_seals_too() -> None:
     sealed = store.db.execute("SELECT state FROM conversations").fetchone()[0]
     assert isinstance(sealed, bytes) and len(sealed) == 12 + 3 + 16  # nonce, text, tag
     assert store.load("k").state == '"x"'  # type: ignore[union-attr]
+
+
+def disk_full() -> None:
+    raise sqlite3.OperationalError("database or disk is full")
+
+
+async def test_a_document_on_a_full_disk_still_leaves_the_old_key_zeros(tmp_path: Path) -> None:
+    """Issue #26, item 10. The handover's commit fails: the old key is overwritten all the same
+    (first, in place), so the typed answers in every version of the row are noise. The price,
+    chosen: the turn fails, the document is not given, and the conversation begins afresh."""
+    svc = await halfway(tmp_path)
+    before, old_slot = row(svc.store)
+    svc.store.commit = disk_full  # type: ignore[method-assign]
+    with pytest.raises(sqlite3.OperationalError):
+        await svc.handle(KEY, Said(TYPED[3]))  # the document would be handed over
+    assert key_record(tmp_path, old_slot) == bytes(KEY_BYTES)
+    assert row(svc.store) == (before, old_slot)  # the row as committed, and unreadable
+    keys = StateKeys(tmp_path / "data" / "state.keys")
+    assert keys.open(old_slot, before, svc.hasher(KEY)) is None
+    keys.close()
+    assert svc.write_failed_at is not None
+    del svc.store.commit  # space again
+    outputs = await svc.handle(KEY, Said("hallo"))
+    assert not any(isinstance(o, Document) for o in outputs)
+    assert all(text not in repr(outputs) for text in TYPED)
+    assert svc.write_failed_at is None
+    svc.store.close()
+
+
+def test_a_key_burnt_by_a_failed_erasure_is_never_shared(tmp_path: Path) -> None:
+    """The forget's commit failed, so its row still names a key record of zeros: neither this
+    process nor the next start hands that record to another conversation meanwhile."""
+    path = tmp_path / "data" / "state.db"
+    store = StateStore(path)
+    store.save("a", '"typed by a"', "", STAMP, STAMP + 60)
+    store.commit()
+    _, burnt = row(store)
+    store.erase_key("a")
+    store.delete("a")
+    with pytest.raises(sqlite3.OperationalError):
+        disk_full()  # as `commit()` would on a full disk, and then:
+    store.rollback()
+    assert store.load("a").state is None  # type: ignore[union-attr]
+    store.save("b", '"typed by b"', "", STAMP, STAMP + 60)
+    store.commit()
+    killed(store)
+    again = StateStore(path)
+    assert key_record(tmp_path, burnt) == bytes(KEY_BYTES)
+    again.save("c", '"typed by c"', "", STAMP, STAMP + 60)
+    again.save("a", '"a again"', "", STAMP, STAMP + 60)
+    again.commit()
+    slots = dict(again.db.execute("SELECT key, key_slot FROM conversations").fetchall())
+    assert burnt not in slots.values() and len(set(slots.values())) == 3
+    assert {k: again.load(k).state for k in "abc"} == {  # type: ignore[union-attr]
+        "a": '"a again"', "b": '"typed by b"', "c": '"typed by c"'}
+    again.close()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from bot.engine.conversation import (
     ChecklistView,
@@ -228,3 +231,41 @@ async def test_forget_leaves_nothing_in_the_database_or_its_wal(shipped: Bundle,
     assert b"Kanarienvogel" not in raw
     svc.store.close()
 
+
+
+def disk_full() -> None:
+    raise sqlite3.OperationalError("database or disk is full")
+
+
+async def test_forget_on_a_full_disk_still_leaves_the_typed_text_unreadable(
+        shipped: Bundle, tmp_path: Path) -> None:
+    """Issue #26, item 10: the commit of `vergessen` fails (a full disk), but the key record
+    was overwritten first, in place: the row left behind reads as nothing, now and later."""
+    path = tmp_path / "state.db"
+    svc = service(shipped, path)
+    key = ConversationKey("test", "erika")
+    await svc.handle(key, Start(flow="protocol"))
+    await svc.handle(key, Said("heute"))
+    await svc.handle(key, Said("Kanarienvogel-Ort 17"))
+    hashed = svc.hasher(key)
+    assert "Kanarienvogel" in svc.store.load(hashed).state  # type: ignore[union-attr,operator]
+    svc.store.commit = disk_full  # type: ignore[method-assign]
+    with pytest.raises(sqlite3.OperationalError):  # the turn fails: what stays readable?
+        await svc.handle(key, Said("vergessen"))
+    assert svc.store.count() == 1  # the row is still there, sealed with a key of zeros
+    beside = StateStore(path)  # another process reading the files with the keys
+    row = beside.load(hashed)
+    assert row is not None and row.state is None
+    beside.close()
+    assert b"Kanarienvogel" not in on_disk(tmp_path, "state")  # database, WAL and keys
+    assert svc.write_failed_at is not None
+    assert not await svc.has_conversation(key)
+    with contextlib.suppress(sqlite3.OperationalError):  # still full: a retry fails too, or
+        assert "Kanarienvogel" not in repr(await svc.handle(key, Resume()))  # starts afresh
+    svc.store.close()
+    again = service(shipped, path)  # a restart, with space again
+    assert not await again.has_conversation(key)
+    assert "Kanarienvogel" not in repr(await again.handle(key, Resume()))
+    await again.handle(key, Said("vergessen"))
+    assert again.store.count() == 0 and again.write_failed_at is None
+    again.store.close()

@@ -452,6 +452,29 @@ async def test_healthz_says_ok_and_adds_an_extra_check(bundle: Bundle, tmp_path:
             assert response.status == 503
 
 
+async def test_healthz_says_503_while_writes_fail_and_ok_after_one_succeeds(
+        bundle: Bundle, tmp_path: Path) -> None:
+    """Issue #26, item 10: on a full disk every turn failed while /healthz still said ok."""
+    async with serving(bundle, tmp_path) as site, client() as http:
+        assert (await post(http, site, "/api/start"))[0] == 200
+        store = site.service.store
+
+        def full() -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+
+        store.commit = full  # type: ignore[method-assign]
+        assert (await post(http, site, "/api/say", {"text": "Nein"}))[0] == 500
+        for _ in range(2):  # it stays so, with no turn in between
+            async with http.get(f"{site.url}/healthz") as response:
+                assert response.status == 503
+                assert await response.json() == {"status": "failing",
+                                                 "reason": "writes failing"}
+        del store.commit  # space again
+        assert (await post(http, site, "/api/say", {"text": "Nein"}))[0] == 200
+        async with http.get(f"{site.url}/healthz") as response:
+            assert response.status == 200 and await response.json() == {"status": "ok"}
+
+
 class _Tags(HTMLParser):
     def __init__(self) -> None:
         super().__init__()

@@ -143,6 +143,9 @@ class ConversationService:
         """The last committed state of the most recent conversations, so that a turn need not
         read and decrypt it again (the Telegram target in docs/benchmarks.md); bounded."""
         self.recent_size = recent_size
+        self.write_failed_at: dt.datetime | None = None
+        """When the last write of a turn failed (a full disk); None once one succeeded since:
+        `/healthz` answers 503 meanwhile."""
         self.rate_limit: RateLimit | None = None
         """How fast one conversation may write; None: no limit (the console, tests)."""
         prepare((node.region for flow in bundle.flows.values() for node in flow.nodes.values()
@@ -211,12 +214,23 @@ class ConversationService:
         erased = any(isinstance(o, Ended) and o.erased for o in turn.outputs)
         kept = not (erased or (turn.state is None and not seen))
         expires = stamp + int(self.keep_for(turn.state).total_seconds())
+        if erased or handed_over:
+            # Erase by key first, whatever the commit does (issue #26, item 10): overwriting a
+            # key record needs no new space, so on a full disk too the stored state (typed text
+            # and all) is unreadable from here on and reads as none; if the commit then fails,
+            # the turn fails, and a retry or a restart finds no conversation to go on with.
+            self.recent.pop(hashed, None)
+            try:
+                self.store.erase_key(hashed)
+            except Exception:
+                self._write_failed()
+                raise
         # No await from the first write to joining the batch (`_GroupCommit`).
         try:
             for change in changes:
                 self._set_reminders(hashed, key.platform if key else platform, reply_to, change)
             # A document was handed over: older versions of the row still hold its answers in
-            # the WAL, so the state gets a new key and the old one is overwritten.
+            # the WAL, so the state gets a new key (the old one is zeros already, above).
             if handed_over:
                 self.store.rekey(hashed)
             if erased and self.reminders is not None:
@@ -231,12 +245,17 @@ class ConversationService:
         except BaseException as err:
             self.recent.clear()
             self._commits.abort(err)
+            if isinstance(err, Exception):
+                self._write_failed()
             raise
         try:
             await asyncio.shield(self._commits.join())
-        except BaseException:
+        except BaseException as err:
             self.recent.clear()  # the batch's other turns were not kept either
+            if not isinstance(err, asyncio.CancelledError):
+                self._write_failed()
             raise
+        self.write_failed_at = None
         if erased:  # a forgotten conversation also leaves the WAL at once
             self.store.checkpoint()
         self._remember(hashed, _Stored(turn.state, seen, expires) if kept else None)
@@ -246,6 +265,9 @@ class ConversationService:
         if reports and self.reports is not None:
             report_outbox.deliver(self.store, self.reports)
         return tuple(o for o in turn.outputs if not isinstance(o, (Reminders, Report)))
+
+    def _write_failed(self) -> None:
+        self.write_failed_at = self.clock()
 
     def _set_reminders(self, hashed: str, platform: str | None, reply_to: str | None,
                        change: Reminders) -> None:

@@ -242,6 +242,8 @@ class WebChannel:
             except Exception:
                 log.exception("health check failed")
                 body["status"] = "failing"
+        if self.service.write_failed_at is not None:  # every turn fails (a full disk?)
+            body.update(status="failing", reason="writes failing")
         return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
     async def start(self, request: web.Request) -> web.Response:
