@@ -9,7 +9,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -20,7 +20,7 @@ from bot.flows.problems import ContentError
 from bot.flows.shipped import shipped_flows
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from bot.flows.model import Bundle
     from bot.service.conversations import ConversationService
@@ -84,6 +84,87 @@ def _bundle_or_exit(flows: tuple[Path, ...], content: tuple[Path, ...],
     return result.bundle
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _fail(line: str) -> NoReturn:
+    """One line on standard error and exit 2: what is wrong with which file, and what to do."""
+    click.echo(f"lotse: {line}", err=True)
+    sys.exit(EXIT_CONFIG)
+
+
+def _usable_data(settings: Settings, *databases: Path, create: bool = True,
+                 write: bool = True) -> None:
+    """Refuse, before anything is created or opened, a data folder or database Lotse could only
+    fail on with a traceback (or, worse, change): a folder that is a file, missing (`create`
+    False: `stats` and `purge` make none) or not writable (`write`), a database that is a
+    folder, not a regular file or not SQLite."""
+    folder = settings.data_dir
+    if folder.exists() and not folder.is_dir():
+        _fail(f"the data folder {folder} is not a folder; set data_dir (or LOTSE_DATA_DIR, "
+              "--data-dir) to a folder (see docs/operating.md)")
+    if not folder.exists():
+        if not create:
+            _fail(f"there is no data folder {folder}; set data_dir (or LOTSE_DATA_DIR, "
+                  "--data-dir) to the folder that holds reports.db (see docs/operating.md)")
+        return
+    if write and not os.access(folder, os.W_OK | os.X_OK):
+        _fail(f"the data folder {folder} is not writable by this user; make it Lotse's: "
+              f"chown the folder to Lotse's user and chmod 700 {folder}")
+    for path in databases:
+        if not path.exists() and not path.is_symlink():
+            continue
+        if not path.is_file():
+            _fail(f"{path} is not a database file; move it away (Lotse creates a new one) "
+                  "or restore it from a backup")
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(len(_SQLITE_HEADER))
+        except OSError as err:
+            _fail(f"{path} cannot be read ({err.strerror}); make it readable by Lotse's user "
+                  f"(chmod 600 {path})")
+        if head and head != _SQLITE_HEADER:
+            _fail(f"{path} is not an SQLite database; restore it from a backup "
+                  "(sqlite3 … '.backup'), or move it away and Lotse starts a new one")
+    for path in databases:
+        if path.is_file() and path.stat().st_size and not _readable_schema(path):
+            _fail(f"{path} is damaged (SQLite cannot read its tables); restore it from a "
+                  "backup (sqlite3 … '.backup'), or move it away and Lotse starts a new one")
+
+
+def _readable_schema(path: Path) -> bool:
+    """Whether SQLite can read the database's list of tables. First without touching anything
+    (immutable: no lock, no -shm), then, to rule out a page read while another process wrote,
+    as an ordinary reader."""
+    import sqlite3
+
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    for suffix in ("&immutable=1", ""):
+        try:
+            with contextlib.closing(sqlite3.connect(uri + suffix, uri=True)) as conn:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return True
+        except sqlite3.DatabaseError:
+            continue
+    return False
+
+
+@contextlib.contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """A database that passed `_usable_data` but fails to open (a damaged page, a disk error)
+    is one line, not a traceback."""
+    import sqlite3
+
+    try:
+        yield
+    except sqlite3.DatabaseError as err:
+        _fail(f"{path} cannot be used ({err}); restore it from a backup (sqlite3 … '.backup'), "
+              "or move it away and Lotse starts a new one")
+    except OSError as err:
+        _fail(f"{path} cannot be opened ({err.strerror or err}); check the data folder "
+              "(see docs/operating.md)")
+
+
 def entry_point() -> None:
     """The `lotse` program."""
     main()
@@ -120,9 +201,10 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
 
     from bot.channels.console import Console, console_key
 
+    secret = _prepared(settings)
     umask = _private(settings, lambda line: click.echo(f"lotse: {line}", err=True))
     try:
-        service, store, reports = _service(bundle, settings)
+        service, store, reports = _service(bundle, settings, secret)
     except BaseException:
         os.umask(umask)
         raise
@@ -165,27 +247,49 @@ def _private(settings: Settings, warn: Callable[[str], None]) -> int:
     return os.umask(0o077)
 
 
-def _service(bundle: Bundle, settings: Settings
+def _prepared(settings: Settings) -> bytes:
+    """The data folder and databases checked and the secret loaded before anything is made, so
+    that a mistake in any of them is one line and leaves everything as it was."""
+    _usable_data(settings, settings.state_db, settings.reports_db)
+    return _secret(settings)
+
+
+def _service(bundle: Bundle, settings: Settings, secret: bytes
              ) -> tuple[ConversationService, StateStore, ReportStore]:
     from bot.reports import stats
     from bot.service.conversations import ConversationService
-    from bot.service.keys import KeyHasher, load_secret
+    from bot.service.keys import KeyHasher
     from storage import StateStore
     from storage.reminder_store import ReminderStore
     from storage.report_store import ReportStore
 
-    store = StateStore(settings.state_db, settings.db_sync)
-    reports = ReportStore(settings.reports_db)
+    with _opening(settings.state_db):
+        store = StateStore(settings.state_db, settings.db_sync)
+    with _opening(settings.reports_db):
+        reports = ReportStore(settings.reports_db)
 
     def statistics(lang: str) -> str:
         return stats.as_text(stats.crosstab(reports.reports(), ["kind", "channel"],
                                             settings.stats_threshold))
 
-    service = ConversationService(bundle, store, KeyHasher(load_secret(settings.data_dir)),
+    service = ConversationService(bundle, store, KeyHasher(secret),
                                   idle=settings.idle, reports=reports, admins=settings.admins,
                                   statistics=statistics, reminders=ReminderStore(store))
     service.purge_expired()
     return service, store, reports
+
+
+def _secret(settings: Settings) -> bytes:
+    """The key for hashing user ids, or one line naming LOTSE_SECRET or secret.key."""
+    from bot.service.keys import SecretError, load_secret
+
+    try:
+        return load_secret(settings.data_dir)
+    except SecretError as err:
+        _fail(str(err))
+    except OSError as err:
+        _fail(f"the key file in {settings.data_dir} cannot be read or written "
+              f"({err.strerror or err}); see docs/operating.md")
 
 
 @main.command()
@@ -231,9 +335,10 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
         secrets += [settings.matrix.password, settings.matrix.access_token]
     logs.setup(settings.log_level, secrets)
     log = logging.getLogger("lotse")
+    secret = _prepared(settings)
     umask = _private(settings, log.warning)
     try:
-        service, store, reports = _service(bundle, settings)
+        service, store, reports = _service(bundle, settings, secret)
     except BaseException:
         os.umask(umask)
         raise
@@ -304,11 +409,16 @@ def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
 
     settings = _settings(data_dir)
     threshold = settings.stats_threshold if threshold is None else threshold
-    reports = ReportStore(settings.reports_db)
-    try:
-        stored = reports.reports(since)
-    finally:
-        reports.close()
+    # Read only: nothing created or changed, so a read-only copy of reports.db will do.
+    _usable_data(settings, settings.reports_db, create=False, write=False)
+    stored: list[StoredReport] = []
+    if settings.reports_db.exists():
+        with _opening(settings.reports_db):
+            reports = ReportStore(settings.reports_db, readonly=True)
+            try:
+                stored = reports.reports(since)
+            finally:
+                reports.close()
     table = stats.crosstab(stored, fields, threshold)
     write = {"table": stats.as_text, "csv": stats.as_csv, "json": stats.as_json}[fmt]
     click.echo(write(table), nl=False)
@@ -371,20 +481,31 @@ def purge(data_dir: Path | None, keep_years: int | None) -> None:
     keep_years = keep_years or settings.keep_reports_years
     today = dt.date.today()
     oldest = f"{today.year - keep_years:04d}-{today.month:02d}"
+    import sqlite3
+
     from storage import StateStore
     from storage.reminder_store import ReminderStore
     from storage.report_store import ReportStore
 
-    reports = ReportStore(settings.reports_db)
-    store = StateStore(settings.state_db, settings.db_sync)
+    _usable_data(settings, settings.reports_db, settings.state_db, create=False)
+    with _opening(settings.reports_db):
+        reports = ReportStore(settings.reports_db)
     try:
-        removed = reports.purge_before(oldest)
-        now = int(dt.datetime.now(dt.UTC).timestamp())
-        expired = store.purge_expired(now)
-        overdue = ReminderStore(store).purge(now)
+        with _opening(settings.state_db):
+            store = StateStore(settings.state_db, settings.db_sync)
+        try:
+            with _opening(settings.reports_db):
+                removed = reports.purge_before(oldest)
+            with _opening(settings.state_db):
+                now = int(dt.datetime.now(dt.UTC).timestamp())
+                expired = store.purge_expired(now)
+                overdue = ReminderStore(store).purge(now)
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                store.close()
     finally:
-        reports.close()
-        store.close()
+        with contextlib.suppress(sqlite3.Error):
+            reports.close()
     click.echo(f"deleted {removed} report(s) from before {oldest}, {expired} expired "
                f"conversation(s) and {overdue} reminder(s) overdue for 30 days")
 

@@ -78,20 +78,47 @@ def checked(report: StoredReport) -> StoredReport:
                         report.flow_version, answers)
 
 
+def _read_only(path: Path) -> sqlite3.Connection:
+    """`path` opened for reading only. A database in WAL mode needs its -shm index, which SQLite
+    cannot create in a folder it may not write; with no -wal beside it (a copy, a backup, a
+    stopped Lotse) nothing is waiting to be folded in, so the file alone is all there is."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        if Path(f"{path}-wal").exists():
+            raise
+        conn = sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None,
+                               check_same_thread=False)
+    return conn
+
+
 class ReportStore:
     """The report database. `path=None` keeps it in memory (tests)."""
 
-    def __init__(self, path: Path | None) -> None:
-        if path is not None:
-            private_database(path)  # 0600, and so are its -wal and -shm
-        conn = sqlite3.connect(":memory:" if path is None else str(path), isolation_level=None,
-                               check_same_thread=False)
+    def __init__(self, path: Path | None, readonly: bool = False) -> None:
+        """`readonly`: open an existing file for reading only (`lotse stats`): nothing created,
+        migrated or written, so a read-only copy (a backup, another user's file) will do."""
+        self.readonly = readonly and path is not None
+        if self.readonly:
+            assert path is not None
+            conn = _read_only(path)
+        else:
+            if path is not None:
+                private_database(path)  # 0600, and so are its -wal and -shm
+            conn = sqlite3.connect(":memory:" if path is None else str(path),
+                                   isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA foreign_keys = ON")
         self.db = sqlite_utils.Database(conn)
-        if path is not None:
+        if self.readonly:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # SQLite at all?
+        elif path is not None:
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous = FULL")
-        apply(self.db, MIGRATIONS)
+        if not self.readonly:
+            apply(self.db, MIGRATIONS)
         self.path = path
         self._conn = conn
 
@@ -137,7 +164,7 @@ class ReportStore:
         return cursor.rowcount
 
     def checkpoint(self) -> None:
-        if self.path is not None:
+        if self.path is not None and not self.readonly:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
@@ -110,3 +112,141 @@ def test_lotse_chat_warns_once_of_a_secret_key_others_may_read(tmp_path: Path) -
     key.chmod(0o600)
     quiet = chat()
     assert quiet.returncode == 0 and "group or others" not in quiet.stderr, quiet.stderr
+
+
+# Issue #26, item 12: a broken data folder, database, secret or settings file is one line on
+# standard error naming it and what to do, exit 2, and nothing is created or changed.
+
+AS_OWNER = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner"]
+"""As root every file is writable: read-only cases run the command without the capabilities
+that override file modes, so that root is held to them like the files' owner."""
+
+
+def _lotse(args: list[str], cwd: Path, env: dict[str, str] | None = None,
+           as_reader: bool = False, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LOTSE_")}
+    prefix: list[str] = []
+    if as_reader and os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: file modes cannot hold")
+        prefix = AS_OWNER
+    return subprocess.run([*prefix, sys.executable, "-m", "bot", *args], input=stdin, text=True,
+                          capture_output=True, timeout=120, cwd=cwd, env={**clean, **(env or {})})
+
+
+def _files(folder: Path) -> dict[str, tuple[bytes | None, int]]:
+    """Every path under `folder` with its bytes (None for a folder) and mtime."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None,
+                                         p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*"))}
+
+
+def _one_line(result: subprocess.CompletedProcess[str], *names: str) -> str:
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()
+             and "group or others" not in line]  # item 7's warning may come first
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("lotse: "), lines[0]
+    for name in names:
+        assert name in lines[0], lines[0]
+    return lines[0]
+
+
+def _stored_report(data: Path) -> None:
+    from storage.report_store import ReportStore
+
+    reports = ReportStore(data / "reports.db")
+    reports.add("2026-10", "2026-10", "employee", 1, [("kind", "insult")])
+    reports.close()
+
+
+def _made(data: Path, broken: str, how: str) -> None:
+    data.mkdir()
+    _stored_report(data)
+    target = data / broken
+    if target.exists():
+        target.unlink()
+    if how == "garbage":
+        target.write_bytes(b"this is not a database at all\n" * 100)
+    elif how == "folder":
+        target.mkdir()
+    else:  # a damaged SQLite file: the header is right, the pages are not
+        target.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4080)
+
+
+@pytest.mark.parametrize("broken", ["reports.db", "state.db"])
+@pytest.mark.parametrize("how", ["garbage", "folder", "damaged"])
+def test_a_broken_database_is_one_line_and_left_as_it_is(tmp_path: Path, broken: str,
+                                                         how: str) -> None:
+    data = tmp_path / "data"
+    _made(data, broken, how)
+    before = _files(tmp_path)
+    commands = [["purge"], ["chat"]] + ([["stats"]] if broken == "reports.db" else [])
+    for command in commands:
+        result = _lotse([*command, "--data-dir", str(data)], tmp_path,
+                        {"LOTSE_SECRET": "s" * 32}, stdin="nein\n")
+        _one_line(result, broken)
+        assert _files(tmp_path) == before, command
+
+
+def test_a_data_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.write_text("not a folder")
+    before = _files(tmp_path)
+    for command in (["stats"], ["purge"], ["chat"]):
+        result = _lotse([*command, "--data-dir", str(data)], tmp_path, stdin="nein\n")
+        _one_line(result, str(data), "data_dir")
+        assert _files(tmp_path) == before, command
+
+
+def test_stats_and_purge_on_a_missing_data_folder_create_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "nowhere" / "data"
+    for command in (["stats"], ["purge"]):
+        result = _lotse([*command, "--data-dir", str(data)], tmp_path)
+        _one_line(result, str(data), "data_dir")
+        assert list(tmp_path.iterdir()) == [], command
+
+
+def test_a_read_only_data_folder_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    _stored_report(data)
+    data.chmod(0o500)
+    before = _files(tmp_path)
+    for command in (["purge"], ["chat"]):
+        result = _lotse([*command, "--data-dir", str(data)], tmp_path,
+                        {"LOTSE_SECRET": "s" * 32}, as_reader=True, stdin="nein\n")
+        _one_line(result, str(data), "chmod")
+        assert _files(tmp_path) == before, command
+
+
+def test_stats_reads_a_read_only_copy_of_reports_db(tmp_path: Path) -> None:
+    data = tmp_path / "copy"
+    data.mkdir()
+    _stored_report(data)
+    for path in (*data.iterdir(), data):
+        path.chmod(0o500 if path.is_dir() else 0o400)
+    before = _files(tmp_path)
+    result = _lotse(["stats", "--data-dir", str(data), "--threshold", "3"], tmp_path,
+                    as_reader=True)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "<3" in result.stdout, result.stdout
+    assert _files(tmp_path) == before
+
+
+@pytest.mark.parametrize("secret", ["short", ""])
+def test_a_short_lotse_secret_or_malformed_secret_key_is_one_line(tmp_path: Path,
+                                                                  secret: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    data.chmod(0o700)
+    if not secret:  # no LOTSE_SECRET: the key file is read, and it is not one Lotse wrote
+        key = data / "secret.key"
+        key.write_text("not hex, and too short\n")
+        key.chmod(0o600)
+    before = _files(tmp_path)
+    env = {"LOTSE_SECRET": secret} if secret else {}
+    result = _lotse(["chat", "--data-dir", str(data)], tmp_path, env, stdin="nein\n")
+    _one_line(result, "LOTSE_SECRET" if secret else "secret.key")
+    assert _files(tmp_path) == before

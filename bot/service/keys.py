@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,16 +47,48 @@ class KeyHasher:
         return base64.urlsafe_b64encode(digest).decode()
 
 
-def load_secret(data_dir: Path, environ: dict[str, str] | None = None) -> bytes:
+SECRET_MIN = 16
+"""Bytes of secret at least: fewer can be guessed, and every stored key with them."""
+
+
+class SecretError(ValueError):
+    """LOTSE_SECRET or secret.key cannot be used; the message says which and what to do."""
+
+
+def load_secret(data_dir: Path, environ: Mapping[str, str] | None = None) -> bytes:
     """LOTSE_SECRET if set, else the data folder's secret file, created on first run (0600,
-    in a folder created 0700)."""
+    in a folder created 0700). Raises SecretError for a short secret or a malformed file: a
+    new secret would silently orphan every conversation, so nothing is replaced."""
     env = os.environ if environ is None else environ
     if env.get("LOTSE_SECRET"):
-        return env["LOTSE_SECRET"].encode()
+        secret = env["LOTSE_SECRET"].encode()
+        if len(secret) < SECRET_MIN:
+            raise SecretError(f"LOTSE_SECRET has {len(secret)} bytes, {SECRET_MIN} at least are "
+                              "needed; set it to 32 or more random characters (for example "
+                              "from: openssl rand -hex 32)")
+        return secret
     path = data_dir / SECRET_FILE
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
+    if path.exists() or path.is_symlink():
+        return _read_secret(path)
     private_folder(data_dir)
     secret = secrets.token_bytes(32)
     write_private(path, secret.hex())
+    return secret
+
+
+def _read_secret(path: Path) -> bytes:
+    """The secret file: hex of at least SECRET_MIN bytes, read with a bound."""
+    if not path.is_file():
+        raise SecretError(f"{path} is not a regular file; move it away (a new key means "
+                          "running conversations start again) or restore it from a backup")
+    with path.open("rb") as handle:
+        raw = handle.read(4097)
+    try:
+        secret = bytes.fromhex(raw.decode("ascii").strip())
+    except ValueError:
+        secret = b""
+    if len(raw) > 4096 or len(secret) < SECRET_MIN:
+        raise SecretError(f"{path} is not a key Lotse wrote (hex of {SECRET_MIN} bytes or "
+                          "more); restore it from the backup made with state.db, or move it "
+                          "away and running conversations start again")
     return secret
