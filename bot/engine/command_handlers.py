@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.engine.commands import Command
+from bot.engine.confirm import undone
 from bot.engine.conversation import Ended, State, contact_cards
 from bot.engine.fitting import fits_flows, fitted
 from bot.engine.moves import Begin, Close, Move, Show, again
 from bot.engine.reminding import stop_reminders
 from bot.engine.reply import Reply
-from bot.flows.model import OPENED_BY_REMINDER_SLOT
+from bot.flows.model import OPENED_BY_REMINDER_SLOT, UNDERSTOOD_SLOT
 
 
 def start(reply: Reply, state: State | None, _: str | None) -> Move:
@@ -34,6 +35,8 @@ def back(reply: Reply, state: State | None, _: str | None) -> Move:
         return Show(state)
     undo = state.history[-1]
     slots = dict(state.slots)
+    if undo.slot == UNDERSTOOD_SLOT:
+        undone(slots)  # the answers a confirmed reading gave go with it
     if undo.had_value:
         slots[undo.slot] = undo.previous
     else:

@@ -15,9 +15,11 @@ class Runaway(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Begin:
-    """Start `flow` (None: the default flow) afresh, without answers."""
+    """Start `flow` (None: the default flow) afresh, without answers; `understood`: what
+    the first message was read to say, to be confirmed (bot.engine.confirm)."""
 
     flow: str | None = None
+    understood: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,9 @@ question, a checklist, a report's yes or no); a state of None means no conversat
    waiting node (`WAITING_NODES`), a button is that node's choice,
 3. and carries out the `Move` the handler returns (bot.engine.moves), running automatic nodes
    (`AUTOMATIC_NODES`) until one waits or the flow ends.
+What a first sentence said (bot.engine.confirm) waits in the state as a proposal: at its first
+question the turn shows one line to confirm it instead, takes that line's yes or no, and passes
+over the questions a confirmed reading answered.
 Everything a turn says goes through a `Reply` (bot.engine.reply); the tables below name every
 handler a turn can reach. No I/O, no clock (time comes in as `now`), no platform types: every
 channel behaves the same, and tests can walk every path of every flow.
@@ -20,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, assert_never
 
-from bot.engine import checklist, nodes, questions, report
+from bot.engine import checklist, confirm, nodes, questions, report
 from bot.engine.command_handlers import COMMANDS
 from bot.engine.command_handlers import start as resume
 from bot.engine.commands import parse_command
@@ -132,15 +135,29 @@ def _said(reply: Reply, state: State | None, event: Said) -> Move:
         reply.say(reply.system("too_long"))
         return again(state)
     state = _in_their_language(reply, state, event)
-    if reads_danger(reply.bundle.danger, event.text):
-        return to_danger(reply, state)  # before anything else, at any node, even the first
+    bundle = reply.bundle
+    if reads_danger(bundle.danger, event.text):
+        # Before anything else, at any node, even the first. What else such a message says
+        # is not proposed: the person is asked afresh once safe.
+        return to_danger(reply, state)
     command = parse_command(event.text)
     if command is not None:
         return COMMANDS[command[0]](reply, state, command[1])
     if state is None:
-        return Begin()
-    here = node_at(reply.bundle, state.here)
-    return WAITING_NODES[type(here)].answer(reply, state, here, event.text)
+        return Begin(understood=confirm.propose(bundle, None, event.text, reply.now))
+    here = node_at(bundle, state.here)
+    if confirm.pending(bundle, state, here):
+        return confirm.answer(reply, state, event.text)
+    said = len(reply.out)
+    move = WAITING_NODES[type(here)].answer(reply, state, here, event.text)
+    if isinstance(move, Show) and confirm.reads_at(bundle, state, here):
+        # A sentence the question could not take: what it says is confirmed once.
+        proposal = confirm.propose(bundle, move.state, event.text, reply.now)
+        if proposal:
+            if confirm.pending(bundle, move.state, here):
+                del reply.out[said:]  # the line, not "not understood" and then the line
+            return Show(confirm.with_proposal(move.state, proposal))
+    return move
 
 
 def _in_their_language(reply: Reply, state: State | None, event: Said) -> State | None:
@@ -163,6 +180,10 @@ def _picked(reply: Reply, state: State | None, event: Picked) -> Move:
         return Begin()
     here = node_at(reply.bundle, state.here)
     if (event.flow, event.node) == (state.here.flow, state.here.node):
+        if confirm.pending(reply.bundle, state, here):
+            move = confirm.pick(reply, state, event.choice)
+            if move is not None:
+                return move
         move = WAITING_NODES[type(here)].pick(reply, state, here, event.choice)
         if move is not None:
             return move
@@ -248,10 +269,11 @@ def follow(reply: Reply, move: Move) -> State | None:
                 return _show(reply, state, full)
             case Close():
                 return None
-            case Begin(flow_id):
+            case Begin(flow_id, understood):
                 flow = reply.bundle.flows[flow_id or reply.bundle.default_flow]
                 slots = {CAN_REMIND_SLOT: "yes"} if reply.can_remind else {}
-                state = State(reply.lang, (Frame(flow.id, flow.start),), slots)
+                state = confirm.with_proposal(
+                    State(reply.lang, (Frame(flow.id, flow.start),), slots), understood)
             case Go(state, links):
                 state = go(state, links)
             case At(state):
@@ -260,7 +282,11 @@ def follow(reply: Reply, move: Move) -> State | None:
                 assert_never(move)
         here = node_at(reply.bundle, state.here)
         if type(here) in WAITING_NODES:
-            return _show(reply, state, full=True)
+            passed = confirm.skipped(state, here)
+            if passed is None:
+                return _show(reply, state, full=True)
+            move = Go(state, passed)  # answered by a confirmed reading: passed over
+            continue
         reply.say_node(here, state)
         move = AUTOMATIC_NODES[type(here)](reply, state, here)
     raise Runaway
@@ -268,6 +294,9 @@ def follow(reply: Reply, move: Move) -> State | None:
 
 def _show(reply: Reply, state: State, full: bool) -> State:
     here = node_at(reply.bundle, state.here)
+    if confirm.pending(reply.bundle, state, here):
+        reply.out.append(confirm.line(reply, state))  # instead of the question, once
+        return state
     if full:
         reply.say_node(here, state)
     reply.out.append(WAITING_NODES[type(here)].show(reply, state, here))

@@ -18,10 +18,12 @@ from bot.flows.graph_checks import check_call_cycles, check_graph
 from bot.flows.markup import check_markup
 from bot.flows.model import (
     CAN_REMIND_SLOT,
+    CONFIRMED_SLOT,
     DANGER_SLOT,
     OPENED_BY_REMINDER_SLOT,
     REMINDER_DATE_SLOT,
     REMINDER_SLOT,
+    UNDERSTOOD_SLOT,
     Ask,
     Bundle,
     Checklist,
@@ -297,6 +299,8 @@ def slot_values(flows: Iterable[Flow]) -> dict[str, set[str] | None]:
     values[CAN_REMIND_SLOT] = {"yes"}
     values[OPENED_BY_REMINDER_SLOT] = {"yes"}
     values[DANGER_SLOT] = {"yes"}
+    values[UNDERSTOOD_SLOT] = None  # "slot=value" pairs a reading proposes (bot.engine.confirm)
+    values[CONFIRMED_SLOT] = None
     values.setdefault(REMINDER_SLOT, set())
     values[REMINDER_DATE_SLOT] = None
     return values

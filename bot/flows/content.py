@@ -36,6 +36,9 @@ _SYSTEM_KEYS = (
     "telegram.menu.forget", "telegram.menu.reminders",
     "matrix.only_direct", "matrix.undecryptable", "matrix.text_only", "matrix.erased",
     "matrix.upload_failed", "console.paused",
+    "understood.yes", "understood.no", "understood.yes_words", "understood.no_words",
+    "understood.role_self", "understood.role_supervisor", "understood.injured_yes",
+    "understood.injured_no",
 )
 SYSTEM_TEXTS: dict[str, frozenset[str]] = {
     **dict.fromkeys(_SYSTEM_KEYS, frozenset()),
@@ -50,6 +53,9 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
     "document.months": frozenset({"n"}),
     "document.as_of": frozenset({"date"}),
     "console.document_saved": frozenset({"pdf", "txt"}),
+    "understood.line": frozenset({"items"}),
+    "understood.today": frozenset({"date"}),
+    "understood.yesterday": frozenset({"date"}),
 }
 """Lotse's own texts, under `system.` in every language, with the parameters each may use;
 `document.*` are printed on documents (`bot.documents.labels`), the others said in a chat."""

@@ -190,6 +190,10 @@ OPENED_BY_REMINDER_SLOT = "opened_by_reminder"
 """'yes' in a conversation a reminder opened: there, 'stop' also ends the reminders."""
 DANGER_SLOT = "danger_now"
 """'yes' once a message read as danger right now; `back` takes it back with the jump."""
+UNDERSTOOD_SLOT = "understood"
+"""What a free-text message was read to say, waiting to be confirmed: "slot=value" pairs."""
+CONFIRMED_SLOT = "understood_confirmed"
+"""The slots a confirmed reading filled: their questions are passed over."""
 
 
 @dataclass(frozen=True, slots=True)

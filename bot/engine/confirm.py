@@ -1,0 +1,206 @@
+"""Ask only what is missing, confirm what was understood (#23, item 4).
+
+Theory of operation. A free-text message (the first one, or a sentence a question of the
+default flow could not take) is read (bot.engine.understanding) for the slots the flow's own
+questions fill: role, injured, kind, channel and the day (the flow's date question). What it says
+is held as *proposed*, "slot=value" pairs in UNDERSTOOD_SLOT; nothing of it is an answer yet.
+At the first of those questions the conversation reaches in its first flow, Lotse shows one line
+instead ("So habe ich Sie verstanden: Drohung · Am Telefon · 07.12.2026. Stimmt das?"):
+- "ja" writes the proposed values into their slots, names those slots in CONFIRMED_SLOT, and the
+  flow goes on from that question: a question whose slot a confirmed reading filled is passed
+  over along its links, as if answered (`skipped`);
+- "nein" drops the proposal: the questions come as they always do.
+Either answer is one entry of the undo history, so `back` returns to the line. Danger comes
+first: a message that reads as danger goes to the danger node, and nothing else it says is
+proposed (after "I'm safe" the questions come as always). The kind question takes one answer,
+so a reading of several kinds proposes the first in the question's order (the others are not
+kept until the flow takes several). Motive, platform, repeated and the home address are not
+proposed: no question of the flow asks them yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from bot.dates import LOCAL, format_date
+from bot.engine.answers import match_choice
+from bot.engine.conversation import HISTORY_LIMIT, Option, Question, SlotValue, State, Undo
+from bot.engine.moves import At, Move, Show
+from bot.engine.reply import Reply
+from bot.engine.understanding import read_message
+from bot.flows.model import (
+    CONFIRMED_SLOT,
+    UNDERSTOOD_SLOT,
+    Ask,
+    Bundle,
+    Choice,
+    Flow,
+    Input,
+    Link,
+    Step,
+)
+from bot.flows.words import normalize
+
+READ = ("role", "injured", "kind", "channel")
+"""The slots of one choice a reading may propose, in the order the line names them."""
+WORDS = {("role", "self"): "understood.role_self",
+         ("role", "supervisor"): "understood.role_supervisor",
+         ("injured", "yes"): "understood.injured_yes",
+         ("injured", "no"): "understood.injured_no"}
+"""Answers whose label ("Ja") says nothing alone get words of their own in the line."""
+YES, NO = "understood_yes", "understood_no"
+"""The line's two answers, as button ids."""
+
+
+def _date_slot(flow: Flow) -> str | None:
+    return next((n.slot for n in flow.nodes.values()
+                 if isinstance(n, Input) and n.kind == "date"), None)
+
+
+def _read_slots(flow: Flow) -> dict[str, Ask]:
+    """The questions of `flow` a reading may answer, by slot."""
+    asks: dict[str, Ask] = {}
+    for node in flow.nodes.values():
+        if isinstance(node, Ask) and node.slot in READ and not node.multiple:
+            asks.setdefault(node.slot, node)
+    return asks
+
+
+def propose(bundle: Bundle, state: State | None, text: str,
+            now: dt.datetime) -> tuple[str, ...]:
+    """What `text` says about the unanswered questions of the default flow, as "slot=value"
+    pairs; () when it says nothing, or the conversation is elsewhere."""
+    if state is not None and (state.frames[0].flow != bundle.default_flow
+                              or len(state.frames) > 1 or UNDERSTOOD_SLOT in state.slots
+                              or CONFIRMED_SLOT in state.slots):
+        return ()
+    flow = bundle.flows[bundle.default_flow]
+    slots = state.slots if state is not None else {}
+    read = read_message(bundle, text, now)
+    asks = _read_slots(flow)
+    found = {"role": read.role, "injured": read.injured, "channel": read.channel}
+    if "kind" in asks:
+        found["kind"] = next((c.id for c in asks["kind"].choices if c.id in read.kinds), None)
+    pairs = [f"{slot}={found[slot]}" for slot in READ
+             if slot in asks and found.get(slot) is not None and slots.get(slot) is None
+             and asks[slot].choice(found[slot] or "") is not None]
+    date_slot = _date_slot(flow)
+    if (date_slot and isinstance(read.when, dt.date) and slots.get(date_slot) is None
+            and read.when <= now.astimezone(LOCAL).date()):  # never a future day
+        pairs.append(f"{date_slot}={read.when.isoformat()}")
+    return tuple(pairs)
+
+
+def with_proposal(state: State, pairs: tuple[str, ...]) -> State:
+    if not pairs:
+        return state
+    return dataclasses.replace(state, slots={**state.slots, UNDERSTOOD_SLOT: pairs})
+
+
+def _pairs(state: State) -> list[tuple[str, str]]:
+    value = state.slots.get(UNDERSTOOD_SLOT)
+    values = value if isinstance(value, tuple) else ()
+    return [(p.partition("=")[0], p.partition("=")[2]) for p in values if "=" in p]
+
+
+def _reads(bundle: Bundle, here: Step) -> bool:
+    """`here` is a question a reading may answer."""
+    flow = bundle.flows[bundle.default_flow]
+    return ((isinstance(here, Ask) and _read_slots(flow).get(here.slot) is here)
+            or (isinstance(here, Input) and here.kind == "date"
+                and here.slot == _date_slot(flow)))
+
+
+def reads_at(bundle: Bundle, state: State, here: Step) -> bool:
+    """A sentence the question `here` cannot take is read: at the default flow's first
+    question and at the questions a reading may answer."""
+    flow = bundle.flows[bundle.default_flow]
+    return (len(state.frames) == 1 and state.here.flow == flow.id
+            and (state.here.node == flow.start or _reads(bundle, here)))
+
+
+def pending(bundle: Bundle, state: State, here: Step) -> bool:
+    """The line stands at `here`: a proposal waits, and here is its first question."""
+    return (UNDERSTOOD_SLOT in state.slots and len(state.frames) == 1
+            and state.here.flow == bundle.default_flow and _reads(bundle, here))
+
+
+def line(reply: Reply, state: State) -> Question:
+    items = []
+    for slot, value in _pairs(state):
+        if (slot, value) in WORDS:
+            items.append(reply.system(WORDS[slot, value]))
+        elif slot in reply.bundle.date_slots:
+            items.append(_day(reply, dt.date.fromisoformat(value)))
+        else:
+            items.append(reply.show(slot, value))
+    options = (Option(1, YES, reply.system("understood.yes")),
+               Option(2, NO, reply.system("understood.no")))
+    return Question(reply.system("understood.line", items=" · ".join(items)),
+                    state.here.flow, state.here.node, options, False, "choice",
+                    reply.system("choose_hint"))
+
+
+def _day(reply: Reply, day: dt.date) -> str:
+    """"gestern (24.11.2026)": today and yesterday in words too, the others as dates."""
+    shown = format_date(day, reply.lang)
+    ago = (reply.now.astimezone(LOCAL).date() - day).days
+    return reply.system(("understood.today", "understood.yesterday")[ago], date=shown) \
+        if ago in (0, 1) else shown
+
+
+def _words(reply: Reply, key: str) -> frozenset[str]:
+    return frozenset(normalize(w) for w in reply.system(key).split(","))
+
+
+def answer(reply: Reply, state: State, text: str) -> Move:
+    """A typed answer to the line: yes, no (by number or in words), or the line again."""
+    said = normalize(text)
+    choice = (NO if said in _words(reply, "understood.no_words")
+              else YES if said in _words(reply, "understood.yes_words")
+              else match_choice(_LINE, text))
+    if choice is None:
+        return reply.not_understood(state)
+    return pick(reply, state, choice) or Show(state)
+
+
+_LINE = Ask(id="understood", question={}, slot=UNDERSTOOD_SLOT,
+            choices=(Choice(YES, {}, {}), Choice(NO, {}, {})))
+"""The line as a question of two choices, so that "1" and "2" answer it."""
+
+
+def pick(reply: Reply, state: State, choice: str) -> Move | None:
+    """A button of the line; None when it is none of its two."""
+    if choice not in (YES, NO):
+        return None
+    proposal = state.slots[UNDERSTOOD_SLOT]
+    slots = {k: v for k, v in state.slots.items() if k != UNDERSTOOD_SLOT}
+    if choice == YES:
+        filled = tuple(slot for slot, value in _pairs(state) if slots.get(slot) is None)
+        slots.update((slot, value) for slot, value in _pairs(state) if slot in filled)
+        slots[CONFIRMED_SLOT] = filled
+    history = (*state.history, Undo(state.frames, UNDERSTOOD_SLOT, proposal))[-HISTORY_LIMIT:]
+    return At(State(state.lang, state.frames, slots, history))
+
+
+def undone(slots: dict[str, SlotValue]) -> None:
+    """`back` over the line: the slots its "yes" filled are empty again."""
+    confirmed = slots.pop(CONFIRMED_SLOT, ())
+    for slot in confirmed if isinstance(confirmed, tuple) else ():
+        slots.pop(slot, None)
+
+
+def skipped(state: State, here: Step) -> tuple[Link, ...] | None:
+    """The links to follow past `here` when a confirmed reading answered it, else None."""
+    confirmed = state.slots.get(CONFIRMED_SLOT)
+    if (len(state.frames) > 1 or not isinstance(confirmed, tuple)
+            or not isinstance(here, (Ask, Input)) or here.slot not in confirmed):
+        return None
+    value = state.slots.get(here.slot)
+    if not isinstance(value, str):
+        return None
+    if isinstance(here, Input):
+        return here.next
+    choice = here.choice(value)
+    return None if choice is None else (choice.next or here.next)
