@@ -4,6 +4,8 @@ YAML, anchors) becomes a problem naming file, line and column, never a traceback
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -69,17 +71,50 @@ def yaml_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
 
 
+class _NotAFile(OSError):
+    pass
+
+
+class _TooLarge(OSError):
+    pass
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, at most MAX_FILE_BYTES. Opened without blocking and checked on the
+    open descriptor: a FIFO, a device (/dev/zero) or a folder is refused at once instead of
+    hanging or reading without end, and a file that grows while read is cut at the bound."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _NotAFile("this is a folder, not a file" if stat.S_ISDIR(info.st_mode) else
+                            "this is not a regular file (a device, a pipe or a socket)")
+        if info.st_size > MAX_FILE_BYTES:
+            raise _TooLarge(f"file is {info.st_size:,} bytes, more than the "
+                            f"{MAX_FILE_BYTES:,} allowed")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_FILE_BYTES:
+        raise _TooLarge(f"file is more than the {MAX_FILE_BYTES:,} bytes allowed")
+    return raw
+
+
 def load_yaml(path: Path, display: str, problems: list[Problem]) -> Y | None:
     """Read one YAML file; problems go to `problems`, and None means nothing usable."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            problems.append(Problem(display, 1, 1, f"file is {size:,} bytes, more than the "
-                                    f"{MAX_FILE_BYTES:,} allowed", "split it into smaller files"))
-            return None
-        raw = path.read_bytes()
+        raw = _read_bounded(path)
+    except _NotAFile as err:
+        problems.append(Problem(display, 1, 1, str(err),
+                                "name a YAML file (a regular file) instead"))
+        return None
+    except _TooLarge as err:
+        problems.append(Problem(display, 1, 1, str(err), "split it into smaller files"))
+        return None
     except OSError as err:
-        problems.append(Problem(display, 1, 1, f"cannot read file: {err.strerror}"))
+        problems.append(Problem(display, 1, 1, f"cannot read file: {err.strerror or err}"))
         return None
     try:
         text = raw.decode("utf-8-sig")

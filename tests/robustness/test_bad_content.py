@@ -138,3 +138,35 @@ def test_a_file_of_endless_mistakes_is_not_read_to_its_end() -> None:
     # Reading stopped past MAX_ALIASES: the last message counts those, not the 100,000.
     assert problems[-1].message.endswith(
         f"{MAX_ALIASES + 1 - MAX_ALIAS_PROBLEMS} more aliases from here on")
+
+
+def _not_a_file_is_refused(args: list[str], named: str, cwd: Path) -> None:
+    """Issue #26, item 12: what is not a regular file is refused at once, by its name, exit 2,
+    never read without end (/dev/zero) or waited on (a FIFO nobody writes)."""
+    result = subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True,
+                            text=True, timeout=60, cwd=cwd,
+                            env={k: v for k, v in os.environ.items()
+                                 if not k.startswith("LOTSE_")})
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    # the problem, then the count that `lotse check` and the settings always end with
+    assert len(lines) == 2, result.stderr
+    where = lines[0].split(":1:1: ")[0]  # `lotse check` names a file below the current folder
+    assert where in (named, os.path.relpath(named, cwd)), lines[0]  # relative to it
+    assert "not a regular file" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("how", ["check", "--config"])
+def test_dev_zero_is_refused_not_read(tmp_path: Path, how: str) -> None:
+    args = ["check", "/dev/zero"] if how == "check" else ["--config", "/dev/zero", "check"]
+    _not_a_file_is_refused(args, "/dev/zero", tmp_path)
+
+
+@pytest.mark.parametrize("how", ["check", "--config"])
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path, how: str) -> None:
+    fifo = tmp_path / "flow.yaml"
+    os.mkfifo(fifo)
+    args = ["check", str(fifo)] if how == "check" else ["--config", str(fifo), "check"]
+    _not_a_file_is_refused(args, str(fifo), tmp_path)
+    assert sorted(tmp_path.iterdir()) == [fifo]
