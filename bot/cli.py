@@ -94,11 +94,12 @@ def _fail(line: str) -> NoReturn:
 
 
 def _usable_data(settings: Settings, *databases: Path, create: bool = True,
-                 write: bool = True) -> None:
+                 write: bool = True, whole: bool = False) -> None:
     """Refuse, before anything is created or opened, a data folder or database Lotse could only
     fail on with a traceback (or, worse, change): a folder that is a file, missing (`create`
     False: `stats` and `purge` make none) or not writable (`write`), a database that is a
-    folder, not a regular file or not SQLite."""
+    folder, not a regular file or not SQLite, or (`whole`: before `purge` says what it deleted)
+    one with a damaged page anywhere."""
     folder = settings.data_dir
     if folder.exists() and not folder.is_dir():
         _fail(f"the data folder {folder} is not a folder; set data_dir (or LOTSE_DATA_DIR, "
@@ -127,23 +128,30 @@ def _usable_data(settings: Settings, *databases: Path, create: bool = True,
             _fail(f"{path} is not an SQLite database; restore it from a backup "
                   "(sqlite3 … '.backup'), or move it away and Lotse starts a new one")
     for path in databases:
-        if path.is_file() and path.stat().st_size and not _readable_schema(path):
-            _fail(f"{path} is damaged (SQLite cannot read its tables); restore it from a "
-                  "backup (sqlite3 … '.backup'), or move it away and Lotse starts a new one")
+        if path.is_file() and path.stat().st_size and not _readable(path, whole):
+            _fail(f"{path} is damaged (SQLite cannot read "
+                  f"{'every page' if whole else 'its tables'}); nothing was changed; restore it "
+                  "from a backup (sqlite3 … '.backup'), or move it away and Lotse starts a new "
+                  "one")
 
 
-def _readable_schema(path: Path) -> bool:
-    """Whether SQLite can read the database's list of tables. First without touching anything
-    (immutable: no lock, no -shm), then, to rule out a page read while another process wrote,
-    as an ordinary reader."""
+def _readable(path: Path, whole: bool) -> bool:
+    """Whether SQLite can read the database's list of tables (`whole`: every page, SQLite's
+    quick_check). Read without touching anything (immutable: no lock, no -wal or -shm made),
+    and a failure read twice more a moment later, so that a page read while another process
+    (`lotse run` beside `purge`) wrote it is not taken for damage."""
     import sqlite3
+    import time
 
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    for suffix in ("&immutable=1", ""):
+    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+    query = "PRAGMA quick_check" if whole else "SELECT count(*) FROM sqlite_master"
+    for attempt in range(3):
+        time.sleep(0.2 * attempt)
         try:
-            with contextlib.closing(sqlite3.connect(uri + suffix, uri=True)) as conn:
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return True
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+                rows = conn.execute(query).fetchall()
+            if not whole or rows == [("ok",)]:
+                return True
         except sqlite3.DatabaseError:
             continue
     return False
@@ -487,7 +495,7 @@ def purge(data_dir: Path | None, keep_years: int | None) -> None:
     from storage.reminder_store import ReminderStore
     from storage.report_store import ReportStore
 
-    _usable_data(settings, settings.reports_db, settings.state_db, create=False)
+    _usable_data(settings, settings.reports_db, settings.state_db, create=False, whole=True)
     with _opening(settings.reports_db):
         reports = ReportStore(settings.reports_db)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -249,4 +250,39 @@ def test_a_short_lotse_secret_or_malformed_secret_key_is_one_line(tmp_path: Path
     env = {"LOTSE_SECRET": secret} if secret else {}
     result = _lotse(["chat", "--data-dir", str(data)], tmp_path, env, stdin="nein\n")
     _one_line(result, "LOTSE_SECRET" if secret else "secret.key")
+    assert _files(tmp_path) == before
+
+
+def _page_damaged(path: Path, page: int) -> None:
+    """Scribble over the start of one page (4096 bytes), as a failing disk might."""
+    with path.open("r+b") as handle:
+        handle.seek(4096 * (page - 1))
+        handle.write(b"\xde\xad" * 1000)
+
+
+@pytest.mark.parametrize("broken", ["reports.db", "state.db"])
+def test_purge_on_a_damaged_page_does_not_report_success(tmp_path: Path, broken: str) -> None:
+    """The page is one no DELETE of this month's purge reads: only SQLite's check finds it."""
+    import sqlite3
+
+    from storage import StateStore
+    from storage.report_store import ReportStore
+
+    data = tmp_path / "data"
+    data.mkdir()
+    reports = ReportStore(data / "reports.db")
+    for i in range(400):
+        reports.add(f"2026-{i % 12 + 1:02d}", None, "employee", 1,
+                    [("kind", "insult"), ("channel", "phone"), ("motive", "racism")])
+    reports.close()
+    StateStore(data / "state.db").close()
+    with contextlib.closing(sqlite3.connect(data / "state.db")) as conn:
+        conn.execute("CREATE TABLE filler (x BLOB)")
+        conn.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 500,)] * 400)
+        conn.commit()
+    _page_damaged(data / broken, 6)
+    before = _files(tmp_path)
+    result = _lotse(["purge", "--data-dir", str(data)], tmp_path, {"LOTSE_SECRET": "s" * 32})
+    assert "deleted" not in result.stdout, result.stdout
+    _one_line(result, broken, "damaged")
     assert _files(tmp_path) == before
