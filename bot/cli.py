@@ -127,6 +127,9 @@ def _usable_data(settings: Settings, *databases: Path, create: bool = True,
         if head and head != _SQLITE_HEADER:
             _fail(f"{path} is not an SQLite database; restore it from a backup "
                   "(sqlite3 … '.backup'), or move it away and Lotse starts a new one")
+        if write and not os.access(path, os.W_OK):
+            _fail(f"{path} is read-only for this user, and Lotse writes it; make it Lotse's: "
+                  f"chown it to Lotse's user and chmod 600 {path}")
     for path in databases:
         if path.is_file() and path.stat().st_size and not _readable(path, whole):
             _fail(f"{path} is damaged (SQLite cannot read "

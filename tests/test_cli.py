@@ -286,3 +286,27 @@ def test_purge_on_a_damaged_page_does_not_report_success(tmp_path: Path, broken:
     assert "deleted" not in result.stdout, result.stdout
     _one_line(result, broken, "damaged")
     assert _files(tmp_path) == before
+
+
+def test_a_read_only_database_in_a_writable_folder_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    _stored_report(data)
+    (data / "reports.db").chmod(0o400)
+    before = _files(tmp_path)
+    for command in (["purge"], ["chat"]):
+        result = _lotse([*command, "--data-dir", str(data)], tmp_path,
+                        {"LOTSE_SECRET": "s" * 32}, as_reader=True, stdin="nein\n")
+        _one_line(result, "reports.db", "chmod 600")
+        assert _files(tmp_path) == before, command
+
+
+@pytest.mark.parametrize("command", [["run"], ["web", "--listen", "127.0.0.1:0"]])
+def test_run_and_web_on_a_broken_database_are_one_line(tmp_path: Path,
+                                                        command: list[str]) -> None:
+    data = tmp_path / "data"
+    _made(data, "state.db", "garbage")
+    before = _files(tmp_path)
+    result = _lotse([*command, "--data-dir", str(data)], tmp_path, {"LOTSE_SECRET": "s" * 32})
+    _one_line(result, "state.db")
+    assert _files(tmp_path) == before
