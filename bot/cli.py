@@ -108,6 +108,11 @@ def _usable_data(settings: Settings, *databases: Path, create: bool = True,
         if not create:
             _fail(f"there is no data folder {folder}; set data_dir (or LOTSE_DATA_DIR, "
                   "--data-dir) to the folder that holds reports.db (see docs/operating.md)")
+        above = next((p for p in folder.absolute().parents if p.exists()), Path("/"))
+        if not above.is_dir() or not os.access(above, os.W_OK | os.X_OK):
+            _fail(f"the data folder {folder} cannot be created in {above}; create it for "
+                  f"Lotse's user (mkdir, chown, chmod 700) or set data_dir (or LOTSE_DATA_DIR, "
+                  "--data-dir) to another place")
         return
     if write and not os.access(folder, os.W_OK | os.X_OK):
         _fail(f"the data folder {folder} is not writable by this user; make it Lotse's: "

@@ -310,3 +310,15 @@ def test_run_and_web_on_a_broken_database_are_one_line(tmp_path: Path,
     result = _lotse([*command, "--data-dir", str(data)], tmp_path, {"LOTSE_SECRET": "s" * 32})
     _one_line(result, "state.db")
     assert _files(tmp_path) == before
+
+
+def test_a_data_folder_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
+    above = tmp_path / "above"
+    above.mkdir()
+    above.chmod(0o500)
+    data = above / "lotse" / "data"
+    for command in (["chat"], ["run"]):
+        result = _lotse([*command, "--data-dir", str(data)], tmp_path,
+                        {"LOTSE_SECRET": "s" * 32}, as_reader=True, stdin="nein\n")
+        _one_line(result, str(data), "cannot be created", "data_dir")
+        assert list(above.iterdir()) == [], command
