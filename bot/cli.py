@@ -267,6 +267,13 @@ def _prepared(settings: Settings) -> bytes:
     """The data folder and databases checked and the secret loaded before anything is made, so
     that a mistake in any of them is one line and leaves everything as it was."""
     _usable_data(settings, settings.state_db, settings.reports_db)
+    keys = settings.state_db.with_suffix(".keys")  # storage/state_keys.py: not SQLite
+    if (keys.exists() or keys.is_symlink()) and not keys.is_file():
+        _fail(f"{keys} is not a file; move it away (running conversations then start again) "
+              "or restore it from the backup made with state.db")
+    if keys.is_file() and not os.access(keys, os.R_OK | os.W_OK):
+        _fail(f"{keys} is read-only for this user, and Lotse writes it; make it Lotse's: "
+              f"chown it to Lotse's user and chmod 600 {keys}")
     return _secret(settings)
 
 

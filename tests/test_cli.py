@@ -322,3 +322,14 @@ def test_a_data_folder_that_cannot_be_created_is_one_line(tmp_path: Path) -> Non
                         {"LOTSE_SECRET": "s" * 32}, as_reader=True, stdin="nein\n")
         _one_line(result, str(data), "cannot be created", "data_dir")
         assert list(above.iterdir()) == [], command
+
+
+def test_a_state_keys_that_is_a_folder_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "state.keys").mkdir()
+    before = _files(tmp_path)
+    result = _lotse(["chat", "--data-dir", str(data)], tmp_path, {"LOTSE_SECRET": "s" * 32},
+                    stdin="nein\n")
+    _one_line(result, "state.keys")
+    assert _files(tmp_path) == before
