@@ -100,6 +100,8 @@ def _usable_data(settings: Settings, *databases: Path, create: bool = True,
     False: `stats` and `purge` make none) or not writable (`write`), a database that is a
     folder, not a regular file or not SQLite, or (`whole`: before `purge` says what it deleted)
     one with a damaged page anywhere."""
+    from storage.integrity import readable
+
     folder = settings.data_dir
     if folder.exists() and not folder.is_dir():
         _fail(f"the data folder {folder} is not a folder; set data_dir (or LOTSE_DATA_DIR, "
@@ -136,33 +138,11 @@ def _usable_data(settings: Settings, *databases: Path, create: bool = True,
             _fail(f"{path} is read-only for this user, and Lotse writes it; make it Lotse's: "
                   f"chown it to Lotse's user and chmod 600 {path}")
     for path in databases:
-        if path.is_file() and path.stat().st_size and not _readable(path, whole):
+        if path.is_file() and path.stat().st_size and not readable(path, whole):
             _fail(f"{path} is damaged (SQLite cannot read "
                   f"{'every page' if whole else 'its tables'}); nothing was changed; restore it "
                   "from a backup (sqlite3 … '.backup'), or move it away and Lotse starts a new "
                   "one")
-
-
-def _readable(path: Path, whole: bool) -> bool:
-    """Whether SQLite can read the database's list of tables (`whole`: every page, SQLite's
-    quick_check). Read without touching anything (immutable: no lock, no -wal or -shm made),
-    and a failure read twice more a moment later, so that a page read while another process
-    (`lotse run` beside `purge`) wrote it is not taken for damage."""
-    import sqlite3
-    import time
-
-    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
-    query = "PRAGMA quick_check" if whole else "SELECT count(*) FROM sqlite_master"
-    for attempt in range(3):
-        time.sleep(0.2 * attempt)
-        try:
-            with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-                rows = conn.execute(query).fetchall()
-            if not whole or rows == [("ok",)]:
-                return True
-        except sqlite3.DatabaseError:
-            continue
-    return False
 
 
 @contextlib.contextmanager
