@@ -9,18 +9,23 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
 from bot import __version__
 from bot.config import CONFIG_FILE, Settings
+from bot.data_folder import (
+    opening,
+    prepared,
+    private_files,
+    usable_data,
+)
 from bot.flows.checker import CheckResult, Sources, check
 from bot.flows.problems import ContentError
 from bot.flows.shipped import shipped_flows
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
 
     from bot.flows.model import Bundle
     from bot.service.conversations import ConversationService
@@ -84,83 +89,6 @@ def _bundle_or_exit(flows: tuple[Path, ...], content: tuple[Path, ...],
     return result.bundle
 
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def _fail(line: str) -> NoReturn:
-    """One line on standard error and exit 2: what is wrong with which file, and what to do."""
-    click.echo(f"lotse: {line}", err=True)
-    sys.exit(EXIT_CONFIG)
-
-
-def _usable_data(settings: Settings, *databases: Path, create: bool = True,
-                 write: bool = True, whole: bool = False) -> None:
-    """Refuse, before anything is created or opened, a data folder or database Lotse could only
-    fail on with a traceback (or, worse, change): a folder that is a file, missing (`create`
-    False: `stats` and `purge` make none) or not writable (`write`), a database that is a
-    folder, not a regular file or not SQLite, or (`whole`: before `purge` says what it deleted)
-    one with a damaged page anywhere."""
-    from storage.integrity import readable
-
-    folder = settings.data_dir
-    if folder.exists() and not folder.is_dir():
-        _fail(f"the data folder {folder} is not a folder; set data_dir (or LOTSE_DATA_DIR, "
-              "--data-dir) to a folder (see docs/operating.md)")
-    if not folder.exists():
-        if not create:
-            _fail(f"there is no data folder {folder}; set data_dir (or LOTSE_DATA_DIR, "
-                  "--data-dir) to the folder that holds reports.db (see docs/operating.md)")
-        above = next((p for p in folder.absolute().parents if p.exists()), Path("/"))
-        if not above.is_dir() or not os.access(above, os.W_OK | os.X_OK):
-            _fail(f"the data folder {folder} cannot be created in {above}; create it for "
-                  f"Lotse's user (mkdir, chown, chmod 700) or set data_dir (or LOTSE_DATA_DIR, "
-                  "--data-dir) to another place")
-        return
-    if write and not os.access(folder, os.W_OK | os.X_OK):
-        _fail(f"the data folder {folder} is not writable by this user; make it Lotse's: "
-              f"chown the folder to Lotse's user and chmod 700 {folder}")
-    for path in databases:
-        if not path.exists() and not path.is_symlink():
-            continue
-        if not path.is_file():
-            _fail(f"{path} is not a database file; move it away (Lotse creates a new one) "
-                  "or restore it from a backup")
-        try:
-            with path.open("rb") as handle:
-                head = handle.read(len(_SQLITE_HEADER))
-        except OSError as err:
-            _fail(f"{path} cannot be read ({err.strerror}); make it readable by Lotse's user "
-                  f"(chmod 600 {path})")
-        if head and head != _SQLITE_HEADER:
-            _fail(f"{path} is not an SQLite database; restore it from a backup "
-                  "(sqlite3 … '.backup'), or move it away and Lotse starts a new one")
-        if write and not os.access(path, os.W_OK):
-            _fail(f"{path} is read-only for this user, and Lotse writes it; make it Lotse's: "
-                  f"chown it to Lotse's user and chmod 600 {path}")
-    for path in databases:
-        if path.is_file() and path.stat().st_size and not readable(path, whole):
-            _fail(f"{path} is damaged (SQLite cannot read "
-                  f"{'every page' if whole else 'its tables'}); nothing was changed; restore it "
-                  "from a backup (sqlite3 … '.backup'), or move it away and Lotse starts a new "
-                  "one")
-
-
-@contextlib.contextmanager
-def _opening(path: Path) -> Iterator[None]:
-    """A database that passed `_usable_data` but fails to open (a damaged page, a disk error)
-    is one line, not a traceback."""
-    import sqlite3
-
-    try:
-        yield
-    except sqlite3.DatabaseError as err:
-        _fail(f"{path} cannot be used ({err}); restore it from a backup (sqlite3 … '.backup'), "
-              "or move it away and Lotse starts a new one")
-    except OSError as err:
-        _fail(f"{path} cannot be opened ({err.strerror or err}); check the data folder "
-              "(see docs/operating.md)")
-
-
 def entry_point() -> None:
     """The `lotse` program."""
     main()
@@ -197,8 +125,8 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
 
     from bot.channels.console import Console, console_key
 
-    secret = _prepared(settings)
-    umask = _private(settings, lambda line: click.echo(f"lotse: {line}", err=True))
+    secret = prepared(settings)
+    umask = private_files(settings, lambda line: click.echo(f"lotse: {line}", err=True))
     try:
         service, store, reports = _service(bundle, settings, secret)
     except BaseException:
@@ -224,39 +152,6 @@ def chat(lang: str | None, flow_id: str | None, data_dir: Path | None,
     sys.exit(code)
 
 
-def _private(settings: Settings, warn: Callable[[str], None]) -> int:
-    """From here on every file and folder Lotse creates is its user's alone (umask 077; the
-    stores also create theirs 0600 under any umask). An existing data folder or secret.key that
-    others may read is told once, not changed: the operator may have reasons. Returns the umask
-    to restore."""
-    from bot.service.keys import SECRET_FILE
-    from storage.private_file import exposed, private_folder
-
-    found = exposed(settings.data_dir, settings.data_dir / SECRET_FILE)
-    if found:
-        warn(f"{' and '.join(f'{path} (mode {mode:04o})' for path, mode in found)} can be "
-             f"read by group or others; make it Lotse's alone: chmod 700 {settings.data_dir}; "
-             f"chmod 600 {settings.data_dir / SECRET_FILE} (see docs/operating.md)")
-    # The data folder first, so that folders above it it needs are made as the umask says.
-    with contextlib.suppress(OSError):  # not possible: the stores say why, as before
-        private_folder(settings.data_dir)
-    return os.umask(0o077)
-
-
-def _prepared(settings: Settings) -> bytes:
-    """The data folder and databases checked and the secret loaded before anything is made, so
-    that a mistake in any of them is one line and leaves everything as it was."""
-    _usable_data(settings, settings.state_db, settings.reports_db)
-    keys = settings.state_db.with_suffix(".keys")  # storage/state_keys.py: not SQLite
-    if (keys.exists() or keys.is_symlink()) and not keys.is_file():
-        _fail(f"{keys} is not a file; move it away (running conversations then start again) "
-              "or restore it from the backup made with state.db")
-    if keys.is_file() and not os.access(keys, os.R_OK | os.W_OK):
-        _fail(f"{keys} is read-only for this user, and Lotse writes it; make it Lotse's: "
-              f"chown it to Lotse's user and chmod 600 {keys}")
-    return _secret(settings)
-
-
 def _service(bundle: Bundle, settings: Settings, secret: bytes
              ) -> tuple[ConversationService, StateStore, ReportStore]:
     from bot.reports import stats
@@ -266,9 +161,9 @@ def _service(bundle: Bundle, settings: Settings, secret: bytes
     from storage.reminder_store import ReminderStore
     from storage.report_store import ReportStore
 
-    with _opening(settings.state_db):
+    with opening(settings.state_db):
         store = StateStore(settings.state_db, settings.db_sync)
-    with _opening(settings.reports_db):
+    with opening(settings.reports_db):
         reports = ReportStore(settings.reports_db)
 
     def statistics(lang: str) -> str:
@@ -280,19 +175,6 @@ def _service(bundle: Bundle, settings: Settings, secret: bytes
                                   statistics=statistics, reminders=ReminderStore(store))
     service.purge_expired()
     return service, store, reports
-
-
-def _secret(settings: Settings) -> bytes:
-    """The key for hashing user ids, or one line naming LOTSE_SECRET or secret.key."""
-    from bot.service.keys import SecretError, load_secret
-
-    try:
-        return load_secret(settings.data_dir)
-    except SecretError as err:
-        _fail(str(err))
-    except OSError as err:
-        _fail(f"the key file in {settings.data_dir} cannot be read or written "
-              f"({err.strerror or err}); see docs/operating.md")
 
 
 @main.command()
@@ -338,8 +220,8 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
         secrets += [settings.matrix.password, settings.matrix.access_token]
     logs.setup(settings.log_level, secrets)
     log = logging.getLogger("lotse")
-    secret = _prepared(settings)
-    umask = _private(settings, log.warning)
+    secret = prepared(settings)
+    umask = private_files(settings, log.warning)
     try:
         service, store, reports = _service(bundle, settings, secret)
     except BaseException:
@@ -413,10 +295,10 @@ def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
     settings = _settings(data_dir)
     threshold = settings.stats_threshold if threshold is None else threshold
     # Read only: nothing created or changed, so a read-only copy of reports.db will do.
-    _usable_data(settings, settings.reports_db, create=False, write=False)
+    usable_data(settings, settings.reports_db, create=False, write=False)
     stored: list[StoredReport] = []
     if settings.reports_db.exists():
-        with _opening(settings.reports_db):
+        with opening(settings.reports_db):
             reports = ReportStore(settings.reports_db, readonly=True)
             try:
                 stored = reports.reports(since)
@@ -426,7 +308,14 @@ def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
     write = {"table": stats.as_text, "csv": stats.as_csv, "json": stats.as_json}[fmt]
     click.echo(write(table), nl=False)
     if chart is not None:
-        _chart(stored, fields[0], threshold, lang, chart, settings)
+        try:
+            from bot.reports.chart import draw_months
+        except ImportError:  # pragma: no cover - depends on the installation
+            raise click.ClickException(
+                "charts need matplotlib: pip install 'lotse[charts]'") from None
+        draw_months(stored, fields[0], threshold, lang, chart,
+                    check(_sources(settings.flows, settings.content)).bundle)
+        click.echo(f"chart: {chart}", err=True)
 
 
 def _threshold(value: int | None) -> int | None:
@@ -440,38 +329,6 @@ def _threshold(value: int | None) -> int | None:
     if value is not None and value > 100:
         raise click.BadParameter("give 3 to 100", param_hint="--threshold")
     return value
-
-
-def _chart(stored: list[StoredReport], field: str, threshold: int, lang: str,
-           path: Path, settings: Settings) -> None:
-    try:
-        from bot.reports.chart import draw
-    except ImportError:  # pragma: no cover - depends on the installation
-        raise click.ClickException("charts need matplotlib: pip install 'lotse[charts]'") from None
-    from bot.reports import stats
-
-    result = check(_sources(settings.flows, settings.content))  # the city's labels too
-    labels: dict[str, str] = {}
-    if result.bundle is not None:
-        for values in result.bundle.choice_labels.values():
-            labels.update({v: text[lang] for v, text in values.items()})
-    table = stats.crosstab(stored, ["month", field] if field != "month" else ["month"],
-                           threshold)
-    words = _CHART_WORDS[lang]
-    draw(table, path, words["title"],
-         {**labels, stats.TOTAL: words["total"], "__small__": words["small"]},
-         words["note"].format(threshold=threshold))
-    click.echo(f"chart: {path}", err=True)
-
-
-_CHART_WORDS = {
-    "de": {"title": "Gemeldete Vorfälle je Monat", "total": "gesamt",
-           "small": "kleine Zahlen, zusammengefasst",
-           "note": "Anonyme Meldungen an Lotse. Werte unter {threshold} werden nicht gezeigt."},
-    "en": {"title": "Reported incidents per month", "total": "total",
-           "small": "small numbers, combined",
-           "note": "Anonymous reports to Lotse. Values below {threshold} are not shown."},
-}
 
 
 @main.command()
@@ -490,16 +347,16 @@ def purge(data_dir: Path | None, keep_years: int | None) -> None:
     from storage.reminder_store import ReminderStore
     from storage.report_store import ReportStore
 
-    _usable_data(settings, settings.reports_db, settings.state_db, create=False, whole=True)
-    with _opening(settings.reports_db):
+    usable_data(settings, settings.reports_db, settings.state_db, create=False, whole=True)
+    with opening(settings.reports_db):
         reports = ReportStore(settings.reports_db)
     try:
-        with _opening(settings.state_db):
+        with opening(settings.state_db):
             store = StateStore(settings.state_db, settings.db_sync)
         try:
-            with _opening(settings.reports_db):
+            with opening(settings.reports_db):
                 removed = reports.purge_before(oldest)
-            with _opening(settings.state_db):
+            with opening(settings.state_db):
                 now = int(dt.datetime.now(dt.UTC).timestamp())
                 expired = store.purge_expired(now)
                 overdue = ReminderStore(store).purge(now)

@@ -5,10 +5,12 @@ matplotlib is optional (`pip install 'lotse[charts]'`); it is imported only when
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bot.flows.model import Bundle
 from bot.reports.stats import TOTAL, Table
+from storage.report_store import StoredReport
 
 
 def draw(table: Table, path: Path, title: str, labels: Mapping[str, str],
@@ -55,3 +57,22 @@ def draw(table: Table, path: Path, title: str, labels: Mapping[str, str],
     figure.tight_layout(rect=(0, 0.04, 1, 1))
     figure.savefig(path)
     plt.close(figure)
+
+
+def draw_months(stored: Sequence[StoredReport], field: str, threshold: int, lang: str,
+                path: Path, bundle: Bundle | None) -> None:
+    """Incidents per month by `field`, suppressed as `lotse stats` suppresses them, with the
+    city's labels for the answers (when its flows are sound) and the words from content."""
+    from bot.reports import stats
+
+    labels: dict[str, str] = {}
+    if bundle is not None:
+        for values in bundle.choice_labels.values():
+            labels.update({v: text[lang] for v, text in values.items()})
+    words = {key: bundle.text(f"chart.{key}", lang) if bundle else key
+             for key in ("title", "total", "small", "note")}
+    table = stats.crosstab(list(stored), ["month", field] if field != "month" else ["month"],
+                           threshold)
+    draw(table, path, words["title"],
+         {**labels, stats.TOTAL: words["total"], "__small__": words["small"]},
+         words["note"].replace("{threshold}", str(threshold)))

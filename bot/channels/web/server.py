@@ -21,7 +21,6 @@ never counted, so a flood cannot refuse or slow it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import html
 import ipaddress
@@ -34,12 +33,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from bot.channels.document_files import document_files
 from bot.channels.web.outputs import message, output_json
+from bot.channels.web.requests import client_key, safe_exit_url, same_origin
 from bot.config import WebSettings
 from bot.engine.conversation import Document, Ended, Event, Picked, Resume, Said
 from bot.service.conversations import ConversationService
@@ -70,9 +69,6 @@ request a second per connection instead of thousands, which would otherwise take
 loop from the conversations running. A person sees the emergency numbers a second later."""
 REFUSED_WAITING = 1_000
 """Refusals waiting at once, at most; beyond, they are answered at once (bounded memory)."""
-IPV6_PREFIX = 64
-"""An IPv6 client is counted by its /64: one household or office holds a whole /64, so
-counted by single address it could begin as many conversations as it likes."""
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; manifest-src 'self'; "
@@ -103,15 +99,6 @@ _STATIC = {
 
 def _page_file(name: str) -> bytes:
     return resources.files("bot.channels.web").joinpath("static", name).read_bytes()
-
-
-def safe_exit_url(url: str) -> str:
-    """The configured exit, if it is a web address or about:blank; else about:blank."""
-    scheme = urlsplit(url).scheme.lower()
-    if scheme in ("http", "https") or url == "about:blank":
-        return url
-    log.warning("web.exit_url must be an http(s) address or about:blank; using about:blank")
-    return "about:blank"
 
 
 @dataclass(slots=True)
@@ -321,7 +308,7 @@ class WebChannel:
         """None if a new conversation may begin now; else the `429` that refuses it, before
         any lock, database or engine. The client's own allowance is asked first, so a client
         over it spends nothing of everyone's."""
-        client = self._client(request)
+        client = client_key(request.remote, self._proxies, self._address_key)
         verdict = Verdict.ALLOW
         limit = self._per_address
         if limit is not None and client is not None:
@@ -339,26 +326,6 @@ class WebChannel:
                 self._waiting -= 1
         return self._busy(lang, limit, "web.new_per_address" if limit is self._per_address
                           else "web.new_per_minute")
-
-    def _client(self, request: web.Request) -> str | None:
-        """Whom `web.new_per_address` counts: the peer's address as aiohttp gives it (no
-        header is read: a client could write any), an IPv6 one by its /64, as a keyed hash.
-        None for a reverse proxy (`web.proxy_addresses`: many people share its address) and a
-        peer without an IP address."""
-        try:
-            address = ipaddress.ip_address(request.remote or "")
-        except ValueError:
-            return None
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        if address in self._proxies:
-            return None
-        if isinstance(address, ipaddress.IPv6Address):
-            network = ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False)
-            packed = network.network_address.packed
-        else:
-            packed = address.packed
-        return hashlib.blake2b(packed, key=self._address_key, digest_size=16).hexdigest()
 
     def _busy(self, lang: str | None, limit: RateLimit, setting: str) -> web.Response:
         """429 with the emergency numbers (the engine's own `rate_limited` text, which names
@@ -515,20 +482,3 @@ class WebChannel:
         session = self._session(request)
         lang = self.service.language(ConversationKey("web", session)) if session else None
         return lang or self._default
-
-
-def same_origin(request: web.Request) -> bool:
-    """True for a request our own page's script made. With Referrer-Policy no-referrer a
-    same-origin POST carries `Origin: null`, so "null" passes only with `Sec-Fetch-Site:
-    same-origin`. A reverse proxy must pass `Host` through unchanged (docs/web.md)."""
-    if request.headers.get("X-Lotse") != "1":
-        return False
-    site = request.headers.get("Sec-Fetch-Site")
-    if site is not None and site != "same-origin":
-        return False
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    if origin == "null":
-        return site == "same-origin"
-    return urlsplit(origin).netloc.lower() == request.host.lower()
