@@ -106,21 +106,30 @@ def _read_list(r: FieldReader, key: str, lang: str, listed: Y, spec: Y,
              f"write {lang}: [word, other words] (quote a word such as \"no\")")
         return False
     for word in listed.value:
-        text = word.value
-        if any("*" in token.strip("*") for token in text.split()):
-            r.at(word, f"{what} '{text}' has a '*' inside a word",
-                 "a '*' stands at the start or the end of a word: 'verfolg*', '*messer'")
-            continue
-        cue = read_cue(text)
+        cue = checked_cue(r, word, f"{what} '{word.value}'", "'verfolg*', '*messer'")
         if cue is None:
-            r.at(word, f"{what} '{text}' can never match: nothing is left of it once "
-                 "punctuation is dropped", "write words")
-        elif key == "cues" and normalize(text) in RESERVED:
-            r.at(word, f"'{text}' is a command word and cannot be a {what}",
+            continue
+        if key == "cues" and normalize(word.value) in RESERVED:
+            r.at(word, f"'{word.value}' is a command word and cannot be a {what}",
                  "commands work everywhere; 'notfall' already shows the emergency numbers")
         else:
             found.append((cue, word))
     return bool(listed.value)
+
+
+def checked_cue(r: FieldReader, word: Y, name: str, examples: str) -> Cue | None:
+    """The cue `word` holds, or None with its problem at its place (`name` says which cue):
+    a '*' inside a word, or nothing left of it once punctuation is dropped."""
+    text = word.value
+    if any("*" in token.strip("*") for token in text.split()):
+        r.at(word, f"{name} has a '*' inside a word",
+             f"a '*' stands at the start or the end of a word: {examples}")
+        return None
+    cue = read_cue(text)
+    if cue is None:
+        r.at(word, f"{name} can never match: nothing is left of it once punctuation is dropped",
+             "write words")
+    return cue
 
 
 def check_danger(blocks: Sequence[tuple[str, DangerBlock]], languages: Sequence[str],

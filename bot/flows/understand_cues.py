@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bot.flows.danger_cues import read_cue
+from bot.flows.danger_cues import checked_cue
 from bot.flows.flow_fields import CHOICE_ID, ID, FieldReader, Ref
 from bot.flows.model import Ask, Cue, Flow, SlotCues
 from bot.flows.problems import Problem
@@ -42,16 +42,8 @@ def read_cues(r: FieldReader, raw: Y | None, what: str, group: str) -> tuple[Cue
         if listed.value:
             languages.append(lang)
         for word in listed.value:
-            text = word.value
-            if any("*" in token.strip("*") for token in text.split()):
-                r.at(word, f"cue '{text}' of {what} has a '*' inside a word",
-                     "a '*' stands at the start or the end of a word: 'droh*', '*kommentar*'")
-                continue
-            cue = read_cue(text)
-            if cue is None:
-                r.at(word, f"cue '{text}' of {what} can never match: nothing is left of it once "
-                     "punctuation is dropped", "write words")
-            else:
+            cue = checked_cue(r, word, f"cue '{word.value}' of {what}", "'droh*', '*kommentar*'")
+            if cue is not None:
                 cues.append(cue)
                 _seen(r, word, cue, what, group)
     r.cue_lists.append((raw.line, raw.col, what, tuple(languages)))
