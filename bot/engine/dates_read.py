@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.dates import LOCAL
+from bot.flows.words import fold
 
 # ── The words, as data ─────────────────────────────────────────────────────────────────────
 # Every key is written folded: lower case, ä/ö/ü as ae/oe/ue, ß as ss; a spelling without the
@@ -150,7 +151,7 @@ def find_date(text: str, today: dt.date) -> dt.date | None:
     after today. `today` may be the conversation's `now`: it is then taken in German time."""
     if isinstance(today, dt.datetime):
         today = today.astimezone(LOCAL).date() if today.tzinfo else today.date()
-    folded = _fold(text)
+    folded = fold(text)
     best: _Finding | None = None
     ahead = False
     for match in _pattern().finditer(folded):
@@ -177,14 +178,6 @@ def find_date(text: str, today: dt.date) -> dt.date | None:
 class _Finding:
     tier: int
     day: dt.date | None  # None: ambiguous
-
-
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
-
-
-def _fold(text: str) -> str:
-    """Lower case, umlauts as ae/oe/ue, ß as ss, every run of white space one space."""
-    return " ".join(text.casefold().translate(_UMLAUTS).split())
 
 
 def _words(words: Iterable[str]) -> str:

@@ -27,8 +27,14 @@ _SPACE = re.compile(r"\s+")
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 
 
+def fold(text: str) -> str:
+    """Lower case, umlauts folded (zurück = zurueck, ß = ss), spaces collapsed; punctuation
+    stays (a date needs its dots)."""
+    return " ".join(text.casefold().translate(_UMLAUTS).split())
+
+
 def normalize(text: str) -> str:
-    """Lower case, umlauts folded (zurück = zurueck), punctuation dropped, spaces collapsed."""
+    """As `fold`, with punctuation dropped: how answers, cues and commands are compared."""
     folded = text.casefold().translate(_UMLAUTS)
     return _SPACE.sub(" ", _PUNCT.sub(" ", folded)).strip()
 
