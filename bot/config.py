@@ -141,6 +141,8 @@ class Settings:
     """SQLite's synchronous setting for the state: NORMAL, or FULL to survive a power cut."""
     keep_reports_years: int = 5
     stats_threshold: int = 5
+    municipality: str = ""
+    """The city's name on the situation report and in a poolable export (`lotse stats --export`)."""
     admins: frozenset[ConversationKey] = frozenset()
     """Who may ask for statistics in a chat: `platform:user` pairs."""
     flows: tuple[Path, ...] = ()
