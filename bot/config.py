@@ -105,13 +105,17 @@ class WebSettings:
     floods from many addresses. Far above any city's real use (a whole staff told of Lotse in
     one mail does not open it within the same minute), and low enough that a flood's new rows
     (about 1 KB each) and turns (a few ms each, 10 a second) cannot slow running ones."""
+    documents_per_address: int = 30
+    """Documents one client address may have made at once, refilled evenly over 10 minutes
+    (one every 20 s; 0: no cap). A person prints a checklist a few times; a town hall's staff
+    share one address. Beyond it the turn says so kindly, with 110 and 112."""
     proxy_addresses: tuple[str, ...] = ("127.0.0.1", "::1")
     """Peers that are a reverse proxy, not a person: many people share their address, so
     `new_per_address` does not apply to them (the proxy should limit per client; only
     `new_per_minute` does here). No header a client could forge is read for this."""
 
     def __post_init__(self) -> None:
-        for name in ("new_per_address", "new_per_minute"):
+        for name in ("new_per_address", "new_per_minute", "documents_per_address"):
             if getattr(self, name) < 0:
                 raise ValueError(f"'web.{name}' must be 0 (no cap) or more")
         if not self.new_per_address_minutes > 0:
