@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import sqlite_utils
 
+from storage import sent_store
 from storage.migrations import Migration, apply
 from storage.private_file import private_database
 from storage.state_keys import StateKeys
@@ -49,7 +50,8 @@ def _create_outbox(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS: list[Migration] = [(1, "conversations and reminders", _create_tables),
-                               (2, "report outbox", _create_outbox)]
+                               (2, "report outbox", _create_outbox),
+                               (3, "sent message ids", sent_store.create_table)]
 
 T = TypeVar("T")
 
@@ -144,6 +146,11 @@ class StateStore:
         if len(self._slots) >= SLOTS_KEPT:
             self._slots.clear()
         self._slots[key] = slot
+
+    @property
+    def keys(self) -> StateKeys:
+        """The key records, for the tables that seal rows with keys of their own."""
+        return self._keys
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -274,8 +281,10 @@ class StateStore:
             slots = [r[0] for r in conn.execute(
                 "SELECT key_slot FROM conversations WHERE expires_at < ? AND key_slot IS NOT "
                 "NULL", (now,))]
-            return conn.execute("DELETE FROM conversations WHERE expires_at < ?",
-                                (now,)).rowcount, slots
+            count = conn.execute("DELETE FROM conversations WHERE expires_at < ?",
+                                 (now,)).rowcount
+            # Their message ids go with them (storage/sent_store.py).
+            return count, slots + sent_store.purge_orphans(conn, self._keys)
 
         count, slots = self.write(purge)
         self._slots.clear()
@@ -288,7 +297,7 @@ class StateStore:
         kill cut short, a crash between a commit and the erasure it retired) can be overwritten."""
         used = {r[0] for r in self._conn.execute(
             "SELECT key_slot FROM conversations WHERE key_slot IS NOT NULL "
-            "UNION SELECT key_slot FROM outbox")}
+            f"UNION SELECT key_slot FROM outbox UNION {sent_store.SLOTS_SQL}")}
         self._keys.hold(used)  # burnt by `erase_key`, its row not yet deleted
         stale = self._keys.kept() - used
         for slot in stale:
