@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from bot.flows.model import Bundle
     from bot.service.conversations import ConversationService
     from storage import StateStore
-    from storage.report_store import ReportStore, StoredReport
+    from storage.report_store import ReportStore
 
 # Service, storage and channels are imported by the commands that use them, not by `check`.
 
@@ -280,30 +280,29 @@ _FORMATS = ("table", "csv", "json")
               help="Counts below this are shown as '<N' (default 5, or stats_threshold; "
                    "3 at least).")
 @click.option("--lang", type=click.Choice(["de", "en"]), default="de", show_default=True)
+@click.option("--export", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the counts as a CSV a network can pool, and a .json beside it.")
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="LOTSE_DATA_DIR")
 def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
-                  threshold: int | None, lang: str, data_dir: Path | None) -> None:
+                  threshold: int | None, lang: str, export: Path | None,
+                  data_dir: Path | None) -> None:
     """Anonymous reports counted, with small numbers suppressed (for the city's office)."""
     if since is not None and not re.fullmatch(r"\d{4}-\d{2}", since):
         raise click.BadParameter("write a month as YYYY-MM", param_hint="--since")
     fields = [f.strip() for f in by.split(",") if f.strip()]
     if not 1 <= len(fields) <= 2:
         raise click.BadParameter("give one or two fields", param_hint="--by")
+    from bot.reports import export as pool
     from bot.reports import stats
-    from storage.report_store import ReportStore
 
     settings = _settings(data_dir)
     threshold = settings.stats_threshold if threshold is None else threshold
-    # Read only: nothing created or changed, so a read-only copy of reports.db will do.
-    usable_data(settings, settings.reports_db, create=False, write=False)
-    stored: list[StoredReport] = []
-    if settings.reports_db.exists():
-        with opening(settings.reports_db):
-            reports = ReportStore(settings.reports_db, readonly=True)
-            try:
-                stored = reports.reports(since)
-            finally:
-                reports.close()
+    stored = pool.stored_reports(settings, since)
+    if export is not None:  # the schema: docs/export.md
+        bundle = check(_sources(settings.flows, settings.content)).bundle
+        described = pool.export_counts(export, stored, settings, threshold, since, bundle)
+        click.echo(f"{export}\n{described}")
+        return
     table = stats.crosstab(stored, fields, threshold)
     write = {"table": stats.as_text, "csv": stats.as_csv, "json": stats.as_json}[fmt]
     click.echo(write(table), nl=False)
@@ -493,3 +492,8 @@ def init(folder: Path, city: str, domain: str) -> None:
     config = folder / "lotse.yaml"
     click.echo(f"\nNext: fill in {folder / 'content' / 'contacts-local.yaml'}, then\n"
                f"  lotse --config {config} check\n  lotse --config {config} run")
+
+
+from bot.reports.report_command import report  # noqa: E402  (its logic lives there)
+
+main.add_command(report)

@@ -1,0 +1,145 @@
+"""The situation report as a PDF for the mayor's desk: real text in the house style of Lotse's
+documents (bot.documents.pdf), a title and a language in the metadata, each chart beside the
+table it draws and described in its alternative text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from fpdf.enums import XPos, YPos
+
+from bot.documents.pdf import MUTED, Sheet, printable
+from bot.reports import situation_text as say
+from bot.reports.situation import Section, Situation
+from bot.reports.situation_charts import field_chart, trend_chart
+from bot.reports.stats import TOTAL
+
+ROW = 3.9
+TABLE_WIDTH = 82.0
+COUNT_WIDTH = 16.0
+
+
+def render(s: Situation) -> bytes:
+    words = s.words
+    created = dt.datetime.combine(s.created, dt.time(), tzinfo=dt.UTC)
+    pdf = Sheet(f"{words('title')} – {say.heading(s)}", words.lang, created)
+    pdf.set_margins(left=18, top=14, right=18)
+    pdf.set_auto_page_break(auto=True, margin=16)
+    pdf.add_page()
+    pdf.font(15, bold=True)
+    pdf.paragraph(words("title"), 7)
+    pdf.font(9.5)
+    pdf.paragraph(say.heading(s), 5)
+    pdf.font(7.5, color=MUTED)
+    pdf.paragraph(say.created(s), 4)
+    pdf.ln(2)
+    _glance(pdf, s)
+    _heading(pdf, words("trend"))
+    image = trend_chart(s, "png")
+    pdf.image(io.BytesIO(image), x=pdf.l_margin, w=pdf.epw, h=pdf.epw * 62 / 170,
+              alt_text=say.alt_trend(s))
+    _trend_table(pdf, s)
+    for section in s.sections:
+        _section(pdf, s, section)
+    pdf.font(7, color=MUTED)
+    pdf.paragraph(words("hidden_legend", threshold=s.threshold), 3.4)
+    _methods(pdf, s)
+    return pdf.finish()
+
+
+def _heading(pdf: Sheet, text: str, needed: float = 20) -> None:
+    pdf.keep(needed)
+    pdf.ln(2.5)
+    pdf.font(10, bold=True)
+    pdf.paragraph(text, 5)
+    pdf.ln(0.5)
+
+
+def _glance(pdf: Sheet, s: Situation) -> None:
+    lines = say.headline(s)
+    width = pdf.epw / len(lines)
+    top = pdf.get_y()
+    for index, (what, value, detail) in enumerate(lines):
+        x = pdf.l_margin + index * width
+        pdf.set_draw_color(120, 120, 120)
+        pdf.rect(x + 0.5, top, width - 1, 24)
+        pdf.set_xy(x + 2, top + 1.5)
+        pdf.font(7.5)
+        pdf.multi_cell(width - 4, 3.4, printable(what), new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.set_x(x + 2)
+        pdf.font(13, bold=True)
+        pdf.multi_cell(width - 4, 6, printable(value), new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.set_x(x + 2)
+        pdf.font(6.5, color=MUTED)
+        pdf.multi_cell(width - 4, 3, printable(detail), new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_xy(pdf.l_margin, top + 25)
+
+
+def _trend_table(pdf: Sheet, s: Situation) -> None:
+    rows = say.trend_rows(s)
+    words = s.words
+    first = 26.0
+    width = (pdf.epw - first) / max(len(rows), 1)
+    lines = [("", [m.split()[0] for m, _, _ in rows]),
+             (words("trend_current"), [now for _, now, _ in rows])]
+    if s.previous is not None:
+        lines.append((words("trend_previous"), [then for _, _, then in rows]))
+    for index, (label, cells) in enumerate(lines):
+        pdf.font(7, bold=index == 0)
+        pdf.cell(first, ROW, printable(label))
+        for cell in cells:
+            pdf.cell(width, ROW, printable(cell), align="R")
+        pdf.ln(ROW)
+
+
+def _section(pdf: Sheet, s: Situation, section: Section) -> None:
+    notes = say.notes(s, section)
+    height = (len(section.rows) + 2) * ROW + len(notes) * 6
+    _heading(pdf, section.label, needed=height + 10)
+    top = pdf.get_y()
+    pdf.image(io.BytesIO(field_chart(section, "png")), x=pdf.l_margin + TABLE_WIDTH + 6,
+              y=top, w=80, h=80 * (len(section.rows) * 4.6 + 3) / 80,
+              alt_text=say.alt_field(s, section))
+    pdf.set_xy(pdf.l_margin, top)
+    words = s.words
+    _row(pdf, words("category"), words("count"), bold=True)
+    for row in section.rows:
+        _row(pdf, section.labels[row], section.shown(row))
+    pdf.set_draw_color(120, 120, 120)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + TABLE_WIDTH, pdf.get_y())
+    _row(pdf, words("total"), section.table.shown(TOTAL, TOTAL), bold=True)
+    for note in notes:
+        pdf.font(6.5, color=MUTED)
+        pdf.multi_cell(TABLE_WIDTH, 3, printable(note), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    chart_bottom = top + len(section.rows) * 4.6 + 3
+    pdf.set_y(max(pdf.get_y(), chart_bottom))
+
+
+def _row(pdf: Sheet, label: str, count: str, bold: bool = False) -> None:
+    pdf.font(7.5, bold=bold)
+    pdf.cell(TABLE_WIDTH - COUNT_WIDTH, ROW, printable(label))
+    pdf.cell(COUNT_WIDTH, ROW, printable(count), align="R", new_x=XPos.LMARGIN,
+             new_y=YPos.NEXT)
+
+
+def _methods(pdf: Sheet, s: Situation) -> None:
+    lines = say.methods(s)
+    pdf.font(7.5)
+    height = sum(pdf.height_of(line, 3.5, indent=6) + 1 for line in lines) + 10
+    pdf.keep(height)
+    pdf.ln(2)
+    top = pdf.get_y()
+    pdf.set_draw_color(20, 20, 20)
+    pdf.set_line_width(0.5)
+    pdf.rect(pdf.l_margin, top, pdf.epw, height)
+    pdf.set_xy(pdf.l_margin + 3, top + 2)
+    pdf.font(10, bold=True)
+    pdf.cell(0, 5, printable(s.words("methods")), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    for line in lines:
+        pdf.font(7.5)
+        pdf.set_x(pdf.l_margin + 3)
+        pdf.multi_cell(pdf.epw - 6, 3.5, printable(line), new_x=XPos.LMARGIN,
+                       new_y=YPos.NEXT)
+        pdf.ln(1)
+
