@@ -9,8 +9,10 @@ beforehand and read along.
 Security, in layers: a strict Content-Security-Policy; every POST must carry `X-Lotse: 1` (a
 cross-site page cannot send it without a CORS preflight, never granted), JSON, and a
 same-origin `Origin` / `Sec-Fetch-Site`. Documents wait in memory only, under a one-time URL
-bound to the session, for `DOCUMENT_TTL` at most. Nothing is logged that says who wrote what
-(the access log is off), and the quick exit erases the conversation the `forget` way.
+bound to the session, for `DOCUMENT_TTL` at most, each person's apart (pending_documents.py);
+they are rationed per address and conversation before they are rendered. Nothing is logged
+that says who wrote what (the access log is off), and the quick exit erases the conversation
+the `forget` way.
 
 New conversations are rationed (`web.new_per_address`, `web.new_per_minute`): one client, or
 many, cannot fill the state with empty conversations. A refused one costs no lock, no database
@@ -30,14 +32,19 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
-from bot.channels.document_files import document_files
+from bot.channels.document_files import RenderBusy, document_files
 from bot.channels.web.outputs import message, output_json
+from bot.channels.web.pending_documents import (
+    DOCUMENT_TTL,
+    DocumentRation,
+    PendingDocuments,
+    PendingFile,
+)
 from bot.channels.web.requests import client_key, safe_exit_url, same_origin
 from bot.config import WebSettings
 from bot.engine.conversation import Document, Ended, Event, Picked, Resume, Said
@@ -53,11 +60,9 @@ HOST_COOKIE = f"__Host-{COOKIE}"
 for the whole host (Path=/) and from this host alone, never set by a sibling subdomain."""
 MAX_BODY = 16 * 1024
 """Bytes per request body: a long answer fits (the engine takes 4,000 characters)."""
-DOCUMENT_TTL = 600.0
-"""Seconds a document waits for its download."""
-DOCUMENTS_PER_SESSION = 8
-DOCUMENTS_LIMIT = 2_000
-"""Files held at once for all sessions; the oldest go first."""
+RENDERS_WAITING = 2
+"""Documents of one client (or conversation) waiting for the render worker at once; one more
+is refused kindly rather than queued."""
 ADDRESSES_TRACKED = 10_000
 """Client addresses whose new conversations are counted at once (a few hundred bytes each: a
 few MB at most). The one quiet longest is forgotten first and starts afresh; a flood from more
@@ -101,15 +106,6 @@ def _page_file(name: str) -> bytes:
     return resources.files("bot.channels.web").joinpath("static", name).read_bytes()
 
 
-@dataclass(slots=True)
-class _Download:
-    session: str
-    data: bytes
-    filename: str
-    content_type: str
-    expires: float
-
-
 class WebChannel:
     name = "web"
 
@@ -129,7 +125,8 @@ class WebChannel:
         self.ready = asyncio.Event()
         self.cookie = HOST_COOKIE if settings.secure_cookie else COOKIE
         self._told_https = False
-        self._downloads: dict[str, _Download] = {}
+        self._downloads = PendingDocuments(lambda: self.clock())
+        self._ration = DocumentRation(settings.documents_per_address, lambda: self.clock())
         self._per_address = RateLimit(
             settings.new_per_address,
             settings.new_per_address / (settings.new_per_address_minutes * 60),
@@ -288,11 +285,11 @@ class WebChannel:
             log.exception("web turn failed (%s)", type(event).__name__)
             return self._error(500, "failed", lang)
         if any(isinstance(o, Ended) and o.erased for o in outputs):
-            self._drop_documents(session)  # "forget" typed: nothing of it stays here either
+            self._downloads.drop(session)  # "forget" typed: nothing of it stays here either
         shown: list[dict[str, Any]] = []
         for output in outputs:
             if isinstance(output, Document):
-                shown.append(await self._offer(session, output))
+                shown.append(await self._offer(request, session, output))
             else:
                 item = output_json(output)
                 if item is not None:
@@ -350,7 +347,7 @@ class WebChannel:
             return data
         session = self._session(request)
         if session is not None:
-            self._drop_documents(session)
+            self._downloads.drop(session)
             try:
                 await self.service.handle(ConversationKey("web", session), Said("vergessen"))
             except Exception:
@@ -361,48 +358,31 @@ class WebChannel:
                             httponly=True, samesite="Strict")
         return response
 
-    async def _offer(self, session: str, document: Document) -> dict[str, Any]:
-        """Build both files in memory and offer each under a one-time URL."""
-        files = []
-        for file in await document_files(document):
-            token = self._store(_Download(session, file.data, file.filename, file.mime,
-                                          self.clock() + DOCUMENT_TTL))
-            files.append({"kind": file.filename.rpartition(".")[2], "url": f"/download/{token}",
-                          "name": file.filename, "size": len(file.data)})
+    async def _offer(self, request: web.Request, session: str,
+                     document: Document) -> dict[str, Any]:
+        """Build both files in memory and offer each under a one-time URL; or, over the
+        client's or the conversation's allowance, say so kindly (with 110 and 112)."""
+        client = client_key(request.remote, self._proxies, self._address_key)
+        try:
+            if not self._ration.allows(client, session):
+                raise RenderBusy
+            built = await document_files(document, client or session, RENDERS_WAITING)
+        except RenderBusy:
+            return {"type": "say", "text": message("documents_busy", document.lang)}
+        tokens = self._downloads.add(session, client or session, (
+            PendingFile(file.data, file.filename, file.mime) for file in built))
+        files = [{"kind": file.filename.rpartition(".")[2], "url": f"/download/{token}",
+                  "name": file.filename, "size": len(file.data)}
+                 for token, file in zip(tokens, built, strict=True)]
         return {"type": "document", "title": document.title, "files": files,
                 "minutes": int(DOCUMENT_TTL // 60)}
 
-    def _store(self, download: _Download) -> str:
-        self._expire()
-        mine = [t for t, d in self._downloads.items() if d.session == download.session]
-        for token in mine[:max(0, len(mine) - DOCUMENTS_PER_SESSION + 1)]:
-            del self._downloads[token]
-        while len(self._downloads) >= DOCUMENTS_LIMIT:
-            del self._downloads[next(iter(self._downloads))]
-        token = secrets.token_urlsafe(24)
-        self._downloads[token] = download
-        return token
-
-    def _expire(self) -> None:
-        now = self.clock()
-        for token in [t for t, d in self._downloads.items() if d.expires < now]:
-            del self._downloads[token]
-
-    def _drop_documents(self, session: str) -> None:
-        for token in [t for t, d in self._downloads.items() if d.session == session]:
-            del self._downloads[token]
-
     async def download(self, request: web.Request) -> web.Response:
         """The file, once, to the session it was made for; then it is gone."""
-        self._expire()
-        token = request.match_info["token"]
-        download = self._downloads.get(token)
-        session = self._session(request)
-        if (download is None or session is None
-                or not hmac.compare_digest(download.session, session)):
+        download = self._downloads.take(request.match_info["token"], self._session(request))
+        if download is None:
             return web.Response(status=404, text=message("gone", self._session_lang(request)),
                                 content_type="text/plain", charset="utf-8")
-        del self._downloads[token]
         return web.Response(body=download.data, headers={
             "Content-Type": download.content_type,
             "Content-Disposition": f'attachment; filename="{download.filename}"',
