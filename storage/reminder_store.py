@@ -2,21 +2,31 @@
 
 A row holds the channel, the address (a Telegram chat, a Matrix room), the due time, which
 reminder ("employee.deadline") and the language — nothing about the incident; its conversation is
-the keyed hash of `conversations`, so `forget` can erase them. Delivery is claim, send, done: a
-claim is committed before sending, so two schedulers never send the same reminder; a claim older
-than `STALE_CLAIM` seconds is from a process that died while sending, and is tried again.
+the keyed hash of `conversations`, so `forget` can erase them. The address is sealed with a key of
+its own in state.keys (issue #26, item 6), as conversation state is: no platform id is in
+state.db in the clear, and erasing a reminder overwrites its key, so older copies of the row are
+noise. (Not the conversation's key: a reminder outlives its conversation.)
+
+Delivery is claim, send, done: a claim is committed before sending, so two schedulers never send
+the same reminder; a claim older than `STALE_CLAIM` seconds is from a process that died while
+sending, and is tried again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from storage.state_store import StateStore
 
 STALE_CLAIM = 600
 OVERDUE_LIMIT = 30 * 86400
 """A reminder that could not be delivered for 30 days (its channel gone) is dropped by purge."""
+
+_COLUMNS = "id, conversation, channel, address, due_at, kind, lang, key_slot"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,35 +47,46 @@ class ReminderStore:
     def __init__(self, store: StateStore) -> None:
         self._store = store
         self._conn = store.connection
+        self._seal_old()
 
     def add(self, conversation: str, channel: str, address: str, due_at: int, kind: str,
             lang: str) -> None:
         """Set one reminder, replacing one of the same kind for this conversation; durable with
         the next commit of the state store."""
-        row = (secrets.token_hex(8), conversation, channel, address, due_at, kind, lang)
+        reminder_id = secrets.token_hex(8)
+        slot, sealed = self._store.seal_apart(address, _owner(reminder_id))
+        self._retire("conversation = ? AND kind = ?", (conversation, kind))
         self._store.defer("DELETE FROM reminders WHERE conversation = ? AND kind = ?",
                           (conversation, kind))
         self._store.defer(
-            "INSERT INTO reminders (id, conversation, channel, address, due_at, kind, lang) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            "INSERT INTO reminders (id, conversation, channel, address, due_at, kind, lang, "
+            "key_slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (reminder_id, conversation, channel, sealed, due_at, kind, lang, slot))
 
     def of(self, conversation: str) -> list[StoredReminder]:
-        rows = self._conn.execute(
-            "SELECT id, conversation, channel, address, due_at, kind, lang FROM reminders "
-            "WHERE conversation = ? ORDER BY due_at", (conversation,)).fetchall()
-        return [StoredReminder(*row) for row in rows]
+        return self._opened(self._conn.execute(
+            f"SELECT {_COLUMNS} FROM reminders WHERE conversation = ? ORDER BY due_at",
+            (conversation,)).fetchall())
 
     def cancel(self, conversation: str) -> None:
-        """Erase every reminder of this conversation; durable with the next commit."""
+        """Erase every reminder of this conversation; durable with the next commit, which also
+        overwrites their keys."""
+        self._retire("conversation = ?", (conversation,))
         self._store.defer("DELETE FROM reminders WHERE conversation = ?", (conversation,))
 
     def due(self, now: int, limit: int = 100) -> list[StoredReminder]:
-        """Reminders due by `now` that nobody is delivering, oldest first."""
+        """Reminders due by `now` that nobody is delivering, oldest first. One whose key is lost
+        (a power cut) can reach nobody: it is dropped."""
         rows = self._conn.execute(
-            "SELECT id, conversation, channel, address, due_at, kind, lang FROM reminders "
-            "WHERE due_at <= ? AND (claimed_at IS NULL OR claimed_at < ?) "
-            "ORDER BY due_at LIMIT ?", (now, now - STALE_CLAIM, limit)).fetchall()
-        return [StoredReminder(*row) for row in rows]
+            f"SELECT {_COLUMNS} FROM reminders WHERE due_at <= ? "
+            "AND (claimed_at IS NULL OR claimed_at < ?) ORDER BY due_at LIMIT ?",
+            (now, now - STALE_CLAIM, limit)).fetchall()
+        found = self._opened(rows)
+        readable = {r.id for r in found}
+        for row in rows:
+            if row[0] not in readable:
+                self.done(row[0])
+        return found
 
     def claim(self, reminder_id: str, now: int) -> bool:
         """Take a reminder for delivery; False when another delivery has it (or it is gone).
@@ -82,14 +103,60 @@ class ReminderStore:
             "UPDATE reminders SET claimed_at = NULL WHERE id = ?", (reminder_id,)))
 
     def done(self, reminder_id: str) -> None:
-        """Delivered: erased at once."""
-        self._store.write(lambda conn: conn.execute(
-            "DELETE FROM reminders WHERE id = ?", (reminder_id,)))
+        """Delivered: erased at once, its key overwritten."""
+        self._erase("id = ?", (reminder_id,))
 
     def purge(self, now: int) -> int:
         """Erase reminders overdue for longer than OVERDUE_LIMIT (their channel is gone)."""
-        return self._store.write(lambda conn: conn.execute(
-            "DELETE FROM reminders WHERE due_at < ?", (now - OVERDUE_LIMIT,)).rowcount)
+        return self._erase("due_at < ?", (now - OVERDUE_LIMIT,))
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM reminders").fetchone()[0])
+
+    def _opened(self, rows: list[Any]) -> list[StoredReminder]:
+        """The rows with their addresses unsealed; rows whose key is gone are left out."""
+        found = []
+        for rid, conversation, channel, sealed, due_at, kind, lang, slot in rows:
+            address = self._store.open_apart(slot, sealed, _owner(str(rid)))
+            if address is not None:
+                found.append(StoredReminder(rid, conversation, channel, address, due_at, kind,
+                                            lang))
+        return found
+
+    def _retire(self, where: str, params: tuple[object, ...]) -> None:
+        """The keys of the committed rows `where` selects go once the next commit deleted them."""
+        for (slot,) in self._conn.execute(f"SELECT key_slot FROM reminders WHERE {where}",
+                                          params).fetchall():
+            self._store.retire_apart(slot)
+
+    def _erase(self, where: str, params: tuple[object, ...]) -> int:
+        """Delete the rows `where` selects now and overwrite their keys; how many."""
+        def delete(conn: sqlite3.Connection) -> tuple[int, list[int | None]]:
+            slots = [r[0] for r in conn.execute(
+                f"SELECT key_slot FROM reminders WHERE {where}", params)]
+            return conn.execute(f"DELETE FROM reminders WHERE {where}", params).rowcount, slots
+
+        count, slots = self._store.write(delete)
+        for slot in slots:
+            self._store.retire_apart(slot, now=True)
+        return count
+
+    def _seal_old(self) -> None:
+        """Seal the addresses a Lotse before issue #26 kept in the clear, and cut the WAL that
+        held them (their old bytes are zeroed: `secure_delete`)."""
+        old = self._conn.execute(
+            "SELECT id, address FROM reminders WHERE key_slot IS NULL").fetchall()
+        if not old:
+            return
+        sealed = [(*self._store.seal_apart(str(address), _owner(str(rid)), with_commit=False),
+                   rid) for rid, address in old]
+        self._store.sync_keys()
+        self._store.write(lambda conn: conn.executemany(
+            "UPDATE reminders SET key_slot = ?, address = ? WHERE id = ?", sealed))
+        with contextlib.suppress(sqlite3.OperationalError):  # busy: the next checkpoint cuts it
+            self._store.checkpoint()
+
+
+def _owner(reminder_id: str) -> str:
+    """What a reminder's sealed address is bound to, so that it opens only in its own row."""
+    return f"reminder {reminder_id}"

@@ -1,17 +1,26 @@
 """Anonymous incident reports: their own SQLite file, enumerated answers and months only.
 
 Nothing here can point back to a person or a conversation: no user id or hash of one, no free
-text, no day or time, no column shared with the conversation state. Report ids are random and the
-tables WITHOUT ROWID, ordered by that id, so the rows do not tell the order reports came in. A
-report is added under the id it was given in the outbox (storage/report_outbox.py), and adding
-the same id again changes nothing: that is what makes a delivery after a kill exactly-once.
+text, no day or time, no column shared with the conversation state. A report is added under the
+id it was given in the outbox (storage/report_outbox.py), and adding the same id again changes
+nothing: that is what makes a delivery after a kill exactly-once.
+
+Nor can the file tell the order or the moment reports came in (issue #26, item 6). Report ids
+are random and the tables WITHOUT ROWID, ordered by that id; but SQLite writes each new row into
+a page's free space, so the bytes of a page still list rows in the order they came. After every
+write the file is therefore rebuilt (VACUUM: rows copied in id order, which is random), and its
+modification time, and its -wal's and -shm's, set to the start of the month (`disguise`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import random
 import re
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +87,7 @@ def checked(report: StoredReport) -> StoredReport:
                         report.flow_version, answers)
 
 
-def _read_only(path: Path) -> sqlite3.Connection:
+def read_only(path: Path) -> sqlite3.Connection:
     """`path` opened for reading only. A database in WAL mode needs its -shm index, which SQLite
     cannot create in a folder it may not write; with no -wal beside it (a copy, a backup, a
     stopped Lotse) nothing is waiting to be folded in, so the file alone is all there is."""
@@ -104,7 +113,7 @@ class ReportStore:
         self.readonly = readonly and path is not None
         if self.readonly:
             assert path is not None
-            conn = _read_only(path)
+            conn = read_only(path)
         else:
             if path is not None:
                 private_database(path)  # 0600, and so are its -wal and -shm
@@ -117,29 +126,39 @@ class ReportStore:
         elif path is not None:
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous = FULL")
-        if not self.readonly:
-            apply(self.db, MIGRATIONS)
         self.path = path
         self._conn = conn
+        if not self.readonly:
+            apply(self.db, MIGRATIONS)
+            # A file written by an older Lotse, or a kill between a write and its rebuild.
+            self.rebuild()
 
     def add(self, report_month: str, incident_month: str | None, flow: str, flow_version: int,
             answers: Iterable[tuple[str, str]], report_id: str | None = None) -> None:
         """Store one report atomically; a `report_id` already stored changes nothing. Raises
         ValueError for anything not enumerated."""
-        report = checked(StoredReport(report_month, incident_month, flow, flow_version,
-                                      tuple(answers)))
-        report_id = report_id or new_report_id()
+        self.add_many([(report_id or new_report_id(), StoredReport(
+            report_month, incident_month, flow, flow_version, tuple(answers)))])
+
+    def add_many(self, batch: Iterable[tuple[str, StoredReport]]) -> None:
+        """Store reports under their ids in one transaction, in random order, then rebuild the
+        file: a batch leaves no trace of the order its reports were filed in. Ids already stored
+        change nothing. Raises ValueError, before anything is written, for anything not
+        enumerated."""
+        rows = [(report_id, checked(report)) for report_id, report in batch]
+        random.SystemRandom().shuffle(rows)
         with self.db.atomic():
-            self._conn.execute(
-                "INSERT OR IGNORE INTO reports (id, report_month, incident_month, flow, "
-                "flow_version) VALUES (?, ?, ?, ?, ?)",
-                (report_id, report.report_month, report.incident_month, report.flow,
-                 report.flow_version))
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO report_answers (report_id, field, value) VALUES (?, ?, ?)",
-                [(report_id, field, value) for field, value in report.answers])
-        # The WAL lists changes in the order they came: fold it in, so only id order remains.
-        self.checkpoint()
+            for report_id, report in rows:
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO reports (id, report_month, incident_month, flow, "
+                    "flow_version) VALUES (?, ?, ?, ?, ?)",
+                    (report_id, report.report_month, report.incident_month, report.flow,
+                     report.flow_version))
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO report_answers (report_id, field, value) "
+                    "VALUES (?, ?, ?)", [(report_id, field, value)
+                                         for field, value in report.answers])
+        self.rebuild()
 
     def reports(self, since: str | None = None) -> list[StoredReport]:
         """Every report (from month `since` on), in id order, which is random."""
@@ -161,7 +180,19 @@ class ReportStore:
         """Delete reports made before `month` (YYYY-MM); returns how many."""
         with self.db.atomic():
             cursor = self._conn.execute("DELETE FROM reports WHERE report_month < ?", (month,))
+        self.rebuild()
         return cursor.rowcount
+
+    def rebuild(self) -> None:
+        """Rewrite the file with every row in id order (VACUUM) and no free pages, cut the WAL
+        and `disguise` the times: its bytes then depend on the reports it holds, not on the order
+        or the moments they came in."""
+        if self.path is None or self.readonly:
+            return
+        self.checkpoint()
+        self._conn.execute("VACUUM")
+        self.checkpoint()
+        disguise(self.path)
 
     def checkpoint(self) -> None:
         if self.path is not None and not self.readonly:
@@ -170,3 +201,20 @@ class ReportStore:
     def close(self) -> None:
         self.checkpoint()
         self._conn.close()
+
+
+def month_start(now: float | None = None) -> float:
+    """The start of the month (UTC) of `now` (epoch seconds; default: now), in epoch seconds."""
+    moment = dt.datetime.fromtimestamp(time.time() if now is None else now, dt.UTC)
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def disguise(path: Path) -> None:
+    """Set the access and modification times of the database and of its -wal, -shm and -journal
+    to the start of this month: otherwise they say when the newest report was written."""
+    start = month_start()
+    for name in (path, *(Path(f"{path}{suffix}") for suffix in ("-wal", "-shm", "-journal"))):
+        try:
+            os.utime(name, (start, start))
+        except FileNotFoundError:
+            continue

@@ -49,9 +49,17 @@ def _create_outbox(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE outbox (key_slot INTEGER PRIMARY KEY, sealed BLOB NOT NULL)")
 
 
+def _seal_reminders(db: sqlite_utils.Database) -> None:
+    """A reminder's address (a Telegram chat id, a Matrix room) is sealed with a key of its own,
+    named here (issue #26, item 6); rows from before are sealed at the next start
+    (storage/reminder_store.py)."""
+    db.execute("ALTER TABLE reminders ADD COLUMN key_slot INTEGER")
+
+
 MIGRATIONS: list[Migration] = [(1, "conversations and reminders", _create_tables),
                                (2, "report outbox", _create_outbox),
-                               (3, "sent message ids", sent_store.create_table)]
+                               (3, "sent message ids", sent_store.create_table),
+                               (4, "sealed reminder addresses", _seal_reminders)]
 
 T = TypeVar("T")
 
@@ -209,6 +217,37 @@ class StateStore:
         self._deferred.append(("INSERT INTO outbox (key_slot, sealed) VALUES (?, ?)",
                                (slot, self._keys.seal(slot, text, _outbox_owner(slot)))))
 
+    def seal_apart(self, text: str, owner: str, with_commit: bool = True) -> tuple[int, bytes]:
+        """`text` sealed with a new key of its own, bound to `owner`, and that key's record: for
+        a row that outlives its conversation's key (a reminder's address). The row must name the
+        record and be written with the next `commit()` (a rollback erases the key), or, without
+        `with_commit`, at once by the caller (a key no row names goes at the next tidy-up)."""
+        slot = self._keys.new()
+        if with_commit:
+            self._fresh.append(slot)
+        return slot, self._keys.seal(slot, text, owner)
+
+    def open_apart(self, slot: int | None, sealed: object, owner: str) -> str | None:
+        """What `seal_apart` sealed; None when its key is erased or lost."""
+        if slot is None or not isinstance(sealed, bytes):
+            return None
+        return self._keys.open(slot, sealed, owner)
+
+    def retire_apart(self, slot: int | None, now: bool = False) -> None:
+        """Overwrite a `seal_apart` key: `now` (its row is deleted already), or once the next
+        `commit()` has deleted its row."""
+        if slot is None:
+            return
+        if now:
+            self._keys.erase(slot)
+        else:
+            self._retired.append(slot)
+
+    def sync_keys(self) -> None:
+        """Keys written outside a commit survive a power cut (with synchronous FULL)."""
+        if self._full:
+            self._keys.sync()
+
     def outbox(self) -> list[tuple[int, str | None]]:
         """What the committed outbox holds: each row's key record and text (None: its key was
         lost in a power cut, so the row can only be dropped)."""
@@ -297,7 +336,8 @@ class StateStore:
         kill cut short, a crash between a commit and the erasure it retired) can be overwritten."""
         used = {r[0] for r in self._conn.execute(
             "SELECT key_slot FROM conversations WHERE key_slot IS NOT NULL "
-            f"UNION SELECT key_slot FROM outbox UNION {sent_store.SLOTS_SQL}")}
+            f"UNION SELECT key_slot FROM outbox UNION {sent_store.SLOTS_SQL} "
+            "UNION SELECT key_slot FROM reminders WHERE key_slot IS NOT NULL")}
         self._keys.hold(used)  # burnt by `erase_key`, its row not yet deleted
         stale = self._keys.kept() - used
         for slot in stale:

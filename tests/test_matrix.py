@@ -679,7 +679,7 @@ async def test_a_new_user_gets_the_reminders_asked_for_at_their_time_and_none_af
         await anna.write("1, 2", "07.02.2027")
         rounds = ReminderScheduler(service, {"matrix": channel},
                                    ReminderSettings(), lambda: now[0], pause=0)
-        now[0] = NOW + dt.timedelta(days=3, minutes=1)
+        now[0] = dt.datetime(2026, 11, 28, 16, 0, tzinfo=dt.UTC)  # the check-in's day, 17:00
         since = len(anna.seen)
         assert await rounds.tick() == 1
         await anna.said("Wie geht es Ihnen inzwischen?", since)

@@ -26,6 +26,9 @@ from .helpers import NOW, SECRET, Clock, on_disk
 KEY = ConversationKey("telegram", "4711")
 CHAT = "4711"
 BERLIN = dt.timezone(dt.timedelta(hours=1))  # winter time, for reading the expected times
+CHECKIN_DUE = dt.datetime(2026, 11, 28, 17, 0, tzinfo=BERLIN)
+"""The check-in set on 25 Nov is due on 28 Nov at a random moment from 9:00 to 17:00, never three
+days to the second after the turn that set it (issue #26, item 6): by 17:00 it is due."""
 
 
 class Outbox:
@@ -59,20 +62,23 @@ def scheduler(svc: ConversationService, outbox: Outbox, clock: Clock) -> Reminde
                              clock, pause=0)
 
 
-async def say(svc: ConversationService, text: str, reply_to: str | None = CHAT
-              ) -> tuple[Output, ...]:
-    return await svc.handle(KEY, Said(text), reply_to=reply_to)
+async def say(svc: ConversationService, text: str, reply_to: str | None = CHAT,
+              key: ConversationKey = KEY) -> tuple[Output, ...]:
+    return await svc.handle(key, Said(text), reply_to=reply_to)
 
 
 POLICE_PATH = {"safety": "no", "role": "self", "injured": "no", "kind": "insult",
                "channel": "phone", "police_offer": "yes"}
 
 
-async def to_reminder_offer(svc: ConversationService, reply_to: str | None = CHAT
+async def to_reminder_offer(svc: ConversationService, reply_to: str | None = CHAT,
+                            key: ConversationKey = KEY, report: str = "nein"
                             ) -> Question | None:
     """An employee who was insulted on the phone yesterday and wants to know about the police:
-    answered in numbers, as a person tapping buttons would, up to the reminder offer."""
-    outputs = await say(svc, "hallo", reply_to)
+    answered in numbers, as a person tapping buttons would, up to the reminder offer. `report`:
+    the answer to the anonymous report ("ja" files it)."""
+    path = {**POLICE_PATH, "offer": "yes" if report == "ja" else "no"}
+    outputs = await say(svc, "hallo", reply_to, key)
     for _ in range(80):
         question = [o for o in outputs if isinstance(o, Question)][-1]
         if question.node.startswith("reminder_offer") or question.node == "goodbye":
@@ -80,17 +86,17 @@ async def to_reminder_offer(svc: ConversationService, reply_to: str | None = CHA
         here = svc.bundle.flows[question.flow].nodes[question.node]
         if isinstance(here, Ask):
             ids = [c.id for c in here.choices]
-            wanted = POLICE_PATH.get(question.node)
+            wanted = path.get(question.node)
             pick = wanted if wanted in ids else next(
                 (c for c in ids if c in ("no", "none", "later")), ids[0])
             answer = str(ids.index(pick) + 1)
         elif isinstance(here, Input):
             answer = "gestern" if here.kind == "date" else "überspringen"
         elif isinstance(here, ReportStep):
-            answer = "nein"
+            answer = report
         else:
             answer = "fertig"
-        outputs = await say(svc, answer, reply_to)
+        outputs = await say(svc, answer, reply_to, key)
         if not any(isinstance(o, Question) for o in outputs):
             return None  # the conversation ended without an offer
     raise AssertionError(f"never offered reminders: {outputs}")
@@ -122,14 +128,16 @@ async def test_an_employee_who_says_yes_gets_both_reminders_and_nothing_else_is_
     # the § 77b deadline of an insult yesterday (24 Nov) is 24 Feb 2027: 17 days before, 9:00
     deadline = dt.datetime.fromtimestamp(pending[1].due_at, BERLIN)
     assert deadline == dt.datetime(2027, 2, 7, 9, 0, tzinfo=BERLIN)
-    assert dt.datetime.fromtimestamp(pending[0].due_at, dt.UTC) == NOW + dt.timedelta(days=3)
+    checkin = dt.datetime.fromtimestamp(pending[0].due_at, BERLIN)
+    assert checkin.date() == dt.date(2026, 11, 28) and 9 <= checkin.hour < 17
     svc.store.close()
     columns = [c[1] for c in sqlite3.connect(tmp_path / "state.db").execute(
         "PRAGMA table_info(reminders)")]
     assert columns == ["id", "conversation", "channel", "address", "due_at", "kind", "lang",
-                       "claimed_at"]
+                       "claimed_at", "key_slot"]
     for row in stored_rows(tmp_path / "state.db"):
         assert "4711" not in str(row[1])  # the conversation is a keyed hash, not the user id
+        assert isinstance(row[3], bytes) and b"4711" not in row[3]  # the address is sealed
 
 
 async def test_no_reminder_is_offered_where_lotse_cannot_write_on_its_own(
@@ -184,7 +192,7 @@ async def checkin_due(bundle: Bundle, tmp_path: Path) -> tuple[Clock, Conversati
     svc = make_service(bundle, tmp_path / "state.db", clock)
     await to_reminder_offer(svc)
     await say(svc, "2")
-    clock.now = NOW + dt.timedelta(days=3, minutes=1)
+    clock.now = CHECKIN_DUE
     return clock, svc
 
 
@@ -198,7 +206,7 @@ async def test_each_reminder_arrives_once_at_its_time_and_opens_the_right_place(
     await say(svc, "1, 2")
     assert await rounds.tick() == 0  # nothing is due yet
 
-    clock.now = NOW + dt.timedelta(days=3, minutes=1)  # the check-in, at 11:31 in Berlin
+    clock.now = CHECKIN_DUE  # the check-in, by the end of its day in Berlin
     assert await rounds.tick() == 1
     assert await rounds.tick() == 0  # delivered reminders are gone
     address, outputs = outbox.sent[-1]
@@ -219,7 +227,7 @@ async def test_stop_in_answer_to_a_reminder_ends_all_reminders(shipped: Bundle,
     outbox = Outbox()
     await to_reminder_offer(svc)
     await say(svc, "1, 2")
-    clock.now = NOW + dt.timedelta(days=3, minutes=1)
+    clock.now = CHECKIN_DUE
     assert await scheduler(svc, outbox, clock).tick() == 1
     outputs = await say(svc, "stopp")
     assert "Alle Erinnerungen sind beendet" in "\n".join(
@@ -236,7 +244,7 @@ async def test_no_more_reminders_can_also_be_chosen_in_the_reminder(shipped: Bun
     svc = make_service(shipped, tmp_path / "state.db", clock)
     await to_reminder_offer(svc)
     await say(svc, "1, 2")
-    clock.now = NOW + dt.timedelta(days=3, minutes=1)
+    clock.now = CHECKIN_DUE
     assert await scheduler(svc, Outbox(), clock).tick() == 1
     await say(svc, "keine erinnerungen mehr")
     assert svc.reminders is not None and svc.reminders.count() == 0
@@ -249,7 +257,7 @@ async def test_quiet_hours_hold_a_reminder_until_the_morning(shipped: Bundle,
     outbox = Outbox()
     rounds = scheduler(svc, outbox, clock)
     await to_reminder_offer(svc)
-    await say(svc, "2")  # only the check-in: due 28 Nov, 21:30
+    await say(svc, "2")  # only the check-in: due 28 Nov in the day, held until then
     clock.now = dt.datetime(2026, 11, 28, 21, 45, tzinfo=BERLIN)
     assert await rounds.tick() == 0
     clock.now = dt.datetime(2026, 11, 29, 7, 59, tzinfo=BERLIN)
@@ -335,7 +343,7 @@ async def test_a_supervisors_open_items_reminder_shows_the_list_with_its_ticks(
 
     outbox = Outbox()
     outbox.name = "telegram"
-    clock.now = NOW + dt.timedelta(days=7, minutes=1)
+    clock.now = dt.datetime(2026, 12, 2, 17, 0, tzinfo=BERLIN)  # the 7-day reminder's day
     assert await scheduler(svc, outbox, clock).tick() == 1
     shown = outbox.sent[-1][1]
     assert "Eine Erinnerung, um die Sie gebeten haben." in outbox.texts()[-1]

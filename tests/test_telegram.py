@@ -527,9 +527,10 @@ async def test_a_new_user_gets_the_reminders_asked_for_at_their_time_and_none_af
             await bot.handled_all(await standin.tap(user, offer, "Auswahl senden"))
             assert await standin.wait_for(said_after(standin, since, "07.02.2027", user))
 
-        now[0] = NOW + dt.timedelta(days=3) - dt.timedelta(minutes=1)
+        # The check-in is due on 28 Nov at a random moment from 9:00 to 17:00 (spread_due)
+        now[0] = dt.datetime(2026, 11, 28, 8, 59, tzinfo=berlin)
         assert await rounds.tick() == 0  # not yet
-        now[0] = NOW + dt.timedelta(days=3, minutes=1)
+        now[0] = dt.datetime(2026, 11, 28, 17, 0, tzinfo=berlin)
         since = standin.last_id()
         assert await rounds.tick() == 2  # the check-in, to both
         for user in (ANNA, ben):

@@ -35,6 +35,7 @@ from bot.engine.turn import listed_reminders, step
 from bot.flows.model import Bundle, Deadline
 from bot.service.keys import ConversationKey, KeyHasher
 from bot.service.ratelimit import RateLimit, Verdict
+from bot.service.spread import spread_due
 from storage import report_outbox
 from storage.reminder_store import ReminderStore, StoredReminder
 from storage.report_store import ReportStore, StoredReport, checked
@@ -126,8 +127,13 @@ class ConversationService:
                  reports: ReportStore | None = None,
                  admins: frozenset[ConversationKey] = frozenset(),
                  statistics: Callable[[str], str] | None = None,
-                 reminders: ReminderStore | None = None, recent_size: int = 10_000) -> None:
+                 reminders: ReminderStore | None = None, recent_size: int = 10_000,
+                 batched: bool = False) -> None:
         self.bundle = bundle
+        self.batched = batched
+        """Confirmed reports wait in the outbox for a batch (`lotse run`'s ReportBatches, each
+        start), so that reports.db does not change when one is filed; False: on after each turn
+        (tests)."""
         self.reminders = reminders
         """Where reminders are kept; None: no channel here can deliver them (none offered)."""
         self.reports = reports
@@ -262,7 +268,7 @@ class ConversationService:
         # The reports were committed to the outbox with the state holding this event's id, so
         # a message delivered again posts none twice; now they move on to reports.db (a kill
         # before that leaves them to the next start).
-        if reports and self.reports is not None:
+        if reports and self.reports is not None and not self.batched:
             report_outbox.deliver(self.store, self.reports)
         return tuple(o for o in turn.outputs if not isinstance(o, (Reminders, Report)))
 
@@ -279,6 +285,9 @@ class ConversationService:
         if reply_to is None or platform is None:
             return
         for kind, due in change.items:
+            item = self.bundle.reminders.get(kind)
+            if item is not None and item.after_days is not None:
+                due = spread_due(due)  # not three days to the second after this turn
             self.reminders.add(hashed, platform, reply_to, int(due.timestamp()), kind,
                                change.lang)
 
