@@ -170,9 +170,11 @@ def _service(bundle: Bundle, settings: Settings, secret: bytes
         return stats.as_text(stats.crosstab(reports.reports(), ["kind", "channel"],
                                             settings.stats_threshold))
 
+    # Reports wait in the outbox for a batch (bot/service/report_batches.py, each start).
     service = ConversationService(bundle, store, KeyHasher(secret),
                                   idle=settings.idle, reports=reports, admins=settings.admins,
-                                  statistics=statistics, reminders=ReminderStore(store))
+                                  statistics=statistics, reminders=ReminderStore(store),
+                                  batched=True)
     service.purge_expired()
     return service, store, reports
 
@@ -211,6 +213,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
     from bot.channels.errors import ChannelError
     from bot.service.ratelimit import RateLimit
     from bot.service.reminders import ReminderScheduler, Sender
+    from bot.service.report_batches import ReportBatches
 
     bundle = _bundle_or_exit(flows, content, settings)
     secrets = [os.environ.get("LOTSE_SECRET")]
@@ -238,6 +241,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
             click.echo("lotse run: no channel configured; the web page is switched off and "
                        "neither Telegram nor Matrix is set up (see docs/operating.md).", err=True)
             sys.exit(EXIT_CONFIG)
+        channels.append(ReportBatches(store, reports))
 
         async def serve() -> None:
             stop = asyncio.Event()
@@ -306,6 +310,7 @@ def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
     table = stats.crosstab(stored, fields, threshold)
     write = {"table": stats.as_text, "csv": stats.as_csv, "json": stats.as_json}[fmt]
     click.echo(write(table), nl=False)
+    _say_waiting(settings.state_db)
     if chart is not None:
         try:
             from bot.reports.chart import draw_months
@@ -315,6 +320,19 @@ def stats_command(by: str, since: str | None, fmt: str, chart: Path | None,
         draw_months(stored, fields[0], threshold, lang, chart,
                     check(_sources(settings.flows, settings.content)).bundle)
         click.echo(f"chart: {chart}", err=True)
+
+
+def _say_waiting(state_db: Path) -> None:
+    """Reports reach reports.db in batches (docs/statistics.md): say how many are not counted."""
+    import sqlite3
+
+    from storage import report_outbox
+
+    with contextlib.suppress(sqlite3.Error):
+        if waiting := report_outbox.waiting(state_db):
+            click.echo(f"lotse stats: {waiting} more report(s) wait in state.db, not counted "
+                       "yet: they reach reports.db in a batch once 3 wait or their month is "
+                       "over (docs/statistics.md)", err=True)
 
 
 def _threshold(value: int | None) -> int | None:

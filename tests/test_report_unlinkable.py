@@ -15,17 +15,22 @@ tau has a standard deviation of 0.09, so |tau| < 0.5 fails by chance with a prob
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import re
 import sqlite3
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from bot.cli import main
 from bot.engine.conversation import Said
 from bot.flows.model import Bundle
 from bot.service.conversations import ConversationService
 from bot.service.keys import ConversationKey, KeyHasher
-from storage import StateStore
+from bot.service.report_batches import ReportBatches
+from storage import StateStore, report_outbox
 from storage.reminder_store import ReminderStore
 from storage.report_store import ReportStore, StoredReport, new_report_id
 
@@ -162,6 +167,10 @@ async def test_state_db_holds_no_chat_id_and_no_due_time_counted_from_the_filing
         assert local.date() == dt.date(2026, 11, 28) and 9 <= local.hour < 17
     svc.store.close()
     assert not [b for b in chat_id_bytes() if b in on_disk(tmp_path, "state.db")]
+    again = service(shipped, tmp_path, Clock())  # a start hands on what waits, as one batch
+    assert again.reports is not None and again.reports.count() == 5
+    assert again.store.outbox() == []
+    again.store.close()
 
 
 def test_reminder_addresses_kept_in_the_clear_by_the_old_lotse_are_sealed_at_the_start(
@@ -184,3 +193,63 @@ def test_reminder_addresses_kept_in_the_clear_by_the_old_lotse_are_sealed_at_the
     store.close()
     assert os.path.getsize(tmp_path / "state.keys") % 32 == 0
     assert set((tmp_path / "state.keys").read_bytes()) == {0}  # its key overwritten
+
+
+# --- batches -------------------------------------------------------------------------------
+
+
+def waiting_reports(folder: Path, months: list[str]) -> StateStore:
+    """A state.db whose outbox holds one confirmed report for each month given."""
+    store = StateStore(folder / "state.db")
+    for month in months:
+        report_outbox.post(store, StoredReport(month, None, "report", 1, (("kind", "threat"),)))
+    store.commit()
+    return store
+
+
+def test_reports_go_on_in_batches_of_three_or_when_their_month_is_over(tmp_path: Path) -> None:
+    store = waiting_reports(tmp_path, ["2026-11", "2026-11"])
+    reports = ReportStore(tmp_path / "reports.db")
+    assert report_outbox.deliver_batch(store, reports, "2026-11") == 0  # two: they wait
+    assert len(store.outbox()) == 2 and reports.count() == 0
+    report_outbox.post(store, report(3))
+    store.commit()
+    assert report_outbox.deliver_batch(store, reports, "2026-11") == 3
+    assert store.outbox() == [] and reports.count() == 3
+    report_outbox.post(store, report(4))
+    store.commit()
+    assert report_outbox.deliver_batch(store, reports, "2026-11") == 0
+    assert report_outbox.deliver_batch(store, reports, "2026-12") == 1  # November is over
+    assert reports.count() == 4
+    store.close()
+    reports.close()
+
+
+async def test_lotse_run_hands_reports_on_at_moments_of_its_own(tmp_path: Path) -> None:
+    store = waiting_reports(tmp_path, ["2026-10"])
+    reports = ReportStore(tmp_path / "reports.db")
+    batches = ReportBatches(store, reports, Clock(), wait=lambda: 0.01)
+    stop = asyncio.Event()
+    task = asyncio.create_task(batches.run(stop))
+    for _ in range(500):
+        if reports.count():
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert reports.count() == 1 and store.outbox() == []
+    assert_only_the_month(tmp_path)
+    store.close()
+    reports.close()
+
+
+def test_lotse_stats_says_how_many_reports_wait(tmp_path: Path) -> None:
+    waiting_reports(tmp_path, ["2026-11", "2026-11"]).close()
+    reports = ReportStore(tmp_path / "reports.db")
+    reports.add("2026-11", None, "report", 1, [("kind", "insult")])
+    reports.close()
+    result = CliRunner().invoke(main, ["stats", "--data-dir", str(tmp_path)], env={
+        "LOTSE_STATS_THRESHOLD": None, "LOTSE_CONFIG": None})
+    assert result.exit_code == 0, result.output
+    assert "2 more report(s) wait in state.db" in result.stderr
+    assert "wait in state.db" not in result.stdout  # the table itself stays as it was
