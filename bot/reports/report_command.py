@@ -61,8 +61,9 @@ def report(first: str | None, last: str | None, period: str | None, lang: str, o
     counts: Counts
     if combine:
         try:
-            counts = Pooled([read_export(p) for p in exports], threshold)
-            chosen = chosen or counts.span()
+            pooled = Pooled([read_export(p) for p in exports], threshold)
+            chosen = chosen or pooled.span()
+            counts = pooled
         except SchemaError as err:
             click.echo(f"lotse report: {err}", err=True)
             sys.exit(EXIT_SCHEMA)

@@ -45,6 +45,14 @@ def _save(figure: Any, fmt: str) -> bytes:
 
 
 def trend_chart(situation: Situation, fmt: str) -> bytes:
+    return _save(trend_figure(situation), fmt)
+
+
+def field_chart(section: Section, fmt: str) -> bytes:
+    return _save(field_figure(section), fmt)
+
+
+def trend_figure(situation: Situation) -> Any:
     """Columns per month: the period solid, the previous period hatched beside it."""
     plt = _pyplot()
     words = situation.words
@@ -73,10 +81,10 @@ def trend_chart(situation: Situation, fmt: str) -> bytes:
     axes.legend(frameon=False, fontsize=7.5, loc="upper left", ncols=2,
                 bbox_to_anchor=(0, 1.12))
     figure.tight_layout(pad=0.3)
-    return _save(figure, fmt)
+    return figure
 
 
-def field_chart(section: Section, fmt: str) -> bytes:
+def field_figure(section: Section) -> Any:
     """One bar per category, labelled with its number; hidden ones show "<5" and no bar."""
     plt = _pyplot()
     rows = list(section.rows)
@@ -93,7 +101,7 @@ def field_chart(section: Section, fmt: str) -> bytes:
     axes.set_xticks([])
     axes.spines[["top", "right", "bottom"]].set_visible(False)
     figure.tight_layout(pad=0.2)
-    return _save(figure, fmt)
+    return figure
 
 
 def _short(label: str, width: int = 30) -> str:

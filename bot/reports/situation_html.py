@@ -33,7 +33,8 @@ def _svg(data: bytes, label: str) -> str:
     """matplotlib's SVG inline, with its XML prologue dropped and a label for screen readers."""
     text = data.decode("utf-8")
     text = text[text.index("<svg"):]
-    return re.sub(r"<svg\b", f'<svg role="img" aria-label="{escape(label)}"', text, count=1)
+    opening = f'<svg style="width:100%;height:auto" role="img" aria-label="{escape(label)}"'
+    return re.sub(r"<svg\b", opening, text, count=1)
 
 
 def render(s: Situation) -> str:
@@ -53,7 +54,7 @@ def render(s: Situation) -> str:
     out.append("</dl>")
     out.append(f"<h2>{escape(words('trend'))}</h2>")
     out.append(_svg(trend_chart(s, "svg"), say.alt_trend(s)))
-    out.append(f'<table><thead><tr><th>{escape(words("trend"))}</th>'
+    out.append(f'<table><thead><tr><th>{escape(words("month"))}</th>'
                f'<th class="n">{escape(words("trend_current"))}</th>'
                + (f'<th class="n">{escape(words("trend_previous"))}</th>'
                   if s.previous is not None else "") + "</tr></thead><tbody>")

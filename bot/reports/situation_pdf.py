@@ -16,7 +16,7 @@ from bot.reports.situation_charts import field_chart, trend_chart
 from bot.reports.stats import TOTAL
 
 ROW = 3.9
-TABLE_WIDTH = 82.0
+TABLE_WIDTH = 90.0
 COUNT_WIDTH = 16.0
 
 
@@ -66,13 +66,16 @@ def _glance(pdf: Sheet, s: Situation) -> None:
         pdf.rect(x + 0.5, top, width - 1, 24)
         pdf.set_xy(x + 2, top + 1.5)
         pdf.font(7.5)
-        pdf.multi_cell(width - 4, 3.4, printable(what), new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.multi_cell(width - 4, 3.4, printable(what), align="L", new_x=XPos.LEFT,
+                       new_y=YPos.NEXT)
         pdf.set_x(x + 2)
         pdf.font(13, bold=True)
-        pdf.multi_cell(width - 4, 6, printable(value), new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.multi_cell(width - 4, 6, printable(value), align="L", new_x=XPos.LEFT,
+                       new_y=YPos.NEXT)
         pdf.set_x(x + 2)
         pdf.font(6.5, color=MUTED)
-        pdf.multi_cell(width - 4, 3, printable(detail), new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.multi_cell(width - 4, 3, printable(detail), align="L", new_x=XPos.LEFT,
+                       new_y=YPos.NEXT)
     pdf.set_xy(pdf.l_margin, top + 25)
 
 
@@ -98,7 +101,7 @@ def _section(pdf: Sheet, s: Situation, section: Section) -> None:
     height = (len(section.rows) + 2) * ROW + len(notes) * 6
     _heading(pdf, section.label, needed=height + 10)
     top = pdf.get_y()
-    pdf.image(io.BytesIO(field_chart(section, "png")), x=pdf.l_margin + TABLE_WIDTH + 6,
+    pdf.image(io.BytesIO(field_chart(section, "png")), x=pdf.l_margin + TABLE_WIDTH + 4,
               y=top, w=80, h=80 * (len(section.rows) * 4.6 + 3) / 80,
               alt_text=say.alt_field(s, section))
     pdf.set_xy(pdf.l_margin, top)
@@ -111,14 +114,20 @@ def _section(pdf: Sheet, s: Situation, section: Section) -> None:
     _row(pdf, words("total"), section.table.shown(TOTAL, TOTAL), bold=True)
     for note in notes:
         pdf.font(6.5, color=MUTED)
-        pdf.multi_cell(TABLE_WIDTH, 3, printable(note), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(TABLE_WIDTH, 3, printable(note), align="L", new_x=XPos.LMARGIN,
+                       new_y=YPos.NEXT)
     chart_bottom = top + len(section.rows) * 4.6 + 3
     pdf.set_y(max(pdf.get_y(), chart_bottom))
 
 
 def _row(pdf: Sheet, label: str, count: str, bold: bool = False) -> None:
+    """A label too long for its line is shortened; the HTML file gives it in full."""
     pdf.font(7.5, bold=bold)
-    pdf.cell(TABLE_WIDTH - COUNT_WIDTH, ROW, printable(label))
+    room = TABLE_WIDTH - COUNT_WIDTH - 2
+    text = printable(label)
+    while pdf.get_string_width(text) > room and len(text) > 4:
+        text = text[:-2].rstrip() + "…"
+    pdf.cell(TABLE_WIDTH - COUNT_WIDTH, ROW, text)
     pdf.cell(COUNT_WIDTH, ROW, printable(count), align="R", new_x=XPos.LMARGIN,
              new_y=YPos.NEXT)
 
@@ -139,7 +148,7 @@ def _methods(pdf: Sheet, s: Situation) -> None:
     for line in lines:
         pdf.font(7.5)
         pdf.set_x(pdf.l_margin + 3)
-        pdf.multi_cell(pdf.epw - 6, 3.5, printable(line), new_x=XPos.LMARGIN,
+        pdf.multi_cell(pdf.epw - 6, 3.5, printable(line), align="L", new_x=XPos.LMARGIN,
                        new_y=YPos.NEXT)
         pdf.ln(1)
 
