@@ -9,7 +9,7 @@ import io
 
 from fpdf.enums import XPos, YPos
 
-from bot.documents.pdf import MUTED, Sheet, printable
+from bot.documents.pdf import INK, MUTED, Sheet, printable
 from bot.reports import situation_text as say
 from bot.reports.situation import Section, Situation
 from bot.reports.situation_charts import field_chart, trend_chart
@@ -24,6 +24,7 @@ def render(s: Situation) -> bytes:
     words = s.words
     created = dt.datetime.combine(s.created, dt.time(), tzinfo=dt.UTC)
     pdf = Sheet(f"{words('title')} – {say.heading(s)}", words.lang, created)
+    pdf.sheet_title = printable(words("title"))  # the foot of a page: the title alone fits
     pdf.set_margins(left=18, top=14, right=18)
     pdf.set_auto_page_break(auto=True, margin=16)
     pdf.add_page()
@@ -57,26 +58,32 @@ def _heading(pdf: Sheet, text: str, needed: float = 20) -> None:
 
 
 def _glance(pdf: Sheet, s: Situation) -> None:
+    """The headline figures in boxes of one height, as tall as the fullest needs."""
     lines = say.headline(s)
     width = pdf.epw / len(lines)
+    parts = [[(what, 7.5, False, 3.4), (value, 13 if value[:1].isdigit() or value[:1] in "+-"
+                                         else 10, True, 5.5), (detail, 6.5, False, 3)]
+             for what, value, detail in lines]
+    height = max(sum(_lines(pdf, text, size, bold, width - 4) * step
+                     for text, size, bold, step in box) for box in parts) + 3
     top = pdf.get_y()
-    for index, (what, value, detail) in enumerate(lines):
+    for index, box in enumerate(parts):
         x = pdf.l_margin + index * width
         pdf.set_draw_color(120, 120, 120)
-        pdf.rect(x + 0.5, top, width - 1, 24)
+        pdf.rect(x + 0.5, top, width - 1, height)
         pdf.set_xy(x + 2, top + 1.5)
-        pdf.font(7.5)
-        pdf.multi_cell(width - 4, 3.4, printable(what), align="L", new_x=XPos.LEFT,
-                       new_y=YPos.NEXT)
-        pdf.set_x(x + 2)
-        pdf.font(13, bold=True)
-        pdf.multi_cell(width - 4, 6, printable(value), align="L", new_x=XPos.LEFT,
-                       new_y=YPos.NEXT)
-        pdf.set_x(x + 2)
-        pdf.font(6.5, color=MUTED)
-        pdf.multi_cell(width - 4, 3, printable(detail), align="L", new_x=XPos.LEFT,
-                       new_y=YPos.NEXT)
-    pdf.set_xy(pdf.l_margin, top + 25)
+        for text, size, bold, step in box:
+            pdf.font(size, bold=bold, color=MUTED if size < 7 else INK)
+            pdf.multi_cell(width - 4, step, printable(text), align="L", new_x=XPos.LEFT,
+                           new_y=YPos.NEXT)
+    pdf.set_xy(pdf.l_margin, top + height + 1)
+
+
+def _lines(pdf: Sheet, text: str, size: float, bold: bool, width: float) -> int:
+    pdf.font(size, bold=bold)
+    found = pdf.multi_cell(width, 1, printable(text), dry_run=True, output="LINES")
+    assert isinstance(found, list)
+    return len(found)
 
 
 def _trend_table(pdf: Sheet, s: Situation) -> None:

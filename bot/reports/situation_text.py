@@ -43,6 +43,8 @@ def headline(s: Situation) -> list[tuple[str, str, str]]:
     for key, share in s.shares.items():
         if share is None:
             lines.append((words(key), words("hidden"), hidden_why))
+        elif not share.total:
+            lines.append((words(key), "–", words("share_detail", count=0, total=0)))
         else:
             lines.append((words(key), f"{share.percent} %",
                           words("share_detail", count=share.count, total=share.total)))
