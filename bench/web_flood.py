@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,9 +46,32 @@ HEADERS = {"X-Lotse": "1"}
 
 
 @dataclass
-class Result:
+class Talkers:
+    """The conversations already running: each turn's time from sending to its answer."""
+
     latencies: list[float] = field(default_factory=list)
     talker_failures: int = 0
+
+    async def talk(self, url: str, http: aiohttp.ClientSession, index: int, talkers: int,
+                   every: float, end: float) -> None:
+        """One talker: "hilfe" every `every` seconds (open loop) until `end`, spread evenly
+        with the others over the period."""
+        await asyncio.sleep(every * index / talkers)
+        due = time.perf_counter()
+        while due < end:
+            sent = time.perf_counter()
+            async with http.post(f"{url}/api/say", json={"text": "hilfe"},
+                                 headers=HEADERS) as response:
+                await response.read()
+                if response.status != 200:
+                    self.talker_failures += 1
+            self.latencies.append(time.perf_counter() - sent)
+            due += every
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+
+
+@dataclass
+class Result(Talkers):
     flood_sent: int = 0
     flood_begun: int = 0
     flood_refused: int = 0
@@ -60,65 +85,73 @@ def session(address: str, cookies: bool) -> aiohttp.ClientSession:
         local_addr=(address, 0), limit=0))
 
 
+async def running(url: str, count: int) -> list[aiohttp.ClientSession]:
+    """`count` browsers at 127.0.0.3, each with a conversation begun; the caller closes them."""
+    people = [session("127.0.0.3", True) for _ in range(count)]
+    for http in people:
+        async with http.post(f"{url}/api/start", json={}, headers=HEADERS) as response:
+            await response.read()
+    return people
+
+
+@contextlib.asynccontextmanager
+async def web_page(bundle: Bundle, settings: WebSettings, folder: Path,
+                   ) -> AsyncIterator[WebChannel]:
+    """The web channel as `lotse web` runs it (the per-conversation rate limit on), over a
+    state database in `folder`, serving until the block ends."""
+    store = StateStore(folder / "state.db")
+    service = ConversationService(bundle, store, KeyHasher(b"web-bench-secret-0123456789abcd"))
+    service.rate_limit = RateLimit()
+    channel = WebChannel(service, settings)
+    stop = asyncio.Event()
+    server = asyncio.create_task(channel.run(stop))
+    try:
+        await asyncio.wait_for(channel.ready.wait(), 10)
+        yield channel
+    finally:
+        stop.set()
+        await server
+        store.close()
+
+
 async def one_run(bundle: Bundle, seconds: float, talkers: int, every: float, connections: int,
                   flood: bool, caps: bool) -> Result:
     result = Result()
+    settings = WebSettings(listen="127.0.0.1:0") if caps else WebSettings(
+        listen="127.0.0.1:0", new_per_address=0, new_per_minute=0)
     with tempfile.TemporaryDirectory() as folder:
-        store = StateStore(Path(folder) / "state.db")
-        service = ConversationService(bundle, store, KeyHasher(b"web-flood-bench-secret-0123456"))
-        service.rate_limit = RateLimit()
-        settings = WebSettings(listen="127.0.0.1:0") if caps else WebSettings(
-            listen="127.0.0.1:0", new_per_address=0, new_per_minute=0)
-        channel = WebChannel(service, settings)
-        stop = asyncio.Event()
-        server = asyncio.create_task(channel.run(stop))
-        await asyncio.wait_for(channel.ready.wait(), 10)
-        url = channel.url
-        end = time.perf_counter() + seconds
-
-        async def talk(http: aiohttp.ClientSession, index: int) -> None:
-            await asyncio.sleep(every * index / talkers)  # spread evenly over the period
-            due = time.perf_counter()
-            while due < end:
-                sent = time.perf_counter()
-                async with http.post(f"{url}/api/say", json={"text": "hilfe"},
-                                     headers=HEADERS) as response:
-                    await response.read()
-                    if response.status != 200:
-                        result.talker_failures += 1
-                result.latencies.append(time.perf_counter() - sent)
-                due += every
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
-
-        async def flooder(http: aiohttp.ClientSession) -> None:
-            while time.perf_counter() < end:
-                async with http.post(f"{url}/api/start", json={}, headers=HEADERS) as response:
-                    await response.read()
-                result.flood_sent += 1
-                if response.status == 200:
-                    result.flood_begun += 1
-                elif response.status == 429:
-                    result.flood_refused += 1
-
-        people = [session("127.0.0.3", True) for _ in range(talkers)]
-        try:
-            for http in people:  # their conversations run before the flood begins
-                async with http.post(f"{url}/api/start", json={}, headers=HEADERS) as response:
-                    await response.read()
-            end = time.perf_counter() + seconds
-            async with session("127.0.0.2", False) as attacker:
-                tasks = [talk(http, i) for i, http in enumerate(people)]
-                if flood:
-                    tasks += [flooder(attacker) for _ in range(connections)]
-                await asyncio.gather(*tasks)
-        finally:
-            for http in people:
-                await http.close()
-            stop.set()
-            await server
-            store.close()
+        async with web_page(bundle, settings, Path(folder)) as channel:
+            await flood_run(channel.url, result, seconds, talkers, every, connections, flood)
         result.state_kb = sum(p.stat().st_size for p in Path(folder).iterdir()) / 1024
     return result
+
+
+async def flood_run(url: str, result: Result, seconds: float, talkers: int, every: float,
+                    connections: int, flood: bool) -> None:
+    end = time.perf_counter() + seconds
+
+    async def flooder(http: aiohttp.ClientSession) -> None:
+        while time.perf_counter() < end:
+            async with http.post(f"{url}/api/start", json={}, headers=HEADERS) as response:
+                await response.read()
+            result.flood_sent += 1
+            if response.status == 200:
+                result.flood_begun += 1
+            elif response.status == 429:
+                result.flood_refused += 1
+
+    people = await running(url, talkers)  # their conversations run before the flood begins
+    try:
+        end = time.perf_counter() + seconds
+        async with session("127.0.0.2", False) as attacker:
+            tasks = [result.talk(url, http, i, talkers, every, end)
+                     for i, http in enumerate(people)]
+            if flood:
+                tasks += [flooder(attacker) for _ in range(connections)]
+            await asyncio.gather(*tasks)
+    finally:
+        for http in people:
+            await http.close()
 
 
 def show(name: str, result: Result, seconds: float) -> None:
