@@ -6,8 +6,10 @@ handled, so a crash loses nothing. What was written while Lotse was down is not 
 answer, as the question may have changed: the person gets the open question again instead.
 
 A room with more than one other member gets a short note and is left: what a person tells
-Lotse does not belong in a group. Keys are shared with every device of the person, verified or
-not (see docs/matrix.md for why). Nothing here logs message text, user ids or room ids.
+Lotse does not belong in a group. The ids of a conversation's messages are kept, sealed, so that
+`forget` can redact them after a restart too (bot/service/sent_messages.py). Keys are shared
+with every device of the person, verified or not (see docs/matrix.md for why). Nothing here
+logs message text, user ids or room ids.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import asyncio
 import contextlib
 import html
 import logging
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,10 +45,12 @@ from bot.channels.matrix_login import MatrixError, close, log_in, quiet_nio
 from bot.channels.matrix_render import Part, joined, message, notice, part, text_html
 from bot.channels.plaintext import for_typing
 from bot.channels.recent import Recent
+from bot.channels.starting import when_reachable
 from bot.config import MatrixSettings
 from bot.engine.conversation import Document, Ended, Event, Output, Resume, Said, Start
 from bot.service.conversations import ConversationService
 from bot.service.keys import ConversationKey
+from bot.service.sent_messages import SentMessages
 from storage.private_file import write_private
 
 log = logging.getLogger(__name__)
@@ -64,10 +68,15 @@ class _Room:
     """Turns of one room run and send in order; other rooms go on meanwhile."""
     events: list[str] = field(default_factory=list)
     """Ids of this conversation's messages, both sides, for `forget`."""
+    key: ConversationKey | None = None
+    """The conversation of the room, once known: its ids kept from before this start are read."""
+    changed: bool = False
+    """`events` changed since they were last kept."""
 
     def seen(self, event_id: str) -> None:
         self.events.append(event_id)
         del self.events[:-EVENTS_PER_ROOM]
+        self.changed = True
 
 
 class MatrixChannel:
@@ -85,18 +94,19 @@ class MatrixChannel:
         self.client: AsyncClient | None = None
         self._token: str | None = None
         self._rooms: Recent[str, _Room] = Recent(_Room, ROOM_LIMIT)
+        self.sent = SentMessages(service.store, service.hasher, EVENTS_PER_ROOM)
         self._leaving: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._saving: asyncio.Task[bool] | None = None
         self._syncing: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        starting = asyncio.create_task(self.start())
+        """Serve until `stop`; a homeserver not reachable at start is tried again meanwhile."""
+        starting = asyncio.create_task(when_reachable(self.name, self.start, _unreachable, stop))
         stopping = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if starting.done():
-                starting.result()  # a refused login ends here, with its reason
+            if starting.done() and starting.result():  # a refused login ends here, with why
                 assert self._syncing is not None
                 await asyncio.wait({self._syncing, stopping},
                                    return_when=asyncio.FIRST_COMPLETED)
@@ -293,7 +303,7 @@ class MatrixChannel:
         await self._turn(room_id, person, event, f"join {event_id}")
 
     async def _message(self, room_id: str, person: str, event: Any) -> None:
-        memory = self._rooms[room_id]
+        memory = self._memory(room_id, person)
         memory.seen(str(event.event_id))
         key = ConversationKey("matrix", person)
         if isinstance(event, RoomMessageText):
@@ -304,7 +314,7 @@ class MatrixChannel:
         if isinstance(event, MegolmEvent):
             await self._undecryptable(room_id, key, event)
             return
-        async with memory.lock:  # media
+        async with memory.lock, self._keeping(room_id, memory):  # media
             await self._send(room_id, notice(self._text("matrix.text_only", key)), memory)
 
     async def _undecryptable(self, room_id: str, key: ConversationKey,
@@ -315,14 +325,14 @@ class MatrixChannel:
         log.info("matrix: a message could not be decrypted")
         with contextlib.suppress(LocalProtocolError):  # asked for this session already
             await client.request_room_key(event)
-        memory = self._rooms[room_id]
-        async with memory.lock:
+        memory = self._memory(room_id, key.user)
+        async with memory.lock, self._keeping(room_id, memory):
             await self._send(room_id, notice(self._text("matrix.undecryptable", key)), memory)
 
     async def _turn(self, room_id: str, person: str, event: Event, event_id: str) -> None:
         key = ConversationKey("matrix", person)
-        memory = self._rooms[room_id]
-        async with memory.lock:
+        memory = self._memory(room_id, person)
+        async with memory.lock, self._keeping(room_id, memory):
             before = self.service.language(key)
             outputs = await self.service.handle(key, event, event_id, room_id)
             if outputs:
@@ -334,9 +344,29 @@ class MatrixChannel:
         if self.client is None or address not in self.client.rooms:
             log.info("a reminder could not be delivered: the room is gone")
             return
-        memory = self._rooms[address]
-        async with memory.lock:
+        room = self.client.rooms[address]
+        others = [u for u in room.users if u != self.client.user_id]
+        memory = self._memory(address, others[0]) if len(others) == 1 else self._rooms[address]
+        async with memory.lock, self._keeping(address, memory):
             await self._deliver(address, lang, memory, outputs)
+
+    def _memory(self, room_id: str, person: str) -> _Room:
+        """The room's memory; met for the first time since the start, with the ids kept."""
+        memory = self._rooms[room_id]
+        if memory.key is None:
+            memory.key = ConversationKey("matrix", person)
+            memory.events = self.sent.of(memory.key, room_id) + memory.events
+        return memory
+
+    @contextlib.asynccontextmanager
+    async def _keeping(self, room_id: str, memory: _Room) -> AsyncIterator[None]:
+        """Keep the room's event ids once the turn in it is done, sent in full or not."""
+        try:
+            yield
+        finally:
+            if memory.changed and memory.key is not None:
+                memory.changed = False
+                self.sent.keep(memory.key, room_id, memory.events)
 
     async def _deliver(self, room_id: str, lang: str, memory: _Room,
                        outputs: tuple[Output, ...]) -> None:
@@ -413,7 +443,14 @@ class MatrixChannel:
         person's where Lotse has the power to (in a DM made by Element it has)."""
         client = self.client
         assert client is not None
-        ids, memory.events = memory.events, []
+        ids, memory.events, memory.changed = memory.events, [], False
         for event_id in ids:
             with contextlib.suppress(LocalProtocolError):
                 await client.room_redact(room_id, event_id)
+        if memory.key is not None:
+            self.sent.erase(memory.key)
+
+
+def _unreachable(err: BaseException) -> bool:
+    """The homeserver did not answer (nio gave up its retries during the login)."""
+    return isinstance(err, aiohttp.ClientConnectionError | TimeoutError)

@@ -7,6 +7,7 @@ readable by the owner only.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -73,16 +74,30 @@ def load_login(path: Path) -> Login | None:
         return None
 
 
+LOGIN_TIMEOUTS = 2
+"""Connection failures nio retries during the login before it gives up: then the channel says
+the homeserver cannot be reached and tries again later (bot/channels/starting.py). After the
+login nio retries without end, as a homeserver restarting should not cost a reply."""
+
+
 async def log_in(settings: MatrixSettings, folder: Path, *, sync_timeout: float,
                  max_retry_pause: float) -> AsyncClient:
-    """A logged-in client: the configured token, else the saved device, else the password."""
+    """A logged-in client: the configured token, else the saved device, else the password.
+    Raises aiohttp.ClientConnectionError or TimeoutError when the homeserver is not there."""
+    client = await _log_in(settings, folder, sync_timeout, max_retry_pause)
+    client.config = dataclasses.replace(client.config, max_timeouts=None)
+    return client
+
+
+async def _log_in(settings: MatrixSettings, folder: Path, sync_timeout: float,
+                  max_retry_pause: float) -> AsyncClient:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     (folder / STORE_DIR).mkdir(exist_ok=True, mode=0o700)
 
     def new_client() -> AsyncClient:
         config = AsyncClientConfig(
             encryption_enabled=True, store_sync_tokens=False, pickle_key=_pickle_key(folder),
-            max_timeout_retry_wait_time=max_retry_pause,
+            max_timeout_retry_wait_time=max_retry_pause, max_timeouts=LOGIN_TIMEOUTS,
             request_timeout=max(60.0, sync_timeout + 30))
         return AsyncClient(settings.homeserver, settings.user_id,
                            store_path=str(folder / STORE_DIR), config=config)

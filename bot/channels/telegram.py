@@ -1,7 +1,8 @@
 """The Telegram channel, on python-telegram-bot: inline keyboards, HTML, files, private chats.
 
-The update id is the event id, so an update delivered twice is handled once. Kept in memory,
-never message text: per chat the ids of its messages, so `forget` can delete them.
+The update id is the event id, so an update delivered twice is handled once. Kept, never
+message text: per chat the ids of its messages, so `forget` can delete them, in memory and,
+sealed, in state.db (bot/service/sent_messages.py), so that it can after a restart too.
 
 Polling and webhook start with `drop_pending_updates`: what was sent while Lotse was down would
 otherwise count as the answer to a question that may have changed. `AIORateLimiter` waits out
@@ -15,7 +16,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +26,14 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import BotCommand, InputFile, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.channels.document_files import document_files
 from bot.channels.errors import ChannelError
 from bot.channels.plaintext import render
 from bot.channels.recent import Recent
+from bot.channels.starting import when_reachable
 from bot.channels.telegram_render import (
     SEND,
     Buttons,
@@ -57,6 +59,7 @@ from bot.engine.conversation import (
 )
 from bot.service.conversations import ConversationService
 from bot.service.keys import ConversationKey
+from bot.service.sent_messages import SentMessages
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +89,15 @@ class _Chat:
     keyboards: list[int] = field(default_factory=list)
     choosing: dict[int, tuple[Question, set[str]]] = field(default_factory=dict)
     """A multiple-choice question on screen (by message id) and what is ticked so far."""
+    loaded: bool = False
+    """The ids kept from before this start were read."""
+    changed: bool = False
+    """`messages` changed since they were last kept."""
 
     def sent(self, message_id: int) -> None:
         self.messages.append(message_id)
         del self.messages[:-MESSAGES_PER_CHAT]
+        self.changed = True
 
 
 class _Retrying(AIORateLimiter):
@@ -132,6 +140,7 @@ class TelegramChannel:
         self.settings = settings
         self.poll_timeout = poll_timeout
         self.buttons = Buttons()
+        self.sent = SentMessages(service.store, service.hasher, MESSAGES_PER_CHAT)
         self._chats: Recent[int, _Chat] = Recent(_Chat, CHAT_LIMIT)
         self._told_groups: set[int] = set()
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
@@ -150,6 +159,22 @@ class TelegramChannel:
             # bot.config refuses this already; a channel built another way must not run open.
             raise ChannelError("telegram.webhook_url needs telegram.webhook_secret "
                                "(LOTSE_TELEGRAM_WEBHOOK_SECRET)")
+        try:
+            await self._start()
+        except InvalidToken:
+            await self._clean_up()
+            raise ChannelError("Telegram: the server refused telegram.token "
+                               "(LOTSE_TELEGRAM_TOKEN); copy it again from @BotFather") from None
+        except BaseException:
+            await self._clean_up()
+            raise
+
+    async def _clean_up(self) -> None:
+        """After a failed start, so that a start can be tried again; the first error counts."""
+        with contextlib.suppress(Exception):
+            await self.stop()
+
+    async def _start(self) -> None:
         app = self.application
         await app.initialize()
         await self.register_commands()
@@ -178,7 +203,9 @@ class TelegramChannel:
         await app.shutdown()
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.start()
+        """Serve until `stop`; a server not reachable at start is tried again meanwhile."""
+        if not await when_reachable(self.name, self.start, _unreachable, stop):
+            return
         try:
             await stop.wait()
         finally:
@@ -213,7 +240,7 @@ class TelegramChannel:
         if event is None:
             return
         memory = self.chat(chat.id)
-        async with memory.lock:
+        async with memory.lock, self.keeping(chat.id, memory):
             if update.message is not None:
                 memory.sent(update.message.message_id)
             query = update.callback_query
@@ -282,7 +309,23 @@ class TelegramChannel:
         return Said(text, lang) if text else None
 
     def chat(self, chat_id: int) -> _Chat:
-        return self._chats[chat_id]
+        """The chat's memory; met for the first time since the start, with the ids kept."""
+        memory = self._chats[chat_id]
+        if not memory.loaded:
+            kept = self.sent.of(_key(chat_id), str(chat_id))
+            memory.messages = [int(i) for i in kept if i.isdigit()] + memory.messages
+            memory.loaded = True
+        return memory
+
+    @contextlib.asynccontextmanager
+    async def keeping(self, chat_id: int, memory: _Chat) -> AsyncIterator[None]:
+        """Keep the chat's message ids once the turn in it is done, sent in full or not."""
+        try:
+            yield
+        finally:
+            if memory.changed:
+                memory.changed = False
+                self.sent.keep(_key(chat_id), str(chat_id), [str(i) for i in memory.messages])
 
     async def only_private(self, chat_id: int, lang: str | None) -> None:
         if chat_id in self._told_groups:
@@ -302,7 +345,7 @@ class TelegramChannel:
         """A reminder; one to a user who blocked the bot counts as delivered: nobody to tell."""
         chat_id = int(address)
         memory = self.chat(chat_id)
-        async with memory.lock:
+        async with memory.lock, self.keeping(chat_id, memory):
             for message_id in list(memory.keyboards):
                 await self.drop_keyboard(chat_id, message_id, memory)
             try:
@@ -365,6 +408,7 @@ class TelegramChannel:
         memory.messages.clear()
         memory.keyboards.clear()
         memory.choosing.clear()
+        memory.changed = False
         for start in range(0, len(ids), DELETE_BATCH):
             batch = ids[start:start + DELETE_BATCH]
             try:
@@ -373,3 +417,14 @@ class TelegramChannel:
                 for message_id in batch:  # one too old fails the batch: try each on its own
                     with contextlib.suppress(BadRequest):
                         await self.call("deleteMessage", chat_id=chat_id, message_id=message_id)
+        self.sent.erase(_key(chat_id))
+
+
+def _unreachable(err: BaseException) -> bool:
+    """A network error (a refused connection, a timeout, a 5xx); BadRequest is one to PTB."""
+    return isinstance(err, NetworkError) and not isinstance(err, BadRequest)
+
+
+def _key(chat_id: int) -> ConversationKey:
+    """A private chat's id is its user's: the conversation's key (`on_update` checks it)."""
+    return ConversationKey("telegram", str(chat_id))
