@@ -9,6 +9,8 @@ and the render slot are also checked on their own, where a whole server would on
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +171,24 @@ async def test_renders_take_turns_round_robin_and_a_queue_has_a_bound() -> None:
     assert gate.waiting("script") == 0
     async with gate.slot("anna"):  # the slot is free again
         pass
+
+
+FROM_STDIN = """
+import asyncio, datetime as dt
+import bot.channels.document_files as renders
+from bot.engine.conversation import Document
+
+document = Document("Protokoll", "p", (("Ort", "Kassel"),),
+                    dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC), "de")
+pdf, txt = asyncio.run(renders.document_files(document))
+print(pdf.data[:4].decode(), type(renders._worker).__name__)
+"""
+
+
+async def test_a_document_is_made_even_where_no_worker_process_can_start() -> None:
+    """A program read from stdin cannot be imported again by the worker process, which then
+    dies at its start: the document is rendered in a thread instead, and logged so."""
+    done = subprocess.run([sys.executable, "-"], input=FROM_STDIN, capture_output=True,
+                          text=True, check=True, timeout=120)
+    assert done.stdout.split() == ["%PDF", "ThreadPoolExecutor"]
+    assert "documents are rendered in a thread" in done.stderr

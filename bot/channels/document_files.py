@@ -106,26 +106,38 @@ async def document_files(document: Document, who: str = "", most_waiting: int | 
     """The PDF and the text file, in memory, rendered by the shared worker in turn. `who`
     shares the worker fairly; `most_waiting`: refuse (`RenderBusy`) rather than queue when
     that many of `who`'s documents wait already."""
-    global _worker
     async with RENDERS.slot(who, most_waiting):
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(_render_worker(), _build, document)
         except BrokenProcessPool:  # the worker died (killed, out of memory): a new one
             log.warning("the document worker stopped; starting a new one")
-            _worker = None
+            _render_worker(renew=True)
+        try:
             return await loop.run_in_executor(_render_worker(), _build, document)
+        except BrokenProcessPool:  # it cannot start here at all (see _render_worker)
+            return await loop.run_in_executor(_render_worker(thread=True), _build, document)
 
 
-def _render_worker() -> Executor:
+def _render_worker(renew: bool = False, thread: bool = False) -> Executor:
+    """The worker: a process, started by "spawn" (nothing of this process's memory is
+    copied into it; it imports the `lotse` script, which starts nothing when imported).
+    A thread where no process can start, or a started one dies at once."""
     global _worker
-    if _worker is None:
+    if renew:
+        _worker = None
+    if thread and not isinstance(_worker, ThreadPoolExecutor):
+        log.warning("no document worker process can run here: documents are rendered in a "
+                    "thread (turns wait longer while a document is made)")
+        _worker = None
+    if _worker is None and not thread:
         try:
             _worker = ProcessPoolExecutor(max_workers=1, initializer=_quiet,
                                           mp_context=multiprocessing.get_context("spawn"))
         except (OSError, NotImplementedError, ImportError) as err:
             log.warning("documents are rendered in a thread: no worker process (%s)", err)
-            _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lotse-documents")
+    if _worker is None:
+        _worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lotse-documents")
     return _worker
 
 
