@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +26,6 @@ from storage.state_store import StateStore
 STALE_CLAIM = 600
 OVERDUE_LIMIT = 30 * 86400
 """A reminder that could not be delivered for 30 days (its channel gone) is dropped by purge."""
-
-_COLUMNS = "id, conversation, channel, address, due_at, kind, lang, key_slot"
-
 
 @dataclass(frozen=True, slots=True)
 class StoredReminder:
@@ -55,7 +53,9 @@ class ReminderStore:
         the next commit of the state store."""
         reminder_id = secrets.token_hex(8)
         slot, sealed = self._store.seal_apart(address, _owner(reminder_id))
-        self._retire("conversation = ? AND kind = ?", (conversation, kind))
+        self._retire(self._conn.execute(
+            "SELECT key_slot FROM reminders WHERE conversation = ? AND kind = ?",
+            (conversation, kind)))
         self._store.defer("DELETE FROM reminders WHERE conversation = ? AND kind = ?",
                           (conversation, kind))
         self._store.defer(
@@ -65,21 +65,23 @@ class ReminderStore:
 
     def of(self, conversation: str) -> list[StoredReminder]:
         return self._opened(self._conn.execute(
-            f"SELECT {_COLUMNS} FROM reminders WHERE conversation = ? ORDER BY due_at",
-            (conversation,)).fetchall())
+            "SELECT id, conversation, channel, address, due_at, kind, lang, key_slot "
+            "FROM reminders WHERE conversation = ? ORDER BY due_at", (conversation,)).fetchall())
 
     def cancel(self, conversation: str) -> None:
         """Erase every reminder of this conversation; durable with the next commit, which also
         overwrites their keys."""
-        self._retire("conversation = ?", (conversation,))
+        self._retire(self._conn.execute(
+            "SELECT key_slot FROM reminders WHERE conversation = ?", (conversation,)))
         self._store.defer("DELETE FROM reminders WHERE conversation = ?", (conversation,))
 
     def due(self, now: int, limit: int = 100) -> list[StoredReminder]:
         """Reminders due by `now` that nobody is delivering, oldest first. One whose key is lost
         (a power cut) can reach nobody: it is dropped."""
         rows = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM reminders WHERE due_at <= ? "
-            "AND (claimed_at IS NULL OR claimed_at < ?) ORDER BY due_at LIMIT ?",
+            "SELECT id, conversation, channel, address, due_at, kind, lang, key_slot "
+            "FROM reminders WHERE due_at <= ? AND (claimed_at IS NULL OR claimed_at < ?) "
+            "ORDER BY due_at LIMIT ?",
             (now, now - STALE_CLAIM, limit)).fetchall()
         found = self._opened(rows)
         readable = {r.id for r in found}
@@ -104,11 +106,13 @@ class ReminderStore:
 
     def done(self, reminder_id: str) -> None:
         """Delivered: erased at once, its key overwritten."""
-        self._erase("id = ?", (reminder_id,))
+        self._erase(lambda conn: conn.execute(
+            "DELETE FROM reminders WHERE id = ? RETURNING key_slot", (reminder_id,)))
 
     def purge(self, now: int) -> int:
         """Erase reminders overdue for longer than OVERDUE_LIMIT (their channel is gone)."""
-        return self._erase("due_at < ?", (now - OVERDUE_LIMIT,))
+        return self._erase(lambda conn: conn.execute(
+            "DELETE FROM reminders WHERE due_at < ? RETURNING key_slot", (now - OVERDUE_LIMIT,)))
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM reminders").fetchone()[0])
@@ -123,23 +127,18 @@ class ReminderStore:
                                             lang))
         return found
 
-    def _retire(self, where: str, params: tuple[object, ...]) -> None:
-        """The keys of the committed rows `where` selects go once the next commit deleted them."""
-        for (slot,) in self._conn.execute(f"SELECT key_slot FROM reminders WHERE {where}",
-                                          params).fetchall():
+    def _retire(self, slots: sqlite3.Cursor) -> None:
+        """The keys of these committed rows go once the next commit deleted them."""
+        for (slot,) in slots.fetchall():
             self._store.retire_apart(slot)
 
-    def _erase(self, where: str, params: tuple[object, ...]) -> int:
-        """Delete the rows `where` selects now and overwrite their keys; how many."""
-        def delete(conn: sqlite3.Connection) -> tuple[int, list[int | None]]:
-            slots = [r[0] for r in conn.execute(
-                f"SELECT key_slot FROM reminders WHERE {where}", params)]
-            return conn.execute(f"DELETE FROM reminders WHERE {where}", params).rowcount, slots
-
-        count, slots = self._store.write(delete)
+    def _erase(self, delete: Callable[[sqlite3.Connection], sqlite3.Cursor]) -> int:
+        """Run `delete` (a DELETE … RETURNING key_slot) in a write of its own and overwrite the
+        keys of the rows it deleted; how many."""
+        slots = self._store.write(lambda conn: [r[0] for r in delete(conn).fetchall()])
         for slot in slots:
             self._store.retire_apart(slot, now=True)
-        return count
+        return len(slots)
 
     def _seal_old(self) -> None:
         """Seal the addresses a Lotse before issue #26 kept in the clear, and cut the WAL that
