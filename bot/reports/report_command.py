@@ -75,8 +75,15 @@ def report(first: str | None, last: str | None, period: str | None, lang: str, o
     bundle = check(sources).bundle
     situation = build(counts, chosen, Catalogue(bundle, lang), Words.read(sources.content_dirs,
                                                                           lang), today)
+    try:
+        html, pdf = situation_html.render(situation), situation_pdf.render(situation)
+    except ModuleNotFoundError as err:  # pragma: no cover - depends on the installation
+        if err.name != "matplotlib":
+            raise
+        raise click.ClickException("the report's charts need matplotlib: pip install "
+                                   "'lotse[charts]'") from None
     out.mkdir(parents=True, exist_ok=True)
     stem = f"lagebild-{chosen.first}-{chosen.last}-{lang}"
-    (out / f"{stem}.html").write_text(situation_html.render(situation), encoding="utf-8")
-    (out / f"{stem}.pdf").write_bytes(situation_pdf.render(situation))
+    (out / f"{stem}.html").write_text(html, encoding="utf-8")
+    (out / f"{stem}.pdf").write_bytes(pdf)
     click.echo(f"{out / stem}.pdf\n{out / stem}.html")
