@@ -156,7 +156,7 @@ def test_a_citys_texts_and_contacts_take_the_place_of_the_shipped_ones(tmp_path:
     city = tmp_path / "city"
     assert CliRunner().invoke(main, ["init", str(city), "--city", "Musterstadt"]).exit_code == 0
     write(city / "content" / "de" / "local.yaml",
-          "system:\n  not_understood: Das verstehe ich in Musterstadt nicht.\n")
+          "system:\n  reask: Das verstehe ich in Musterstadt nicht.\n")
     config = str(city / "lotse.yaml")
     result = CliRunner().invoke(main, ["--config", config, "chat", "--data-dir",
                                        str(tmp_path / "data")], input="nein\nQuatsch\n")

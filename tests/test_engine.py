@@ -131,15 +131,34 @@ def test_a_sentence_with_one_choices_synonym_answers(bundle: Bundle, answer: str
 
 
 @pytest.mark.parametrize("nonsense", ["vielleicht", "7", "brief oder telefon", "", "🙂"])
-def test_nonsense_gets_the_question_again_with_its_options(bundle: Bundle,
-                                                           nonsense: str) -> None:
+def test_nonsense_gets_a_kind_reask_that_offers_to_go_on_then_goes_on(bundle: Bundle,
+                                                                       nonsense: str) -> None:
     talk = Talk(bundle)
     talk.send("nein")
     before = talk.state
+    assert before is not None
     talk.send(nonsense)
-    assert talk.state == before
-    assert "nicht verstanden" in talk.said
-    assert len(talk.question.options) == 3
+    assert talk.state is not None
+    assert (talk.state.frames, talk.state.history) == (before.frames, before.history)
+    assert "channel" not in talk.state.slots  # no answer taken
+    assert "nicht sicher, welche Antwort passt" in talk.said and "nicht verstanden" not in talk.said
+    assert [o.label for o in talk.question.options][-1] == "Weiter ohne Antwort"
+    assert len(talk.question.options) == 4
+    talk.send(nonsense)  # a second miss: on, without an answer, never a loop
+    assert "ohne diese Antwort weiter" in talk.said
+    assert talk.node == "when" and talk.state is not None
+    assert talk.state.slots.get("channel") is None
+    talk.send("zurück")
+    assert talk.node == "channel"  # and back to the question at any time
+
+
+@pytest.mark.parametrize("go_on", ["4", "Weiter ohne Antwort", "weiter"])
+def test_the_offer_to_go_on_is_taken_by_number_or_words(bundle: Bundle, go_on: str) -> None:
+    talk = Talk(bundle)
+    talk.send("nein")
+    talk.send("vielleicht")
+    talk.send(go_on)
+    assert talk.node == "when"
 
 
 @pytest.mark.parametrize(("lang", "first", "thanks", "general"), [
@@ -161,8 +180,8 @@ def test_what_happened_written_at_the_safety_question_is_thanked_for_not_refused
     assert thanks in talk.said and general not in talk.said
     assert [o.id for o in talk.question.options] == ["yes", "no"]
     talk.send("2" if lang == "de" else "no")
-    talk.send("blub")  # any other question keeps the general words
-    assert general in talk.said and thanks not in talk.said
+    talk.send("blub")  # any other question has the kind re-ask, not these words
+    assert thanks not in talk.said and general not in talk.said
 
 
 def test_conditions_route_on_earlier_answers_and_texts_show_them(bundle: Bundle) -> None:

@@ -49,7 +49,7 @@ def test_first_sentence_is_confirmed_once_then_only_what_is_missing_is_asked(
     assert talk.state is not None and "kind" not in talk.state.slots  # nothing assumed yet
     talk.send(YES[lang])
     assert INJURED[lang] in talk.question.text  # the first question not yet answered
-    assert talk.state.slots["kind"] == "threat" and talk.state.slots["channel"] == "phone"
+    assert talk.state.slots["kind"] == ("threat",) and talk.state.slots["channel"] == "phone"
     assert talk.state.slots["incident_date"] == "2026-11-25"
     seen = [talk.question.text]
     talk.send(NO[lang])  # not injured
@@ -132,10 +132,19 @@ def test_back_returns_to_the_line_and_takes_the_reading_back(shipped: Bundle) ->
     assert talk.question.text == LINE["de"]  # the reading still waits to be confirmed
 
 
-def test_danger_comes_first_and_nothing_else_is_assumed(shipped: Bundle) -> None:
-    turn = step(shipped, None, Said("Der Mann steht wieder im Flur und droht mir", "de"), NOW)
-    assert "110" in turn.outputs[0].text  # type: ignore[union-attr]
-    assert turn.state is not None and UNDERSTOOD_SLOT not in turn.state.slots
+def test_danger_comes_first_and_the_reading_waits_until_the_person_is_safe(
+        shipped: Bundle) -> None:
+    talk = Talk(shipped)
+    talk.state = None
+    talk.send_event(Said("Der Mann steht wieder im Flur und droht mir", "de"))
+    assert "110" in talk.outputs[0].text  # type: ignore[union-attr]
+    assert talk.node == "safe_now"  # not the line: whether the person is safe comes first
+    assert talk.state is not None and "kind" not in talk.state.slots  # nothing assumed
+    talk.send("1")  # safe now
+    assert talk.question.text == ("So habe ich Sie verstanden: Ihnen selbst passiert · Drohung · "
+                                  "Persönlich, am Schalter oder im Büro. Stimmt das?")
+    talk.send("ja")
+    assert talk.node == "injured"
 
 
 @pytest.mark.parametrize("lang", ["de", "en"])

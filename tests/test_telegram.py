@@ -104,6 +104,22 @@ async def answer(standin: StandIn, question: str, label: str) -> Shown:
     return before
 
 
+async def tick_and_send(standin: StandIn, question: str, label: str) -> Shown:
+    """A question of several answers: tap `label` (a tick), then "Auswahl senden"."""
+    shown: Shown = await standin.wait_for(asking(standin, question))
+    before = copy.deepcopy(shown)
+    await tap_and_send(standin, shown, label)
+    return before
+
+
+async def tap_and_send(standin: StandIn, shown: Shown, label: str) -> None:
+    await standin.tap(ANNA, shown, label)
+    ticked = await standin.wait_for(
+        lambda: "✓" in str(standin.shown[(ANNA, shown.message_id)].keyboard)
+        and standin.shown[(ANNA, shown.message_id)])
+    await standin.tap(ANNA, ticked, "Auswahl senden")
+
+
 async def write(standin: StandIn, text: str, expect: str) -> Shown:
     since = standin.last_id()
     await standin.send_text(ANNA, text)
@@ -137,7 +153,7 @@ async def test_a_whole_conversation_by_buttons_and_text_ends_with_the_document_a
     service = new_service(shipped, tmp_path)
     async with running(service, standin, mode):
         await first_questions(standin)
-        answered = await answer(standin, Q_WHAT, "Drohung")
+        answered = await tick_and_send(standin, Q_WHAT, "Drohung")
         await answer(standin, Q_HOW, "Persönlich")
         await standin.wait_for(said_after(standin, 0, Q_WHEN))
         await write(standin, "heute", Q_PROTOCOL)
@@ -162,7 +178,8 @@ async def test_a_whole_conversation_by_buttons_and_text_ends_with_the_document_a
     assert shown.keyboard is None and "Drohung" in str(answered.keyboard)
     assert len([m for m in standin.bot_messages(ANNA) if m.keyboard]) <= 1
     # Buttons say flow, node and choice in at most 64 bytes.
-    data = [b["callback_data"] for row in answered.keyboard or [] for b in row]
+    data = [b["callback_data"] for row in answered.keyboard or [] for b in row
+            if b["callback_data"] != "#send"]
     assert data and all(len(d.encode()) <= 64 and d.startswith("employee ") for d in data)
     # Commands are registered in both languages.
     assert "vergessen" in standin.commands["de"] and "forget" in standin.commands["en"]
@@ -245,6 +262,7 @@ async def test_a_restart_in_the_middle_continues_and_drops_what_came_while_down(
     await standin.send_text(ANNA, "5")  # "physical attack", sent while Lotse was down
     async with running(new_service(shipped, tmp_path), standin):
         since = standin.last_id()
+        # Ticks are kept in memory: after a restart, a tap on an answer sends that one.
         await standin.tap(ANNA, waiting, "Drohung")
         await standin.wait_for(asking(standin, Q_HOW))
     later = [m.text for m in standin.bot_messages(ANNA) if m.message_id > since]
@@ -306,7 +324,7 @@ async def test_a_forged_update_whose_chat_is_not_the_senders_own_gets_nothing_an
         assert standin.calls[calls:] == []  # not a word to anyone, no keyboard touched
         assert await service.has_conversation(ConversationKey("telegram", str(ANNA)))
         # Anna's conversation still waits at the same question, her own tap still answers it.
-        await standin.tap(ANNA, waiting, "Drohung")
+        await tap_and_send(standin, waiting, "Drohung")
         await standin.wait_for(asking(standin, Q_HOW))
     later = [m.text for m in standin.bot_messages(ANNA) if m.message_id > since]
     assert not any(STALE in t or "STATISTIK-KANARIE" in t for t in later)
@@ -483,6 +501,11 @@ async def walk_to_reminder_offer(standin: StandIn, bot: Bot, user: int) -> Shown
             node = buttons[0]["callback_data"].split(" ")[1]
             if node.startswith("reminder_offer"):
                 return asking_now
+            if any(b["callback_data"] == "#send" for b in buttons):  # several answers
+                if any(b["text"].startswith("✓") for b in buttons):
+                    await bot.handled_all(await standin.tap(user, asking_now, "Auswahl senden"))
+                    continue
+                buttons = [b for b in buttons if b["callback_data"] != "#send"]
             ids = [b["callback_data"].split(" ")[2] for b in buttons]
             pick = wanted.get(node) if wanted.get(node) in ids else next(
                 (i for i in ids if i in ("no", "none", "later")), ids[0])

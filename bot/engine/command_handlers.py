@@ -12,7 +12,7 @@ from bot.engine.fitting import fits_flows, fitted
 from bot.engine.moves import Begin, Close, Move, Show, again
 from bot.engine.reminding import stop_reminders
 from bot.engine.reply import Reply
-from bot.flows.model import OPENED_BY_REMINDER_SLOT, UNDERSTOOD_SLOT
+from bot.flows.model import DANGER_SLOT, OPENED_BY_REMINDER_SLOT, UNDERSTOOD_SLOT
 
 
 def start(reply: Reply, state: State | None, _: str | None) -> Move:
@@ -37,6 +37,8 @@ def back(reply: Reply, state: State | None, _: str | None) -> Move:
     slots = dict(state.slots)
     if undo.slot == UNDERSTOOD_SLOT:
         undone(slots)  # the answers a confirmed reading gave go with it
+    elif undo.slot == DANGER_SLOT:
+        slots.pop(UNDERSTOOD_SLOT, None)  # what the danger message said goes with the jump
     if undo.had_value:
         slots[undo.slot] = undo.previous
     else:

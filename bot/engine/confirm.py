@@ -28,10 +28,11 @@ from bot.engine.answers import match_choice
 from bot.engine.conversation import HISTORY_LIMIT, Option, Question, SlotValue, State, Undo
 from bot.engine.moves import At, Move, Show
 from bot.engine.reply import Reply
-from bot.engine.understanding import read_message
+from bot.engine.understanding import Understood, read_message
 from bot.flows.model import (
     CONFIRMED_SLOT,
     UNDERSTOOD_SLOT,
+    WAITING,
     Ask,
     Bundle,
     Choice,
@@ -42,13 +43,20 @@ from bot.flows.model import (
 )
 from bot.flows.words import normalize
 
-READ = ("role", "injured", "kind", "channel")
-"""The slots of one choice a reading may propose, in the order the line names them."""
+READ = ("role", "injured", "kind", "channel", "motive", "repeated", "address_known")
+"""The slots a reading may propose, in the order the line names them: the default flow's own
+questions, and the slots any flow's questions or `understand:` blocks give (the report's motive,
+whether it keeps happening, whether the home address is known)."""
 WORDS = {("role", "self"): "understood.role_self",
          ("role", "supervisor"): "understood.role_supervisor",
          ("injured", "yes"): "understood.injured_yes",
-         ("injured", "no"): "understood.injured_no"}
-"""Answers whose label ("Ja") says nothing alone get words of their own in the line."""
+         ("injured", "no"): "understood.injured_no",
+         ("repeated", "yes"): "understood.repeated_yes",
+         ("repeated", "no"): "understood.repeated_no",
+         ("address_known", "yes"): "understood.address_known_yes",
+         ("address_known", "no"): "understood.address_known_no"}
+"""Answers whose label ("Ja") says nothing alone, or that no question labels, get words of their
+own in the line."""
 YES, NO = "understood_yes", "understood_no"
 """The line's two answers, as button ids."""
 
@@ -62,15 +70,43 @@ def _read_slots(flow: Flow) -> dict[str, Ask]:
     """The questions of `flow` a reading may answer, by slot."""
     asks: dict[str, Ask] = {}
     for node in flow.nodes.values():
-        if isinstance(node, Ask) and node.slot in READ and not node.multiple:
+        if isinstance(node, Ask) and node.slot in READ:
             asks.setdefault(node.slot, node)
     return asks
 
 
+def _read(bundle: Bundle, read: Understood) -> dict[str, str | tuple[str, ...]]:
+    """What a message said about READ, each value one the flows loaded can hold in its slot."""
+    found: dict[str, str | frozenset[str] | None] = {
+        "role": read.role, "injured": read.injured, "channel": read.channel,
+        "kind": read.kinds, "motive": read.motive,
+        "repeated": _flag(read.repeated), "address_known": _flag(read.address_known)}
+    kept: dict[str, str | tuple[str, ...]] = {}
+    for slot in READ:
+        allowed = bundle.slot_values.get(slot)
+        value = found.get(slot)
+        if not value or allowed is None:
+            continue
+        if isinstance(value, str):
+            if value in allowed:
+                kept[slot] = value
+        else:  # several: in the order the flows offer them, so the line reads as the question
+            order = list(bundle.choice_labels.get(slot, {})) or sorted(allowed)
+            chosen = tuple(v for v in order if v in value and v in allowed)
+            if chosen:
+                kept[slot] = chosen if slot in bundle.multiple_slots else chosen[0]
+    return kept
+
+
+def _flag(value: bool | None) -> str | None:
+    return None if value is None else "yes" if value else "no"
+
+
 def propose(bundle: Bundle, state: State | None, text: str,
             now: dt.datetime) -> tuple[str, ...]:
-    """What `text` says about the unanswered questions of the default flow, as "slot=value"
-    pairs; () when it says nothing, or the conversation is elsewhere."""
+    """What `text` says about the unanswered slots of READ and the default flow's date, as
+    "slot=value" pairs (one per value of a slot of several answers); () when it says nothing,
+    or the conversation is elsewhere."""
     if state is not None and (state.frames[0].flow != bundle.default_flow
                               or len(state.frames) > 1 or UNDERSTOOD_SLOT in state.slots
                               or CONFIRMED_SLOT in state.slots):
@@ -78,17 +114,15 @@ def propose(bundle: Bundle, state: State | None, text: str,
     flow = bundle.flows[bundle.default_flow]
     slots = state.slots if state is not None else {}
     read = read_message(bundle, text, now)
-    asks = _read_slots(flow)
-    found = {"role": read.role, "injured": read.injured, "channel": read.channel}
-    if "kind" in asks:
-        found["kind"] = next((c.id for c in asks["kind"].choices if c.id in read.kinds), None)
-    pairs = [f"{slot}={found[slot]}" for slot in READ
-             if slot in asks and found.get(slot) is not None and slots.get(slot) is None
-             and asks[slot].choice(found[slot] or "") is not None]
+    pairs: list[str] = []
+    for slot, value in _read(bundle, read).items():
+        if slots.get(slot) is None:
+            pairs.extend(f"{slot}={v}" for v in (value if isinstance(value, tuple) else (value,)))
     date_slot = _date_slot(flow)
-    if (date_slot and isinstance(read.when, dt.date) and slots.get(date_slot) is None
-            and read.when <= now.astimezone(LOCAL).date()):  # never a future day
-        pairs.append(f"{date_slot}={read.when.isoformat()}")
+    day = read.when
+    if (date_slot and isinstance(day, dt.date) and slots.get(date_slot) is None
+            and day <= now.astimezone(LOCAL).date()):  # never a future day
+        pairs.append(f"{date_slot}={day.isoformat()}")
     return tuple(pairs)
 
 
@@ -98,40 +132,67 @@ def with_proposal(state: State, pairs: tuple[str, ...]) -> State:
     return dataclasses.replace(state, slots={**state.slots, UNDERSTOOD_SLOT: pairs})
 
 
-def _pairs(state: State) -> list[tuple[str, str]]:
+def after_answer(state: State, before: State, pairs: tuple[str, ...]) -> State:
+    """A proposal read from a sentence that also answered the question at `before`: `back`
+    takes the proposal back first, to that question."""
+    if not pairs:
+        return state
+    history = (*state.history, Undo(before.frames, UNDERSTOOD_SLOT))[-HISTORY_LIMIT:]
+    return State(state.lang, state.frames, {**state.slots, UNDERSTOOD_SLOT: pairs}, history)
+
+
+def _proposed(bundle: Bundle, state: State) -> dict[str, str | tuple[str, ...]]:
+    """The waiting proposal by slot; a tuple for a slot of several answers."""
     value = state.slots.get(UNDERSTOOD_SLOT)
-    values = value if isinstance(value, tuple) else ()
-    return [(p.partition("=")[0], p.partition("=")[2]) for p in values if "=" in p]
+    grouped: dict[str, str | tuple[str, ...]] = {}
+    for pair in value if isinstance(value, tuple) else ():
+        slot, _, one = pair.partition("=")
+        if not one:
+            continue
+        if slot in bundle.multiple_slots:
+            earlier = grouped.get(slot, ())
+            grouped[slot] = (*(earlier if isinstance(earlier, tuple) else ()), one)
+        else:
+            grouped.setdefault(slot, one)
+    return grouped
 
 
-def _reads(bundle: Bundle, here: Step) -> bool:
-    """`here` is a question a reading may answer."""
+def _before_reading(bundle: Bundle) -> frozenset[str]:
+    """The questions of the default flow the line never stands at: its first (safety comes
+    first) and the first question after the danger node ("are you safe now?")."""
     flow = bundle.flows[bundle.default_flow]
-    return ((isinstance(here, Ask) and _read_slots(flow).get(here.slot) is here)
-            or (isinstance(here, Input) and here.kind == "date"
-                and here.slot == _date_slot(flow)))
+    nodes = {flow.start}
+    danger = bundle.danger
+    if danger is not None and danger.flow == flow.id:
+        node = danger.go
+        for _ in range(len(flow.nodes)):
+            step = flow.nodes[node]
+            if isinstance(step, WAITING) or not step.next:
+                nodes.add(node)
+                break
+            node = step.next[0].target
+    return frozenset(nodes)
 
 
-def reads_at(bundle: Bundle, state: State, here: Step) -> bool:
-    """A sentence the question `here` cannot take is read: at the default flow's first
-    question and at the questions a reading may answer."""
-    flow = bundle.flows[bundle.default_flow]
-    return (len(state.frames) == 1 and state.here.flow == flow.id
-            and (state.here.node == flow.start or _reads(bundle, here)))
+def reads_at(bundle: Bundle, state: State) -> bool:
+    """A sentence is read for the slots it mentions wherever the default flow waits."""
+    return len(state.frames) == 1 and state.here.flow == bundle.default_flow
 
 
 def pending(bundle: Bundle, state: State, here: Step) -> bool:
-    """The line stands at `here`: a proposal waits, and here is its first question."""
-    return (UNDERSTOOD_SLOT in state.slots and len(state.frames) == 1
-            and state.here.flow == bundle.default_flow and _reads(bundle, here))
+    """The line stands at `here`: a proposal waits, and here is a question of the default flow
+    past its safety questions."""
+    return (UNDERSTOOD_SLOT in state.slots and reads_at(bundle, state)
+            and isinstance(here, (Ask, Input))
+            and state.here.node not in _before_reading(bundle))
 
 
 def line(reply: Reply, state: State) -> Question:
     items = []
-    for slot, value in _pairs(state):
-        if (slot, value) in WORDS:
+    for slot, value in _proposed(reply.bundle, state).items():
+        if isinstance(value, str) and (slot, value) in WORDS:
             items.append(reply.system(WORDS[slot, value]))
-        elif slot in reply.bundle.date_slots:
+        elif isinstance(value, str) and slot in reply.bundle.date_slots:
             items.append(_day(reply, dt.date.fromisoformat(value)))
         else:
             items.append(reply.show(slot, value))
@@ -161,7 +222,8 @@ def answer(reply: Reply, state: State, text: str) -> Move:
               else YES if said in _words(reply, "understood.yes_words")
               else match_choice(_LINE, text))
     if choice is None:
-        return reply.not_understood(state)
+        reply.say(reply.system("reask"))
+        return Show(state)
     return pick(reply, state, choice) or Show(state)
 
 
@@ -177,9 +239,10 @@ def pick(reply: Reply, state: State, choice: str) -> Move | None:
     proposal = state.slots[UNDERSTOOD_SLOT]
     slots = {k: v for k, v in state.slots.items() if k != UNDERSTOOD_SLOT}
     if choice == YES:
-        filled = tuple(slot for slot, value in _pairs(state) if slots.get(slot) is None)
-        slots.update((slot, value) for slot, value in _pairs(state) if slot in filled)
-        slots[CONFIRMED_SLOT] = filled
+        read = {slot: value for slot, value in _proposed(reply.bundle, state).items()
+                if slots.get(slot) is None}
+        slots.update(read)
+        slots[CONFIRMED_SLOT] = tuple(read)
     history = (*state.history, Undo(state.frames, UNDERSTOOD_SLOT, proposal))[-HISTORY_LIMIT:]
     return At(State(state.lang, state.frames, slots, history))
 
@@ -198,6 +261,8 @@ def skipped(state: State, here: Step) -> tuple[Link, ...] | None:
             or not isinstance(here, (Ask, Input)) or here.slot not in confirmed):
         return None
     value = state.slots.get(here.slot)
+    if isinstance(value, tuple) and value:
+        value = value[0]  # several answers follow the first one's links, as when chosen
     if not isinstance(value, str):
         return None
     if isinstance(here, Input):

@@ -8,9 +8,9 @@ question, a checklist, a report's yes or no); a state of None means no conversat
    waiting node (`WAITING_NODES`), a button is that node's choice,
 3. and carries out the `Move` the handler returns (bot.engine.moves), running automatic nodes
    (`AUTOMATIC_NODES`) until one waits or the flow ends.
-What a first sentence said (bot.engine.confirm) waits in the state as a proposal: at its first
-question the turn shows one line to confirm it instead, takes that line's yes or no, and passes
-over the questions a confirmed reading answered.
+What a sentence said beyond the answer it gave (bot.engine.confirm) waits in the state as a
+proposal: at the next question the turn shows one line to confirm it instead, takes that line's
+yes or no, and passes over the questions a confirmed reading answered.
 Everything a turn says goes through a `Reply` (bot.engine.reply); the tables below name every
 handler a turn can reach. No I/O, no clock (time comes in as `now`), no platform types: every
 channel behaves the same, and tests can walk every path of every flow.
@@ -138,8 +138,10 @@ def _said(reply: Reply, state: State | None, event: Said) -> Move:
     bundle = reply.bundle
     if reads_danger(bundle.danger, event.text):
         # Before anything else, at any node, even the first. What else such a message says
-        # is not proposed: the person is asked afresh once safe.
-        return to_danger(reply, state)
+        # waits, unconfirmed, until the person is safe: the line comes after "I'm safe".
+        proposal = confirm.propose(bundle, state, event.text, reply.now)
+        jump = to_danger(reply, state)
+        return At(confirm.with_proposal(jump.state, proposal))
     command = parse_command(event.text)
     if command is not None:
         return COMMANDS[command[0]](reply, state, command[1])
@@ -150,13 +152,18 @@ def _said(reply: Reply, state: State | None, event: Said) -> Move:
         return confirm.answer(reply, state, event.text)
     said = len(reply.out)
     move = WAITING_NODES[type(here)].answer(reply, state, here, event.text)
-    if isinstance(move, Show) and confirm.reads_at(bundle, state, here):
-        # A sentence the question could not take: what it says is confirmed once.
-        proposal = confirm.propose(bundle, move.state, event.text, reply.now)
-        if proposal:
-            if confirm.pending(bundle, move.state, here):
+    if not confirm.reads_at(bundle, state):
+        return move
+    # What else the sentence says is confirmed once, at this question or the next.
+    match move:
+        case Show(shown, full):
+            proposal = confirm.propose(bundle, shown, event.text, reply.now)
+            if proposal and confirm.pending(bundle, shown, here):
                 del reply.out[said:]  # the line, not "not understood" and then the line
-            return Show(confirm.with_proposal(move.state, proposal))
+            return Show(confirm.with_proposal(shown, proposal), full)
+        case Go(answered, links):
+            proposal = confirm.propose(bundle, answered, event.text, reply.now)
+            return Go(confirm.after_answer(answered, state, proposal), links)
     return move
 
 

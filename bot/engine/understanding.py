@@ -82,6 +82,18 @@ def read_message(bundle: Bundle, text: str, now: dt.datetime) -> Understood:
                       danger=read_danger(bundle.danger, text))
 
 
+def read_slot(bundle: Bundle, slot: str, text: str) -> tuple[str, ...]:
+    """The values `text` names for `slot` alone, as read above: every one for a slot of
+    several answers, in the order they are written, else the one it takes; () for none."""
+    cues = next((c for c in bundle.cues if c.slot == slot), None)
+    found = _find(cues, Tokens(text)) if cues is not None else []
+    if not found:
+        return ()
+    if slot in bundle.multiple_slots:
+        return tuple(dict.fromkeys(f.value for f in sorted(found, key=lambda f: f.start)))
+    return (_one(found),)
+
+
 def _find(slot: SlotCues, tokens: Tokens) -> list[_Found]:
     return [_Found(value, start, end, len(" ".join(tokens.words[start:end])))
             for value, cues in slot.values

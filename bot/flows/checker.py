@@ -20,6 +20,7 @@ from bot.flows.model import (
     CAN_REMIND_SLOT,
     CONFIRMED_SLOT,
     DANGER_SLOT,
+    MISSED_SLOT,
     OPENED_BY_REMINDER_SLOT,
     REMINDER_DATE_SLOT,
     REMINDER_SLOT,
@@ -217,6 +218,11 @@ def cross_check(content: Content, files: list[FlowFile], problems: list[Problem]
     contacts across all flows and the content; the bundle, or None without flows or content."""
     flows = {f.flow.id: f for f in files}
     values = slot_values(f.flow for f in files)
+    for f in files:  # what a message may say about a slot no question asks, once confirmed
+        for slot, read in f.understand.items():
+            known = values.setdefault(slot, set())
+            if known is not None:
+                known.update(value for value, _ in read)
     dates = _date_slots(files)
     for flow_file in files:
         check_references(flow_file, flows, content, values, dates, problems)
@@ -260,6 +266,8 @@ def cross_check(content: Content, files: list[FlowFile], problems: list[Problem]
                   default_language=default_lang, default_flow=default_flow,
                   slot_values=_answers(values), choice_labels=dict(labels),
                   date_slots=frozenset(dates),
+                  multiple_slots=frozenset(s.slot for f in files for s in f.flow.nodes.values()
+                                           if isinstance(s, Ask) and s.multiple),
                   free_text_slots=frozenset(s for s, v in values.items()
                                             if v is None and s not in dates),
                   reminders=reminders, reminder_labels=reminder_labels,
@@ -272,6 +280,7 @@ def _answers(values: Mapping[str, set[str] | None]) -> dict[str, frozenset[str] 
     content changed still opens its flow."""
     answers = {slot: None if v is None else frozenset(v) for slot, v in values.items()}
     answers[REMINDER_SLOT] = None
+    answers[MISSED_SLOT] = None  # a node's key: node ids change with the content
     return answers
 
 

@@ -38,7 +38,9 @@ _SYSTEM_KEYS = (
     "matrix.upload_failed", "console.paused", "chart.title", "chart.total", "chart.small",
     "understood.yes", "understood.no", "understood.yes_words", "understood.no_words",
     "understood.role_self", "understood.role_supervisor", "understood.injured_yes",
-    "understood.injured_no",
+    "understood.injured_no", "understood.repeated_yes", "understood.repeated_no",
+    "understood.address_known_yes", "understood.address_known_no", "reask", "reask_skip",
+    "reask_moved_on", "reask_skip_words", "reask_skip_hint",
 )
 SYSTEM_TEXTS: dict[str, frozenset[str]] = {
     **dict.fromkeys(_SYSTEM_KEYS, frozenset()),

@@ -74,11 +74,17 @@ def read_ask(r: FieldReader, node_id: str, body: Y, say: Text | None, links: tup
                 r.at(item, f"choice '{choice.id}' of node '{node_id}' leads nowhere",
                      "give the choice or the node a 'next'")
             choices.append(choice)
+    on_miss = body.get("on_miss")
+    if on_miss is not None and on_miss.value not in seen:
+        r.at(on_miss, f"'on_miss' of node '{node_id}' names no choice of it",
+             did_you_mean(str(on_miss.value), seen) or "name one of its choices' ids")
+        return None
     if question is None or len(choices) != len(raw.value) or (
             unmatched_node is not None and unmatched is None):
         return None
     return Ask(id=node_id, say=say, next=links, line=line, question=question, slot=slot,
-               choices=tuple(choices), multiple=multiple, unmatched=unmatched)
+               choices=tuple(choices), multiple=multiple, unmatched=unmatched,
+               on_miss=None if on_miss is None else str(on_miss.value))
 
 
 def read_input(r: FieldReader, node_id: str, body: Y, say: Text | None,
@@ -315,7 +321,7 @@ class Action(NamedTuple):
 
 
 ACTIONS: dict[str, Action] = {
-    "ask": Action(("choices", "multiple", "slot", "unmatched"), read_ask),
+    "ask": Action(("choices", "multiple", "slot", "unmatched", "on_miss"), read_ask),
     "input": Action(("type", "optional", "slot"), read_input),
     "contacts": Action((), read_contacts),
     "checklist": Action(("items", "slot"), read_checklist),

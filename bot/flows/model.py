@@ -115,6 +115,9 @@ class Ask(Step):
     unmatched: Text | None = None
     """Said instead of the general "not understood" when an answer matches no choice: the
     first question gets a description of what happened more often than an answer."""
+    on_miss: str | None = None
+    """The choice whose way a second answer that matches nothing goes on, the answer left
+    empty (`on_miss:`); without it, a question with its own `next` goes on along that."""
 
     def choice(self, choice_id: str) -> Choice | None:
         return next((c for c in self.choices if c.id == choice_id), None)
@@ -194,6 +197,8 @@ UNDERSTOOD_SLOT = "understood"
 """What a free-text message was read to say, waiting to be confirmed: "slot=value" pairs."""
 CONFIRMED_SLOT = "understood_confirmed"
 """The slots a confirmed reading filled: their questions are passed over."""
+MISSED_SLOT = "missed"
+""""<flow>.<node>" of the question whose last answer matched nothing: a second miss goes on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +334,8 @@ class Bundle:
     choice_labels: Mapping[str, Mapping[str, Text]] = field(default_factory=dict)
     """slot -> choice id -> label, so that texts and documents can show an answer's words."""
     date_slots: frozenset[str] = frozenset()
+    multiple_slots: frozenset[str] = frozenset()
+    """Slots a question fills with several answers (a tuple)."""
     free_text_slots: frozenset[str] = frozenset()
     """Slots holding what a person typed in their own words: never kept past a document."""
     reminders: Mapping[str, ReminderItem] = field(default_factory=dict)
