@@ -209,7 +209,7 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
 
     from bot import logs
     from bot.channels import configured, run_all
-    from bot.channels.errors import ChannelError
+    from bot.channels.starting import check_tokens, refusals_exit
     from bot.service.ratelimit import RateLimit
     from bot.service.reminders import ReminderScheduler, Sender
     from bot.service.report_batches import ReportBatches
@@ -222,6 +222,8 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
         secrets += [settings.matrix.password, settings.matrix.access_token]
     logs.setup(settings.log_level, secrets)
     log = logging.getLogger("lotse")
+    with refusals_exit():  # before anything is opened: a refused token changes nothing
+        check_tokens(settings)
     secret = prepared(settings)
     umask = private_files(settings, log.warning)
     try:
@@ -255,12 +257,8 @@ def _serve(settings: Settings, flows: tuple[Path, ...], content: tuple[Path, ...
                 log.info("stopped; %s", "every turn saved" if drained
                          else "turns still running were cut off")
 
-        try:
+        with refusals_exit():
             asyncio.run(serve())
-        except* ChannelError as errors:
-            for error in errors.exceptions:
-                click.echo(f"lotse run: {error}", err=True)
-            sys.exit(EXIT_CONFIG)
     finally:
         store.close()
         reports.close()

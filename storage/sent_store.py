@@ -15,6 +15,7 @@ that expires (`purge_orphans`, run by `StateStore.purge_expired`).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import sqlite_utils
@@ -28,6 +29,9 @@ def create_table(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE sent_messages (conversation TEXT PRIMARY KEY, "
                "key_slot INTEGER NOT NULL, sealed BLOB NOT NULL)")
 
+
+BATCH = 500
+"""Conversations looked up per query (SQLite allows some thousands of parameters)."""
 
 SLOTS_SQL = "SELECT key_slot FROM sent_messages"
 """The key records the rows use, so that a store alone with its files keeps them (`_settle`)."""
@@ -58,25 +62,43 @@ class SentStore:
         row = self._row(conversation)
         return None if row is None else self._keys.open(row[0], row[1], _owner(conversation))
 
-    def save(self, conversation: str, text: str) -> None:
-        """Replace the conversation's text, sealed with the row's key (a new one for a new row)."""
-        row = self._row(conversation)
-        slot = row[0] if row is not None and self._keys.usable(row[0]) else None
-        fresh = slot is None
-        if slot is None:
-            slot = self._keys.new()
-        sealed = self._keys.seal(slot, text, _owner(conversation))
+    def save(self, texts: Mapping[str, str]) -> None:
+        """Replace these conversations' texts in one transaction, each sealed with its row's key
+        (a new one for a new row)."""
+        if not texts:
+            return
+        slots = self._slots(list(texts))
+        fresh: list[int] = []
+        retired: list[int] = []
+        rows = []
+        for conversation, text in texts.items():
+            slot = slots.get(conversation)
+            if slot is None or not self._keys.usable(slot):
+                if slot is not None:
+                    retired.append(slot)  # erased meanwhile (`lotse purge` beside Lotse)
+                slot = self._keys.new()
+                fresh.append(slot)
+            rows.append((conversation, slot, self._keys.seal(slot, text, _owner(conversation))))
         try:
-            self._store.write(lambda conn: conn.execute(
+            self._store.write(lambda conn: conn.executemany(
                 "INSERT INTO sent_messages (conversation, key_slot, sealed) VALUES (?, ?, ?) "
                 "ON CONFLICT(conversation) DO UPDATE SET key_slot = excluded.key_slot, "
-                "sealed = excluded.sealed", (conversation, slot, sealed)))
+                "sealed = excluded.sealed", rows))
         except BaseException:
-            if fresh:
-                self._keys.erase(slot)  # sealed nothing that was kept
+            for slot in fresh:  # sealed nothing that was kept
+                self._keys.erase(slot)
             raise
-        if fresh and row is not None:
-            self._keys.erase(row[0])  # the old row's key, unusable already
+        for slot in retired:
+            self._keys.erase(slot)
+
+    def _slots(self, conversations: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(conversations), BATCH):
+            batch = conversations[start:start + BATCH]
+            found.update(self._store.connection.execute(
+                "SELECT conversation, key_slot FROM sent_messages WHERE conversation IN "
+                f"({', '.join('?' * len(batch))})", batch).fetchall())
+        return found
 
     def erase(self, conversation: str) -> None:
         """Delete the row and overwrite its key: what it held is unreadable from now on,

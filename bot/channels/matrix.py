@@ -147,6 +147,7 @@ class MatrixChannel:
         client, self.client = self.client, None
         if client is not None:
             await close(client)
+        self.sent.write()
 
     async def _sync_forever(self) -> None:
         while True:

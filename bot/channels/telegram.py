@@ -33,7 +33,7 @@ from bot.channels.document_files import document_files
 from bot.channels.errors import ChannelError
 from bot.channels.plaintext import render
 from bot.channels.recent import Recent
-from bot.channels.starting import when_reachable
+from bot.channels.starting import REFUSED_TOKEN, when_reachable
 from bot.channels.telegram_render import (
     SEND,
     Buttons,
@@ -163,8 +163,7 @@ class TelegramChannel:
             await self._start()
         except InvalidToken:
             await self._clean_up()
-            raise ChannelError("Telegram: the server refused telegram.token "
-                               "(LOTSE_TELEGRAM_TOKEN); copy it again from @BotFather") from None
+            raise ChannelError(REFUSED_TOKEN) from None
         except BaseException:
             await self._clean_up()
             raise
@@ -201,6 +200,7 @@ class TelegramChannel:
         if app.running:
             await app.stop()
         await app.shutdown()
+        self.sent.write()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop`; a server not reachable at start is tried again meanwhile."""
