@@ -9,6 +9,7 @@ and the render slot are also checked on their own, where a whole server would on
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+import bot.channels.document_files as renders
 from bot.channels.document_files import FairGate, RenderBusy
 from bot.channels.web.pending_documents import (
     DOCUMENTS_PER_CONVERSATION,
@@ -24,6 +26,7 @@ from bot.channels.web.pending_documents import (
     PendingDocuments,
     PendingFile,
 )
+from bot.engine.conversation import Document
 from bot.flows.model import Bundle
 
 from .test_web import bundle, client_from, post, serving, texts
@@ -192,3 +195,19 @@ async def test_a_document_is_made_even_where_no_worker_process_can_start() -> No
                           text=True, check=True, timeout=120)
     assert done.stdout.split() == ["%PDF", "ThreadPoolExecutor"]
     assert "documents are rendered in a thread" in done.stderr
+
+
+async def test_the_worker_process_ends_when_idle_and_the_next_document_starts_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its memory (about 100 MB) returns when no one prints for a while."""
+    monkeypatch.setattr(renders, "WORKER_IDLE", 0.2)
+    document = Document("Protokoll", "p", (("Ort", "Kassel"),),
+                        dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC), "de")
+    pdf, _ = await renders.document_files(document)
+    worker = renders._worker
+    assert pdf.data.startswith(b"%PDF") and worker is not None
+    async with asyncio.timeout(10):
+        while renders._worker is not None:
+            await asyncio.sleep(0.05)
+    pdf, _ = await renders.document_files(document)
+    assert pdf.data.startswith(b"%PDF") and renders._worker not in (None, worker)

@@ -6,8 +6,9 @@ and a normal turn took 150 ms instead of 2 ms (bench/documents_load.py). So docu
 rendered one at a time, in one worker process (its own GIL, at most one CPU spent on PDFs), and
 those waiting are served round robin by whom they are for (`who`: a client address's keyed
 hash, a conversation): one client printing in a loop waits behind its own documents, not
-others'. The worker is started on the first document, as most chats make none; where no
-process can be started, one worker thread does the same work.
+others'. The worker is started on the first document, as most chats make none, and ends after
+`WORKER_IDLE` without one (its memory, about 100 MB, returns); where no process can be started,
+one worker thread does the same work.
 """
 
 from __future__ import annotations
@@ -46,8 +47,12 @@ class FairGate:
     waiting delays another key's one by a single turn, not by all of its own."""
 
     def __init__(self, slots: int = 1) -> None:
-        self._free = slots
+        self._slots = self._free = slots
         self._queues: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
+
+    @property
+    def idle(self) -> bool:
+        return self._free == self._slots
 
     def waiting(self, key: str) -> int:
         return len(self._queues.get(key, ()))
@@ -98,7 +103,11 @@ class FairGate:
 
 RENDERS = FairGate(1)
 """The one render slot of this process, for every channel."""
+WORKER_IDLE = 600.0
+"""Seconds without a document after which the worker process ends; the next document starts a
+new one (about 0.7 s)."""
 _worker: Executor | None = None
+_retiring: asyncio.TimerHandle | None = None
 
 
 async def document_files(document: Document, who: str = "", most_waiting: int | None = None,
@@ -106,8 +115,12 @@ async def document_files(document: Document, who: str = "", most_waiting: int | 
     """The PDF and the text file, in memory, rendered by the shared worker in turn. `who`
     shares the worker fairly; `most_waiting`: refuse (`RenderBusy`) rather than queue when
     that many of `who`'s documents wait already."""
+    global _retiring
+    loop = asyncio.get_running_loop()
+    if _retiring is not None:
+        _retiring.cancel()
+    _retiring = loop.call_later(WORKER_IDLE, _retire)
     async with RENDERS.slot(who, most_waiting):
-        loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(_render_worker(), _build, document)
         except BrokenProcessPool:  # the worker died (killed, out of memory): a new one
@@ -117,6 +130,17 @@ async def document_files(document: Document, who: str = "", most_waiting: int | 
             return await loop.run_in_executor(_render_worker(), _build, document)
         except BrokenProcessPool:  # it cannot start here at all (see _render_worker)
             return await loop.run_in_executor(_render_worker(thread=True), _build, document)
+
+
+def _retire() -> None:
+    """`WORKER_IDLE` after the last document was asked for: end the worker, if idle."""
+    global _worker, _retiring
+    _retiring = None
+    if not RENDERS.idle:  # documents have waited that long: ask again later
+        _retiring = asyncio.get_running_loop().call_later(WORKER_IDLE, _retire)
+    elif isinstance(_worker, ProcessPoolExecutor):
+        _worker.shutdown(wait=False)
+        _worker = None
 
 
 def _render_worker(renew: bool = False, thread: bool = False) -> Executor:
