@@ -3,24 +3,30 @@
 Telegram through python-telegram-bot and the Bot API stand-in, Matrix through matrix-nio and a
 real Synapse (one for this module): a conversation, a stop of channel and service, new ones on
 the same data folder, then `vergessen`. The ids kept in between are sealed: state.db's bytes
-never hold one in the clear.
+never hold one in the clear; and they are erased with their conversation when it expires.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import sqlite3
 from pathlib import Path
 
 from nio import RedactedEvent
 
+from bot.engine.conversation import Said, Start
 from bot.flows.model import Bundle
-from bot.service.keys import ConversationKey
+from bot.service.conversations import ConversationService
+from bot.service.keys import ConversationKey, KeyHasher
+from bot.service.sent_messages import SentMessages
+from storage import StateStore
+from storage.state_keys import KEY_BYTES
 
 from . import test_matrix as matrix
 from . import test_telegram as telegram
 from .botapi_standin import StandIn
-from .helpers import Q_WHAT
+from .helpers import Q_WHAT, SECRET, Clock
 from .synapse import Synapse
 
 
@@ -90,3 +96,28 @@ async def test_matrix_forget_after_a_restart_redacts_the_messages_from_before_it
     redacted = {e.event_id for e in timeline.chunk if isinstance(e, RedactedEvent)}
     assert before <= redacted  # every question Lotse asked before the restart
     assert len(redacted) >= 7  # and the three answers given
+
+
+async def test_the_kept_ids_go_with_their_conversation_when_it_expires(
+        shipped: Bundle, tmp_path: Path) -> None:
+    clock = Clock()
+    store = StateStore(tmp_path / "state.db")
+    service = ConversationService(shipped, store, KeyHasher(SECRET), clock)
+    sent = SentMessages(store, service.hasher)
+    anna, ben = ConversationKey("telegram", "501"), ConversationKey("telegram", "502")
+    for key in (anna, ben):
+        await service.handle(key, Start(), f"start {key.user}", key.user)
+        sent.keep(key, key.user, ["7340001", "7340002"])
+    sent.write()
+    assert kept_rows(tmp_path) == 2
+    clock.now += dt.timedelta(hours=23)
+    await service.handle(ben, Said("Nein"), "ben again", ben.user)  # Ben is still talking
+    clock.now += dt.timedelta(hours=2)
+    assert service.purge_expired() == 1  # Anna's conversation, idle for 25 hours
+    assert kept_rows(tmp_path) == 1
+    assert SentMessages(store, service.hasher).of(anna, anna.user) == []
+    assert SentMessages(store, service.hasher).of(ben, ben.user) == ["7340001", "7340002"]
+    store.close()
+    keys = (tmp_path / "state.keys").read_bytes()
+    records = {keys[i:i + KEY_BYTES] for i in range(0, len(keys), KEY_BYTES)}
+    assert len(records - {bytes(KEY_BYTES)}) == 2  # Ben's state and Ben's ids; Anna's are zeros
