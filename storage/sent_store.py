@@ -30,12 +30,6 @@ def create_table(db: sqlite_utils.Database) -> None:
                "key_slot INTEGER NOT NULL, sealed BLOB NOT NULL)")
 
 
-BATCH = 500
-"""Conversations looked up per query (SQLite allows some thousands of parameters)."""
-
-SLOTS_SQL = "SELECT key_slot FROM sent_messages"
-"""The key records the rows use, so that a store alone with its files keeps them (`_settle`)."""
-
 
 def _owner(conversation: str) -> str:
     """What a row's seal is bound to, so that it opens only in its own row."""
@@ -93,11 +87,12 @@ class SentStore:
 
     def _slots(self, conversations: list[str]) -> dict[str, int]:
         found: dict[str, int] = {}
-        for start in range(0, len(conversations), BATCH):
-            batch = conversations[start:start + BATCH]
-            found.update(self._store.connection.execute(
-                "SELECT conversation, key_slot FROM sent_messages WHERE conversation IN "
-                f"({', '.join('?' * len(batch))})", batch).fetchall())
+        for conversation in conversations:
+            row = self._store.connection.execute(
+                "SELECT key_slot FROM sent_messages WHERE conversation = ?",
+                (conversation,)).fetchone()
+            if row is not None:
+                found[conversation] = int(row[0])
         return found
 
     def erase(self, conversation: str) -> None:

@@ -336,7 +336,7 @@ class StateStore:
         kill cut short, a crash between a commit and the erasure it retired) can be overwritten."""
         used = {r[0] for r in self._conn.execute(
             "SELECT key_slot FROM conversations WHERE key_slot IS NOT NULL "
-            f"UNION SELECT key_slot FROM outbox UNION {sent_store.SLOTS_SQL} "
+            "UNION SELECT key_slot FROM outbox UNION SELECT key_slot FROM sent_messages "
             "UNION SELECT key_slot FROM reminders WHERE key_slot IS NOT NULL")}
         self._keys.hold(used)  # burnt by `erase_key`, its row not yet deleted
         stale = self._keys.kept() - used
