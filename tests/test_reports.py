@@ -22,7 +22,7 @@ from bot.flows.model import Bundle
 from bot.reports import stats
 from bot.service.conversations import ConversationService
 from bot.service.keys import ConversationKey, KeyHasher
-from storage import StateStore
+from storage import StateStore, report_outbox
 from storage.report_store import ReportStore, StoredReport
 
 from .helpers import NOW, SECRET, on_disk, random_script
@@ -246,6 +246,10 @@ def test_a_kill_before_the_insert_leaves_no_half_report(tmp_path: Path) -> None:
     again = subprocess.run(resume, input="ja\n", capture_output=True, text=True, env=env,
                            timeout=60)
     assert "anonym gespeichert" in again.stdout
+    # It waits in state.db for a batch (#26, item 6); the next start hands it on.
+    assert report_outbox.waiting(tmp_path / "state.db") == 1
+    subprocess.run(resume, input="", capture_output=True, text=True, env=env, timeout=60)
+    assert report_outbox.waiting(tmp_path / "state.db") == 0
     store = ReportStore(tmp_path / "reports.db")
     assert store.count() == 1
     store.close()

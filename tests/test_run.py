@@ -81,7 +81,8 @@ async def test_two_channels_in_one_process_survive_sigterm_and_resume(
         assert any(Q_WHO in q for q in questions(second))
         cookies = dict(page.cookies)
     records = [json.loads(line) for line in logs]  # every line is one JSON object
-    assert any(r["event"] == "serving web, telegram, reminders" for r in records), records
+    assert any(r["event"] == "serving web, telegram, reminders, report batches"
+               for r in records), records
     assert records[-1]["event"] == "stopped; every turn saved"
     # Without the time stamps, and Anna's id (501) as a number of its own: it turned up as the
     # milliseconds of a time stamp, and it could in a port number.
