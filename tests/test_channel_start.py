@@ -19,7 +19,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 
+from bot.channels.matrix import MatrixChannel
+from bot.config import MatrixSettings
+from bot.engine.conversation import Say
+from bot.flows.model import Bundle
 from storage import StateStore
 
 from . import test_matrix
@@ -180,3 +185,16 @@ async def test_an_unreachable_homeserver_is_tried_again_while_the_web_page_serve
             await page_serves(web)
     assert lotse.process.returncode == 0, lotse.log
     assert "Traceback" not in lotse.log and bot.password not in lotse.log
+
+
+async def test_a_reminder_due_while_the_homeserver_is_still_away_stays_due(
+        tmp_path: Path, shipped: Bundle) -> None:
+    """Pushed before the channel could start, it fails, and the scheduler keeps it due; it
+    was counted delivered, and lost, when the channel took "not connected" for "room gone"."""
+    service = test_matrix.new_service(shipped, tmp_path)
+    settings = MatrixSettings(f"http://127.0.0.1:{free_port()}", "@lotse:lotse.test",
+                              password="unused")
+    channel = MatrixChannel(service, settings, tmp_path)
+    with pytest.raises(ConnectionError):
+        await channel.push("!room:lotse.test", (Say("Wie geht es Ihnen?"),), "de")
+    service.store.close()

@@ -341,8 +341,11 @@ class MatrixChannel:
                 await self._deliver(room_id, lang, memory, outputs)
 
     async def push(self, address: str, outputs: tuple[Output, ...], lang: str) -> None:
-        """A reminder, into the room it was set in; a room left meanwhile gets nothing."""
-        if self.client is None or address not in self.client.rooms:
+        """A reminder, into the room it was set in; a room left meanwhile gets nothing. Before
+        the first sync (a homeserver still away) it fails, so the reminder stays due."""
+        if self.client is None or self._syncing is None:
+            raise ConnectionError("Matrix: not connected yet")
+        if address not in self.client.rooms:
             log.info("a reminder could not be delivered: the room is gone")
             return
         room = self.client.rooms[address]
