@@ -96,6 +96,14 @@ def test_the_corpus_danger_is_always_shown_and_never_after_an_explicit_no(
     ("I'm afraid I don't know the date", False),
     ("Can you help me with the report?", False),
     ("He's still outside the building waiting for me", True),
+    # Fear told of in the past (the memory protocol asks how it felt) is no danger now ...
+    ("Ich hatte Angst und habe gezittert", False),
+    ("ich habe richtig Angst gehabt", False),
+    ("I was scared he would hit me", False),
+    # ... fear now, or a cue after it, is.
+    ("Ich habe Angst", True),
+    ("Ich hatte Angst, und er steht noch vor der Tür", True),
+    ("I was scared and he is still outside", True),
 ])
 def test_negation_clauses_and_the_last_word_about_now(shipped: Bundle, text: str,
                                                       danger: bool) -> None:
