@@ -163,16 +163,33 @@ def _read_texts(file: Path, texts: dict[str, TextSource], problems: list[Problem
     walk(root, "")
 
 
+MISSING_LISTED = 20
+"""More texts of one file missing in a language than this are named in one problem."""
+
+
 def _check_languages_agree(content: Content, problems: list[Problem]) -> None:
     every = set().union(*(set(t) for t in content.texts.values())) if content.texts else set()
     for lang in content.languages:
         texts = content.texts[lang]
+        by_file: dict[str, list[tuple[str, TextSource]]] = {}
         for key in sorted(every - set(texts)):
             other = next(content.texts[o][key] for o in content.languages if key in
                          content.texts[o])
-            problems.append(Problem(other.file, other.line, other.col,
-                                    f"text '{key}' is missing in language '{lang}'",
-                                    f"add it to content/{lang}/"))
+            by_file.setdefault(other.file, []).append((key, other))
+        for file, absent in by_file.items():
+            if len(absent) > MISSING_LISTED:  # a whole file: one line, not hundreds
+                key, first = absent[0]
+                names = ", ".join(f"'{k}'" for k, _ in absent[:3])
+                problems.append(Problem(file, first.line, first.col,
+                                        f"{len(absent)} texts of this file are missing in "
+                                        f"language '{lang}' ({names}, …)",
+                                        f"add them to content/{lang}/, or copy the file there "
+                                        "and translate it"))
+                continue
+            for key, other in absent:
+                problems.append(Problem(other.file, other.line, other.col,
+                                        f"text '{key}' is missing in language '{lang}'",
+                                        f"add it to content/{lang}/"))
         for key, source in texts.items():
             found = set(placeholders(source.text))
             for other_lang in content.languages:
