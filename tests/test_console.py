@@ -48,6 +48,7 @@ THREATENED_AT_THE_COUNTER = [
     "ja",                                     # review: everything is right
     "nein",                                   # supervisor does not know yet
     "ja",                                     # it weighs on me
+    "nein",                                   # no more on the accident insurance
     "ja",                                     # explain the police
 ]
 

@@ -6,6 +6,7 @@ no longer confirms are gone."""
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,26 @@ def test_the_old_hessen_gegen_hetze_number_and_address_are_gone(shipped: Bundle)
     assert office.phone is None and office.email is None
     assert office.web == "https://beratung-bei-hass.hessen.de"
     assert "hessen_gegen_hetze" not in shipped.contacts
+
+
+PHONE_LINE = 45
+"""Characters in a line of a chat bubble on a phone held upright (a generous figure)."""
+PHONE_SCREEN = 9
+"""About eight lines: what a phone shows of one answer without scrolling past it."""
+SLOT = re.compile(r"\{[a-z_]+\}")
+
+
+def phone_lines(text: str) -> int:
+    """Lines the text takes in a chat bubble, a filled-in date counted at its longest."""
+    filled = SLOT.sub("25 September 2027", text)
+    return sum(max(1, len(textwrap.wrap(line, PHONE_LINE))) for line in filled.split("\n"))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_answer_of_the_guidance_is_longer_than_a_phone_screen(lang: str) -> None:
+    """Longer information is a short answer plus 'Mehr dazu?' (the accident insurance) or
+    shown only to those it concerns (the Auskunftssperre after a known address)."""
+    for name in GUIDANCE:
+        data = yaml.safe_load((ROOT / "content" / lang / f"{name}.yaml").read_text("utf-8"))
+        too_long = {key: n for key, text in _texts(data) if (n := phone_lines(text)) > PHONE_SCREEN}
+        assert not too_long, f"{lang}/{name}.yaml: lines on a phone: {too_long}"

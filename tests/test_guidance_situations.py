@@ -221,7 +221,8 @@ def test_the_hessian_office_is_shown_with_its_limits_and_without_its_old_number(
 @LANGS
 def test_an_injury_leads_to_the_d_arzt_and_a_work_accident_on_every_doctors_file(
         shipped: Bundle, lang: str) -> None:
-    seen = walk(shipped, lang, injured="yes", kind=["physical_attack"], channel="in_person")
+    seen = walk(shipped, lang, injured="yes", kind=["physical_attack"], channel="in_person",
+                accident_more="employee")
     assert "D-Arzt" in seen.text
     work_accident = {"de": "dass es ein Arbeitsunfall war", "en": "it was an accident at work"}
     clothes = {"de": "Kleidung", "en": "clothes"}
