@@ -21,6 +21,7 @@ from bot.data_folder import (
     usable_data,
 )
 from bot.flows.checker import CheckResult, Sources, check
+from bot.flows.contacts import UNREACHABLE
 from bot.flows.problems import ContentError
 from bot.flows.shipped import shipped_flows
 
@@ -451,8 +452,12 @@ def init(folder: Path, city: str, domain: str) -> None:
     if result.errors:  # pragma: no cover - the scaffold is checked by the tests
         sys.exit(EXIT_CONTENT)
     config = folder / "lotse.yaml"
-    click.echo(f"\nNext: fill in {folder / 'content' / 'contacts-local.yaml'}, then\n"
-               f"  lotse --config {config} check\n  lotse --config {config} run")
+    to_fill = [p for p in result.warnings if UNREACHABLE in p.message]
+    click.echo(f"\nNext: fill in {folder / 'content' / 'contacts-local.yaml'}: these "
+               f"{len(to_fill)} cards reach no one yet, and 'check' warns until each has a "
+               "phone, e-mail or web address:\n" + "".join(
+                   f"  line {p.line}: {p.message.split(' has ')[0]}\n" for p in to_fill)
+               + f"Then:\n  lotse --config {config} check\n  lotse --config {config} run")
 
 
 from bot.reports.report_command import report  # noqa: E402  (their logic lives there)

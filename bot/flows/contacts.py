@@ -18,6 +18,8 @@ CONTACT_ID = re.compile(r"[a-z][a-z0-9_]*\Z")
 REGIONS = ("federal", "hessen", "kassel", "local")
 """Where a contact helps; "local": a city's own contacts (`lotse init`)."""
 STALE_AFTER = dt.timedelta(days=365)
+UNREACHABLE = "no one can reach it from its card"
+"""The warning for a card without phone, web or e-mail (`lotse init` lists them to be filled)."""
 CONTACT_KEYS = ("id", "name", "topics", "region", "source", "checked", "phone", "web", "email",
                 "hours", "note")
 
@@ -238,6 +240,11 @@ def _contact(entry: Y, content: Directory, langs: tuple[str, ...], file: str,
         problems.append(Problem(file, node.line, node.col, f"{what}: {phone!r} is not a "
                                 "phone number", "write only the number: digits, spaces and "
                                 "+ - / ( ); opening hours go under 'hours'"))
+    if not (phone or web or email):  # a city's placeholder, or a card that helps nobody
+        problems.append(Problem(file, entry.line, entry.col, f"{what} has no phone, web or "
+                                f"e-mail: {UNREACHABLE}", "fill in "
+                                "'phone', 'email' or 'web' from a checked source",
+                                Severity.WARNING))
     hours = entry.get("hours")
     note = entry.get("note")
     hours_text = literal_text(hours, langs, file, problems, f"{what} hours") if hours else None
