@@ -272,10 +272,14 @@ def test_an_insult_gets_the_date_and_the_superiors_right(shipped: Bundle, lang: 
 
 
 @LANGS
-def test_an_unmatched_answer_to_the_safety_question_shows_110_first(shipped: Bundle,
-                                                                    lang: str) -> None:
+@pytest.mark.parametrize("before", [[], ["1"], ["2", "1"]], ids=["safety", "safe_now", "injured"])
+def test_an_unmatched_answer_at_a_safety_question_shows_110_first(
+        shipped: Bundle, lang: str, before: list[str]) -> None:
+    """At "Sind Sie gerade in Gefahr?", "Schreiben Sie mir, wenn Sie in Sicherheit sind" and
+    "Sind Sie verletzt?" an answer that fits none of the choices is met with 110 first."""
     turn = step(shipped, None, Start(lang, "employee"), NOW)
-    assert turn.state is not None
-    turn = step(shipped, turn.state, Said("hmm"), NOW)
+    for answer in [*before, "hmm"]:
+        assert turn.state is not None
+        turn = step(shipped, turn.state, Said(answer), NOW)
     said = "\n".join(o.text for o in turn.outputs if isinstance(o, (Say, Question)))
     assert "110" in said.split("\n")[0]
