@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.flows.model import Contact, Text
 from bot.flows.problems import Problem, Severity, did_you_mean
+from bot.flows.shipped import shipped_content
 from bot.flows.yaml_source import Y, display, load_yaml, yaml_files
 
 CONTACT_ID = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -37,13 +38,29 @@ class Directory:
 def read_contacts(folders: list[Path], into: Directory, languages: tuple[str, ...],
                   problems: list[Problem], today: dt.date) -> None:
     """The topics of every contacts file first, then the contacts, which name them."""
-    roots = [(display(f), root) for f in _contact_files(folders)
+    files = _contact_files(folders)
+    roots = [(display(f), root) for f in files
              if (root := _contacts_root(f, problems)) is not None]
     for name, root in roots:
         _read_topics(name, root, into, languages, problems)
     for name, root in roots:
         _read_contact_list(name, root, into, languages, problems, today)
     _check_topics_used(into, problems)
+    shipped = shipped_content().resolve()
+    _check_reachable(into, {display(f) for f in files if f.resolve().is_relative_to(shipped)},
+                     problems)
+
+
+def _check_reachable(content: Directory, shipped: set[str], problems: list[Problem]) -> None:
+    """A card without phone, web or e-mail helps no one: a city's placeholder (`lotse init`
+    writes them) is a warning until it is filled in. The shipped Kassel placeholders are the
+    sample a city's own contacts-local.yaml replaces, so they are not reported."""
+    for cid, contact in content.contacts.items():
+        file, line, col = content.contact_pos[cid]
+        if not (contact.phone or contact.web or contact.email) and file not in shipped:
+            problems.append(Problem(file, line, col, f"contact '{cid}' has no phone, web or "
+                                    f"e-mail: {UNREACHABLE}", "fill in 'phone', 'email' or "
+                                    "'web' from a checked source", Severity.WARNING))
 
 
 def _contact_files(folders: list[Path]) -> list[Path]:
@@ -240,11 +257,6 @@ def _contact(entry: Y, content: Directory, langs: tuple[str, ...], file: str,
         problems.append(Problem(file, node.line, node.col, f"{what}: {phone!r} is not a "
                                 "phone number", "write only the number: digits, spaces and "
                                 "+ - / ( ); opening hours go under 'hours'"))
-    if not (phone or web or email):  # a city's placeholder, or a card that helps nobody
-        problems.append(Problem(file, entry.line, entry.col, f"{what} has no phone, web or "
-                                f"e-mail: {UNREACHABLE}", "fill in "
-                                "'phone', 'email' or 'web' from a checked source",
-                                Severity.WARNING))
     hours = entry.get("hours")
     note = entry.get("note")
     hours_text = literal_text(hours, langs, file, problems, f"{what} hours") if hours else None
