@@ -1,6 +1,5 @@
 """A city's placeholder contacts (#24): `lotse check` warns about a card in a city's folder that
-reaches no one,
-and `lotse init` names every card the city still has to fill in."""
+reaches no one, and `lotse init` names every card the city still has to fill in."""
 
 from __future__ import annotations
 
