@@ -322,30 +322,31 @@ async def test_a_failed_delivery_is_tried_again_later(shipped: Bundle, tmp_path:
     assert await scheduler(svc, outbox, clock).tick() == 1
 
 
-async def test_a_supervisors_open_items_reminder_shows_the_list_with_its_ticks(
+async def test_a_supervisors_reminder_comes_back_to_the_list_where_it_stands(
         shipped: Bundle, tmp_path: Path) -> None:
     clock = Clock()
     svc = make_service(shipped, tmp_path / "state.db", clock)
     key = ConversationKey("telegram", "boss")
     await svc.handle(key, Said("hallo"), reply_to="boss")
-    for answer in ("2", "2", "2", "gestern"):  # no danger, supervisor, none now, yesterday
-        outputs = await svc.handle(key, Said(answer), reply_to="boss")
-    assert any(getattr(o, "node", "") == "checklist" for o in outputs), outputs
-    await svc.handle(key, Said("1, 2"), reply_to="boss")  # first two ticked
-    outputs = await svc.handle(key, Said("fertig"), reply_to="boss")
-    offered = await svc.handle(key, Said("1"), reply_to="boss")  # keep the list open
+    # no danger, supervisor, nobody in danger now, yesterday, the same day, an insult, unfit
+    for answer in ("2", "2", "2", "gestern", "1", "1", "1"):
+        offered = await svc.handle(key, Said(answer), reply_to="boss")
     question = [o for o in offered if isinstance(o, Question)][-1]
     assert question.node == "reminder_offer", offered
-    await svc.handle(key, Said("1, 3"), reply_to="boss")  # open items (7 d), talk (28 d)
+    await svc.handle(key, Said("4, 5"), reply_to="boss")  # talk after 4 weeks, open items (7 d)
     assert svc.reminders is not None
     kinds = sorted(r.kind for r in svc.reminders.of(svc.hasher(key)))
     assert kinds == ["supervisor.open_items", "supervisor.talk_week_4"]
+    for _ in range(2):  # the first two items done
+        await svc.handle(key, Said("erledigt"), reply_to="boss")
 
     outbox = Outbox()
     outbox.name = "telegram"
     clock.now = dt.datetime(2026, 12, 2, 17, 0, tzinfo=BERLIN)  # the 7-day reminder's day
     assert await scheduler(svc, outbox, clock).tick() == 1
-    shown = outbox.sent[-1][1]
-    assert "Eine Erinnerung, um die Sie gebeten haben." in outbox.texts()[-1]
-    lists = [o for o in shown if type(o).__name__ == "ChecklistView"]
-    assert lists and [t.done for t in lists[0].items][:3] == [True, True, False]  # type: ignore[attr-defined]
+    texts = outbox.texts()[-1]
+    assert "Eine Erinnerung, um die Sie gebeten haben." in texts
+    assert "2 von 14 erledigt." in texts  # two lines on where the list stands, not the list
+    assert "Als Nächstes fällig: Unfallanzeige bis Fr 27.11.2026." in texts
+    item = [o for o in outbox.sent[-1][1] if isinstance(o, Question)][-1]
+    assert item.node == "checklist" and "Punkt 3 von 14" in item.text

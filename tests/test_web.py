@@ -382,25 +382,33 @@ async def test_both_languages_switch_the_page_and_the_conversation(
         await expect(current(again, "How or where did it happen?")).to_be_visible()
 
 
-async def test_a_checklist_ticks_in_place_and_prints_as_a_document(
+TO_THE_COMPANION = ("Nein", "Ich bin Führungskraft", "Nein", "heute", "Ja, am selben Tag", "1",
+                    "Nein, oder noch nicht bekannt")
+"""Typed, from the start to the supervisor companion's first item: nobody in danger, a
+supervisor, the person safe, learned today, an insult, not unfit for work."""
+
+
+async def test_the_companion_walks_item_by_item_with_buttons_and_prints(
         bundle: Bundle, tmp_path: Path, context: BrowserContext) -> None:
     async with serving(bundle, tmp_path) as site:
         page = await context.new_page()
         await page.goto(site.url)
         await answer(page, Q_DANGER, "Nein")
         await answer(page, Q_WHO, "Ich bin Führungskraft")
-        await answer(page, "Ist die Person gerade in Gefahr", "Nein")
-        await answer(page, "Wann haben Sie von dem Vorfall erfahren", "Heute")
-        checklist = page.locator(".checklist.live")
-        first = checklist.locator("button.tick").first
-        await expect(first).to_have_attribute("aria-pressed", "false")
-        await first.click()
-        await expect(checklist.locator("button.tick").first).to_have_attribute(
-            "aria-pressed", "true")
-        await expect(checklist).to_contain_text("1 von")
-        await expect(page.locator(":focus")).to_have_attribute("aria-pressed", "true")
-        assert await page.locator(".checklist").count() == 1  # redrawn, not repeated
-        await checklist.get_by_role("button", name="Als Dokument").click()
+        await answer(page, "Ist die Person gerade in Gefahr", "Ja")
+        await answer(page, "Ist die Lage jetzt sicher", "Ja, die Lage ist sicher")
+        await write(page, "Wann haben Sie von dem Vorfall erfahren", "heute")
+        await answer(page, "War der Vorfall an diesem Tag", "Ja, am selben Tag")
+        await choose(page, "Was ist passiert", ["Beleidigung oder Beschimpfung"])
+        await answer(page, "arbeitsunfähig", "Nein, oder noch nicht bekannt")
+        # One item per screen, its three answers and "Mehr dazu" as buttons.
+        await answer(page, "Punkt 1 von 14", "Erledigt")
+        await answer(page, "Punkt 2 von 14", "Mehr dazu")
+        await expect(page.locator("#log")).to_contain_text("So kann das Gespräch gehen")
+        await answer(page, "Punkt 2 von 14", "Später")
+        await answer(page, "Punkt 3 von 14", "Trifft nicht zu")
+        await answer(page, "Punkt 4 von 14", "Was ist offen?")
+        await answer(page, "Noch offen: 12 von 14", "Drucken")
         offer = page.locator(".document").last
         async with page.expect_download() as info:
             await offer.get_by_role("link", name=re.compile("PDF")).click()
@@ -410,7 +418,7 @@ async def test_a_checklist_ticks_in_place_and_prints_as_a_document(
         await page.locator("#input").fill("vergessen")
         await page.locator("#input").press("Enter")
         await expect(page.locator("#log")).to_contain_text("Ich habe das Gespräch gelöscht")
-        await expect(page.locator(".checklist, .document, .msg.user")).to_have_count(0)
+        await expect(page.locator(".document, .msg.user")).to_have_count(0)
         await expect(page.get_by_role("button", name="Neu beginnen")).to_be_focused()
         assert site.rows() == 0 and not site.channel._downloads
 
@@ -741,7 +749,7 @@ async def test_a_document_link_works_once_and_only_for_its_own_session(
         bundle: Bundle, tmp_path: Path) -> None:
     async with serving(bundle, tmp_path) as site, client() as http, client() as stranger:
         await post(http, site, "/api/start")
-        for said in ("Nein", "Ich bin Führungskraft", "Nein", "heute", "drucken"):
+        for said in (*TO_THE_COMPANION, "drucken"):
             status, data = await post(http, site, "/api/say", {"text": said})
             assert status == 200
         offered = [o for o in data["outputs"] if o["type"] == "document"]

@@ -29,13 +29,13 @@ from bot.channels.web.pending_documents import (
 from bot.engine.conversation import Document
 from bot.flows.model import Bundle
 
-from .test_web import bundle, client_from, post, serving, texts
+from .test_web import TO_THE_COMPANION, bundle, client_from, post, serving, texts
 
 __all__ = ["bundle"]  # the fixture, shared with tests/test_web.py
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-TO_A_CHECKLIST = ("Nein", "Ich bin Führungskraft", "Nein", "heute")
+TO_A_CHECKLIST = TO_THE_COMPANION
 
 
 async def at_a_checklist(http: aiohttp.ClientSession, site: Any) -> None:

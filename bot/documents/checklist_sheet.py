@@ -92,7 +92,7 @@ def flow_sheet(bundle: Bundle, flow_id: str, lang: str, today: dt.date) -> Sheet
         used.add(node.id)
         if node.say is not None and not isinstance(node, ContactList):
             blocks.append(Paragraph(text(node.say)))
-        if isinstance(node, Deadline):
+        if isinstance(node, Deadline) and node.months:  # a walked list's items show days
             blocks.append(FillIn(_deadline_line(node, lang)))
         if isinstance(node, Checklist):
             blocks.append(TickList(text(node.title),

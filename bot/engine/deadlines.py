@@ -28,10 +28,14 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def period_end(start: dt.date, months: int, region: str = "DE-HE") -> dt.date:
-    """The last day of a period of `months` months that begins at the end of `start`."""
-    end = add_months(start, months)
-    while not is_working_day(end, region):
+def period_end(start: dt.date, months: int, region: str = "DE-HE", days: int = 0,
+               working_day: bool = True) -> dt.date:
+    """The last day of a period of `months` months (and `days` days) that begins at the end
+    of `start`; with `working_day`, an end on a weekend or holiday moves to the next working
+    day. A care step due within 48 hours keeps its day (`working_day=False`): it is no legal
+    period, and the weekend does not make it wait."""
+    end = add_months(start, months) + dt.timedelta(days=days)
+    while working_day and not is_working_day(end, region):
         end += dt.timedelta(days=1)
     return end
 

@@ -51,8 +51,8 @@ def deadline(reply: Reply, state: State, here: Deadline) -> Go:
     start = state.slots.get(here.start)
     slots = dict(state.slots)
     if isinstance(start, str) and ISO_DATE.match(start):
-        slots[here.slot] = period_end(dt.date.fromisoformat(start), here.months,
-                                      here.region).isoformat()
+        slots[here.slot] = period_end(dt.date.fromisoformat(start), here.months, here.region,
+                                      here.days, here.working_day).isoformat()
     else:
         slots.pop(here.slot, None)
     return Go(State(state.lang, state.frames, slots, state.history), here.next)

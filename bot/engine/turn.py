@@ -238,6 +238,9 @@ class Waiting:
     show: Callable[[Reply, State, Any], Output]
     answer: Callable[[Reply, State, Any, str], Move]
     pick: Callable[[Reply, State, Any, str], Move | None]
+    intro: Callable[[Reply, State, Any], None] = lambda reply, state, here: reply.say_node(
+        here, state)
+    """What precedes it when shown in full (arriving, coming back): its message."""
 
 
 def _no_buttons(reply: Reply, state: State, here: Step, choice: str) -> None:
@@ -247,7 +250,7 @@ def _no_buttons(reply: Reply, state: State, here: Step, choice: str) -> None:
 WAITING_NODES: dict[type[Step], Waiting] = {
     Ask: Waiting(questions.ask, questions.choose, questions.pick),
     Input: Waiting(questions.prompt, questions.fill_in, _no_buttons),
-    Checklist: Waiting(checklist.view, checklist.tick, _no_buttons),
+    Checklist: Waiting(checklist.view, checklist.tick, checklist.pick, checklist.intro),
     ReportStep: Waiting(report.preview, report.answer, report.pick),
 }
 
@@ -304,9 +307,10 @@ def _show(reply: Reply, state: State, full: bool) -> State:
     if confirm.pending(reply.bundle, state, here):
         reply.out.append(confirm.line(reply, state))  # instead of the question, once
         return state
+    waiting = WAITING_NODES[type(here)]
     if full:
-        reply.say_node(here, state)
-    reply.out.append(WAITING_NODES[type(here)].show(reply, state, here))
+        waiting.intro(reply, state, here)
+    reply.out.append(waiting.show(reply, state, here))
     return state
 
 

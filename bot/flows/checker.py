@@ -25,6 +25,7 @@ from bot.flows.model import (
     REMINDER_DATE_SLOT,
     REMINDER_SLOT,
     UNDERSTOOD_SLOT,
+    WALK_OPEN,
     Ask,
     Bundle,
     Checklist,
@@ -294,9 +295,12 @@ def slot_values(flows: Iterable[Flow]) -> dict[str, set[str] | None]:
                 if known is not None:
                     known.update(c.id for c in step.choices)
             elif isinstance(step, Checklist):
-                known = values.setdefault(step.slot, set())
-                if known is not None:
-                    known.update(i.id for i in step.items)
+                slots = (step.slot, step.na_slot, step.at_slot) if step.walk else (step.slot,)
+                for slot in slots:
+                    known = values.setdefault(slot, set())
+                    if known is not None:
+                        known.update(i.id for i in step.items)
+                        known.update((WALK_OPEN,) if slot == step.at_slot else ())
             elif isinstance(step, (Input, Deadline)):
                 values[step.slot] = None
             elif isinstance(step, Remind):

@@ -41,6 +41,9 @@ _SYSTEM_KEYS = (
     "understood.injured_no", "understood.repeated_yes", "understood.repeated_no",
     "understood.address_known_yes", "understood.address_known_no", "reask", "reask_skip",
     "reask_moved_on", "reask_skip_words", "reask_skip_hint",
+    "walk.done", "walk.later", "walk.na", "walk.more", "walk.open", "walk.done_words",
+    "walk.later_words", "walk.na_words", "walk.more_words", "walk.open_words", "walk.jump_words",
+    "walk.nothing_open", "walk.finish", "walk.print", "walk.status_na", "walk.weekdays",
 )
 SYSTEM_TEXTS: dict[str, frozenset[str]] = {
     **dict.fromkeys(_SYSTEM_KEYS, frozenset()),
@@ -57,6 +60,14 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
     "console.document_saved": frozenset({"pdf", "txt"}),
     "chart.note": frozenset({"threshold"}),
     "understood.line": frozenset({"items"}),
+    "walk.position": frozenset({"n", "total", "done"}),
+    "walk.due": frozenset({"date"}),
+    "walk.why": frozenset({"text"}),
+    "walk.open_title": frozenset({"open", "total"}),
+    "walk.summary": frozenset({"done", "total", "na"}),
+    "walk.summary_na": frozenset({"n"}),
+    "walk.next_due": frozenset({"item", "date"}),
+    "walk.next_open": frozenset({"item"}),
     "understood.today": frozenset({"date"}),
     "understood.yesterday": frozenset({"date"}),
 }

@@ -139,7 +139,7 @@ def read_checklist(r: FieldReader, node_id: str, body: Y, say: Text | None,
         if not item.is_map:
             r.at(item, "a checklist item must be a mapping", "write '- id: ... text: ...'")
             continue
-        r.unknown_keys(item, ("id", "text"), f"an item of checklist '{node_id}'")
+        r.unknown_keys(item, ("id", "text", *ITEM_KEYS), f"an item of checklist '{node_id}'")
         iid, text_node = item.get("id"), item.get("text")
         if iid is None or text_node is None or not iid.is_str \
                 or not CHOICE_ID.match(iid.value):
@@ -152,11 +152,33 @@ def read_checklist(r: FieldReader, node_id: str, body: Y, say: Text | None,
         seen.add(iid.value)
         text = r.text(text_node, f"item '{iid.value}'")
         if text is not None:
-            items.append(ChecklistItem(iid.value, text))
+            items.append(_walked_item(r, node_id, item, ChecklistItem(iid.value, text)))
     if title is None or len(items) != len(raw.value):
         return None
     return Checklist(id=node_id, say=say, next=links, line=line, title=title,
-                     slot=r.slot(body, node_id), items=tuple(items))
+                     slot=r.slot(body, node_id), items=tuple(items),
+                     walk=r.flag(body, "walk"))
+
+
+ITEM_KEYS = ("do", "why", "more", "due", "if")
+"""What an item of a walked checklist may say beyond its line (bot.engine.walk)."""
+
+
+def _walked_item(r: FieldReader, node_id: str, item: Y, read: ChecklistItem) -> ChecklistItem:
+    """The item with its texts for one screen, its due date's slot and its condition."""
+    texts = {key: r.text(item.value[key], f"'{key}' of item '{read.id}'")
+             for key in ("do", "why", "more") if key in item.value}
+    due = item.get("due")
+    if due is not None:
+        if due.is_str:
+            r.ref("date_slot", due, node_id)
+        else:
+            r.at(due, "'due' must name a date slot", "write 'due: accident_report_by'")
+    when = item.get("if")
+    return dataclasses.replace(
+        read, do=texts.get("do"), why=texts.get("why"), more=texts.get("more"),
+        due=due.value if due is not None and due.is_str else None,
+        when=r.condition(when, node_id) if when is not None else None)
 
 
 def read_document(r: FieldReader, node_id: str, body: Y, say: Text | None,
@@ -184,15 +206,24 @@ def read_deadline(r: FieldReader, node_id: str, body: Y, say: Text | None,
         r.at(spec, f"{where} must say from which date and how many months",
              "write deadline: {from: incident_date, months: 3}")
         return None
-    r.unknown_keys(spec, ("from", "months", "holidays"), where)
-    start, months = spec.get("from"), spec.get("months")
-    if start is None or not start.is_str or months is None:
-        r.at(spec, f"{where} needs 'from: <date slot>' and 'months: <number>'",
-             "write deadline: {from: incident_date, months: 3}")
+    r.unknown_keys(spec, ("from", "months", "days", "holidays", "working_day"), where)
+    start, months, days = spec.get("from"), spec.get("months"), spec.get("days")
+    if start is None or not start.is_str or (months is None) == (days is None):
+        r.at(spec, f"{where} needs 'from: <date slot>' and either 'months: <number>' or "
+             "'days: <number>'", "write deadline: {from: incident_date, months: 3}")
         return None
-    if isinstance(months.value, bool) or not isinstance(months.value, int) \
-            or not 1 <= months.value <= 120:
-        r.at(months, "'months' must be a whole number from 1 to 120")
+    length = months or days
+    assert length is not None
+    most = 120 if months is not None else 366
+    if isinstance(length.value, bool) or not isinstance(length.value, int) \
+            or not 1 <= length.value <= most:
+        r.at(length, f"'{'months' if months is not None else 'days'}' must be a whole number "
+             f"from 1 to {most}")
+        return None
+    working_day = spec.get("working_day")
+    if working_day is not None and not isinstance(working_day.value, bool):
+        r.at(working_day, "'working_day' must be true or false",
+             "false: the end stays on a weekend or holiday")
         return None
     region = spec.get("holidays")
     if region is not None and not (region.is_str and valid_region(region.value)):
@@ -201,8 +232,10 @@ def read_deadline(r: FieldReader, node_id: str, body: Y, say: Text | None,
         return None
     r.ref("date_slot", start, node_id)
     return Deadline(id=node_id, say=say, next=links, line=line, start=start.value,
-                    months=months.value, slot=r.slot(body, node_id),
-                    region=region.value if region else "DE-HE")
+                    months=months.value if months is not None else 0,
+                    days=days.value if days is not None else 0, slot=r.slot(body, node_id),
+                    region=region.value if region else "DE-HE",
+                    working_day=working_day is None or working_day.value)
 
 
 def read_report(r: FieldReader, node_id: str, body: Y, say: Text | None,
@@ -324,7 +357,7 @@ ACTIONS: dict[str, Action] = {
     "ask": Action(("choices", "multiple", "slot", "unmatched", "on_miss"), read_ask),
     "input": Action(("type", "optional", "slot"), read_input),
     "contacts": Action((), read_contacts),
-    "checklist": Action(("items", "slot"), read_checklist),
+    "checklist": Action(("items", "slot", "walk"), read_checklist),
     "document": Action(("file", "fields", "erase"), read_document),
     "call": Action((), read_call),
     "deadline": Action(("slot",), read_deadline),

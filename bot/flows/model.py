@@ -144,15 +144,40 @@ class ContactList(Step):
 class ChecklistItem:
     id: str
     text: Text
+    """The item in one line: on the list, the sheet and as the heading of its own screen."""
+    do: Text | None = None
+    """What to do, in two or three lines (a walked list shows one item at a time)."""
+    why: Text | None = None
+    more: Text | None = None
+    """The reference note for this item only ("Mehr dazu" / "more")."""
+    due: str | None = None
+    """A date slot: the day the item is due, shown with it and in "what is open"."""
+    when: Condition | None = None
+    """The item belongs to the list only when this holds (`if:`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Checklist(Step):
-    """Tickable items; waits until the user says they are done. Ticks live in `slot`."""
+    """Tickable items; waits until the user says they are done. Ticks live in `slot`. A
+    walked list (`walk`) shows one item at a time; "does not apply" marks live in
+    `<slot>_na` and the item it stands at in `<slot>_at` (bot.engine.walk)."""
 
     title: Text
     slot: str
     items: tuple[ChecklistItem, ...]
+    walk: bool = False
+
+    @property
+    def na_slot(self) -> str:
+        return f"{self.slot}_na"
+
+    @property
+    def at_slot(self) -> str:
+        return f"{self.slot}_at"
+
+
+WALK_OPEN = "_open"
+"""The `<slot>_at` value of a walked list's screen of open items (no item id begins so)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +203,13 @@ class Deadline(Step):
     """Computes the end of a legal period from a date slot into `slot` (bot.engine.deadlines)."""
 
     start: str
-    months: int
+    months: int = 0
+    days: int = 0
+    """A period of days instead of months (`days:`)."""
     slot: str
     region: str = "DE-HE"
+    working_day: bool = True
+    """An end on a weekend or public holiday moves to the next working day."""
 
 
 CAN_REMIND_SLOT = "can_remind"

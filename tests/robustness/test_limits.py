@@ -35,7 +35,8 @@ def _at_every_kind_of_node() -> list[tuple[str, list[str], str]]:
     """(flow, answers, the kind of node they lead to): a choice, a free text, a date, a
     checklist and a report."""
     return [("employee", [], "Ask"), ("protocol", ["heute"], "Input text"),
-            ("protocol", [], "Input date"), ("supervisor", ["2", "heute"], "Checklist"),
+            ("protocol", [], "Input date"),
+            ("supervisor", ["2", "heute", "1", "1", "2"], "Checklist"),
             ("report", ["ja", "1", "1", "1", "1", "1", "1", "1", "1"], "ReportStep")]
 
 
