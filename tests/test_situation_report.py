@@ -267,7 +267,7 @@ async def test_the_html_opens_in_chromium_without_a_request_leaving_it(
             await page.goto(page_file.as_uri())
             assert await page.locator("h1").inner_text() == (
                 "Lagebild: Anfeindungen und Übergriffe gegen Beschäftigte")
-            assert await page.locator("svg[role=img]").count() == 1 + 8
+            assert await page.locator("svg[role=img]").count() == 1 + 9  # one per report field
             await page.screenshot(path=str(tmp_path / "lagebild.png"), full_page=True)
         finally:
             await browser.close()
