@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from bot.dates import format_date
@@ -21,6 +21,7 @@ from bot.engine.conversation import CardLabels, ChecklistView, ContactCard, Cont
 from bot.flows.model import (
     Bundle,
     Checklist,
+    ChecklistItem,
     ContactList,
     Deadline,
     Flow,
@@ -84,19 +85,21 @@ def flow_sheet(bundle: Bundle, flow_id: str, lang: str, today: dt.date) -> Sheet
 
     def text(value: Text) -> str:
         return fill(value[lang], lambda _name: BLANK)
-
     blocks: list[Block] = []
     used: set[str] = set()
+    walked = any(isinstance(node, Checklist) and node.walk for node in flow.nodes.values())
+    due = fill(bundle.text("walk.due", lang), lambda _name: BLANK)
 
     def show(node: Step) -> None:
         used.add(node.id)
-        if node.say is not None and not isinstance(node, ContactList):
+        # A walked list's message says how to chat with it; its items carry their dates.
+        if node.say is not None and not isinstance(node, ContactList) and not walked:
             blocks.append(Paragraph(text(node.say)))
-        if isinstance(node, Deadline) and node.months:  # a walked list's items show days
+        if isinstance(node, Deadline) and not walked:
             blocks.append(FillIn(_deadline_line(node, lang)))
         if isinstance(node, Checklist):
-            blocks.append(TickList(text(node.title),
-                                   tuple((text(item.text), False) for item in node.items)))
+            blocks.append(TickList(text(node.title), tuple(
+                (_item_line(text, item, due), False) for item in node.items)))
 
     for node in flow.nodes.values():
         if isinstance(node, Checklist) and node.id not in used:
@@ -120,6 +123,12 @@ def view_sheet(view: ChecklistView, lang: str, today: dt.date,
     items = tuple((tick.text, tick.done) for tick in view.items)
     return Sheet(view.title, lang, today, (TickList(view.title, items, view.progress),),
                  contacts)
+
+
+def _item_line(text: Callable[[Text], str], item: ChecklistItem, due: str) -> str:
+    """An item as printed: its line, what to do (a walked list), a blank for its date."""
+    line = text(item.text) + (f": {text(item.do)}" if item.do else "")
+    return f"{line} ({due})" if item.due else line
 
 
 def _deadline_line(node: Deadline, lang: str) -> str:
