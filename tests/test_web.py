@@ -404,7 +404,7 @@ async def test_the_companion_walks_item_by_item_with_buttons_and_prints(
         # One item per screen, its three answers and "Mehr dazu" as buttons.
         await answer(page, "Punkt 1 von 14", "Erledigt")
         await answer(page, "Punkt 2 von 14", "Mehr dazu")
-        await expect(page.locator("#log")).to_contain_text("So kann das Gespräch gehen")
+        await expect(page.locator("#log")).to_contain_text("Ruhiger Ort, genug Zeit")
         await answer(page, "Punkt 2 von 14", "Später")
         await answer(page, "Punkt 3 von 14", "Trifft nicht zu")
         await answer(page, "Punkt 4 von 14", "Was ist offen?")

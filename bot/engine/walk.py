@@ -94,9 +94,8 @@ def view(reply: Reply, state: State, here: Checklist) -> Question:
     if item is None:
         return _open_screen(reply, state, here)
     items = applicable(state, here)
-    done = sum(status(state, here, i) == "done" for i in items)
     lines = [reply.system("walk.position", n=str(items.index(item) + 1), total=str(len(items)),
-                          done=str(done)), reply.render(item.text, state)]
+                          item=reply.render(item.text, state))]
     if item.do is not None:
         lines.append(reply.render(item.do, state))
     due = due_of(reply, state, item)

@@ -60,7 +60,7 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
     "console.document_saved": frozenset({"pdf", "txt"}),
     "chart.note": frozenset({"threshold"}),
     "understood.line": frozenset({"items"}),
-    "walk.position": frozenset({"n", "total", "done"}),
+    "walk.position": frozenset({"n", "total", "item"}),
     "walk.due": frozenset({"date"}),
     "walk.why": frozenset({"text"}),
     "walk.open_title": frozenset({"open", "total"}),
