@@ -237,6 +237,7 @@ async def test_a_whole_conversation_by_clicks_reaches_a_document_and_contacts(
         await answer(page, "Belastet Sie der Vorfall", "Ja")
         web = page.locator(".contacts a[href='https://ukh.de']")
         await expect(web).to_have_attribute("rel", "noopener noreferrer")
+        await answer(page, "Mehr dazu?", "Nein, weiter")
         await answer(page, "wie eine Anzeige", "Nein")
         phone = page.locator(".contacts").last.get_by_role("link", name="0561 282070")
         await expect(phone).to_have_attribute("href", "tel:0561282070")
@@ -312,7 +313,7 @@ async def test_keyboard_only_from_the_first_question_to_the_quick_exit(
         await expect(focused).to_have_attribute("type", "checkbox")
         await page.keyboard.press("Space")
         await expect(current(page, Q_WHAT).get_by_label("Drohung", exact=True)).to_be_checked()
-        for _ in range(6):
+        for _ in range(9):  # the other kinds of incident, then the button
             await page.keyboard.press("Tab")
         await expect(focused).to_have_text("Auswahl senden")
         await page.keyboard.press("Enter")
@@ -334,7 +335,8 @@ async def test_keyboard_only_from_the_first_question_to_the_quick_exit(
             assert style == "solid", name
         await page.keyboard.press("Enter")
         await expect(page.locator("#input")).to_be_focused()
-        for name in ("Nein", "Ja", "Schnell verlassen", "English", "Notfall 110 / 112"):
+        for name in ("Es passiert immer wieder – lieber ein Vorfallstagebuch", "Nein", "Ja",
+                     "Schnell verlassen", "English", "Notfall 110 / 112"):
             await page.keyboard.press("Shift+Tab")
             await expect(focused).to_have_text(name)
         await page.keyboard.press("Enter")
