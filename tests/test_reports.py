@@ -67,7 +67,7 @@ async def test_the_preview_shows_exactly_what_is_stored_and_yes_stores_it_once(
     assert svc.reports is not None
     stored = svc.reports.reports()
     assert len(stored) == 1
-    assert stored[0] == StoredReport("2026-11", None, "report", 1, (
+    assert stored[0] == StoredReport("2026-11", None, "report", 2, (
         ("area", "citizen_services"), ("channel", "phone"), ("kind", "threat"),
         ("motive", "political"), ("motive", "racist"), ("origin", "external"),
         ("police_informed", "planned"),
