@@ -185,6 +185,7 @@ async def test_the_report_at_the_end_says_it_came_from_a_supervisor(
         await asyncio.sleep(0.01)
     [stored] = reports.reports()
     assert ("role", "supervisor") in stored.answers and stored.flow_version >= 2
+    assert stored.incident_month == "2026-11"  # the incident on the day the supervisor learned
 
 
 async def test_back_after_a_restart_and_29_days_with_two_lines_gone_after_30(

@@ -214,11 +214,11 @@ def read_deadline(r: FieldReader, node_id: str, body: Y, say: Text | None,
         return None
     length = months or days
     assert length is not None
-    most = 120 if months is not None else 366
+    least, most = (1, 120) if months is not None else (0, 366)  # days: 0 is the day itself
     if isinstance(length.value, bool) or not isinstance(length.value, int) \
-            or not 1 <= length.value <= most:
+            or not least <= length.value <= most:
         r.at(length, f"'{'months' if months is not None else 'days'}' must be a whole number "
-             f"from 1 to {most}")
+             f"from {least} to {most}")
         return None
     working_day = spec.get("working_day")
     if working_day is not None and not isinstance(working_day.value, bool):
