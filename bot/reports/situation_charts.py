@@ -44,6 +44,17 @@ def _save(figure: Any, fmt: str) -> bytes:
     return out.getvalue()
 
 
+TREND_HEIGHT = 54.0
+"""The trend chart's height in mm (170 mm wide): with every field's table, two pages."""
+BAR_ROW = 3.7
+"""A bar's row in a field's chart, in mm: about a table row, so chart and table end together."""
+
+
+def field_height(rows: int) -> float:
+    """A field chart's height in mm."""
+    return rows * BAR_ROW + 3
+
+
 def trend_chart(situation: Situation, fmt: str) -> bytes:
     return _save(trend_figure(situation), fmt)
 
@@ -61,7 +72,7 @@ def trend_figure(situation: Situation) -> Any:
     series = [(words("trend_current"), situation.trend, months, BLUE, "")]
     if situation.previous is not None:
         series.append((words("trend_previous"), situation.previous, before, ORANGE, "////"))
-    figure, axes = plt.subplots(figsize=(170 * MM, 62 * MM))
+    figure, axes = plt.subplots(figsize=(170 * MM, TREND_HEIGHT * MM))
     width = 0.8 / len(series)
     top = max([1, *(bar(t, m) or 0 for _, t, ms, _, _ in series for m in ms)])
     for index, (name, table, which, colour, hatch) in enumerate(series):
@@ -88,7 +99,7 @@ def field_figure(section: Section) -> Any:
     """One bar per category, labelled with its number; hidden ones show "<5" and no bar."""
     plt = _pyplot()
     rows = list(section.rows)
-    figure, axes = plt.subplots(figsize=(80 * MM, (len(rows) * 4.6 + 3) * MM))
+    figure, axes = plt.subplots(figsize=(80 * MM, field_height(len(rows)) * MM))
     heights = [bar(section.table, r) for r in rows]
     top = max([1, *(h or 0 for h in heights)])
     ys = list(range(len(rows)))[::-1]

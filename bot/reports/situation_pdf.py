@@ -12,10 +12,10 @@ from fpdf.enums import XPos, YPos
 from bot.documents.pdf import INK, MUTED, Sheet, printable
 from bot.reports import situation_text as say
 from bot.reports.situation import Section, Situation
-from bot.reports.situation_charts import field_chart, trend_chart
+from bot.reports.situation_charts import TREND_HEIGHT, field_chart, field_height, trend_chart
 from bot.reports.stats import TOTAL
 
-ROW = 3.9
+ROW = 3.6
 TABLE_WIDTH = 90.0
 COUNT_WIDTH = 16.0
 
@@ -38,7 +38,7 @@ def render(s: Situation) -> bytes:
     _glance(pdf, s)
     _heading(pdf, words("trend"))
     image = trend_chart(s, "png")
-    pdf.image(io.BytesIO(image), x=pdf.l_margin, w=pdf.epw, h=pdf.epw * 62 / 170,
+    pdf.image(io.BytesIO(image), x=pdf.l_margin, w=pdf.epw, h=pdf.epw * TREND_HEIGHT / 170,
               alt_text=say.alt_trend(s))
     _trend_table(pdf, s)
     for section in s.sections:
@@ -51,10 +51,10 @@ def render(s: Situation) -> bytes:
 
 def _heading(pdf: Sheet, text: str, needed: float = 20) -> None:
     pdf.keep(needed)
-    pdf.ln(2.5)
+    pdf.ln(1.5)
     pdf.font(10, bold=True)
-    pdf.paragraph(text, 5)
-    pdf.ln(0.5)
+    pdf.paragraph(text, 4.6)
+    pdf.ln(0.3)
 
 
 def _glance(pdf: Sheet, s: Situation) -> None:
@@ -109,7 +109,7 @@ def _section(pdf: Sheet, s: Situation, section: Section) -> None:
     _heading(pdf, section.label, needed=height + 10)
     top = pdf.get_y()
     pdf.image(io.BytesIO(field_chart(section, "png")), x=pdf.l_margin + TABLE_WIDTH + 4,
-              y=top, w=80, h=80 * (len(section.rows) * 4.6 + 3) / 80,
+              y=top, w=80, h=field_height(len(section.rows)),
               alt_text=say.alt_field(s, section))
     pdf.set_xy(pdf.l_margin, top)
     words = s.words
@@ -123,7 +123,7 @@ def _section(pdf: Sheet, s: Situation, section: Section) -> None:
         pdf.font(6.5, color=MUTED)
         pdf.multi_cell(TABLE_WIDTH, 3, printable(note), align="L", new_x=XPos.LMARGIN,
                        new_y=YPos.NEXT)
-    chart_bottom = top + len(section.rows) * 4.6 + 3
+    chart_bottom = top + field_height(len(section.rows))
     pdf.set_y(max(pdf.get_y(), chart_bottom))
 
 
@@ -141,8 +141,8 @@ def _row(pdf: Sheet, label: str, count: str, bold: bool = False) -> None:
 
 def _methods(pdf: Sheet, s: Situation) -> None:
     lines = say.methods(s)
-    pdf.font(7.5)
-    height = sum(pdf.height_of(line, 3.5, indent=6) + 1 for line in lines) + 10
+    pdf.font(7)
+    height = sum(pdf.height_of(line, 3.2, indent=6) + 0.6 for line in lines) + 9
     pdf.keep(height)
     pdf.ln(2)
     top = pdf.get_y()
@@ -153,9 +153,9 @@ def _methods(pdf: Sheet, s: Situation) -> None:
     pdf.font(10, bold=True)
     pdf.cell(0, 5, printable(s.words("methods")), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     for line in lines:
-        pdf.font(7.5)
+        pdf.font(7)
         pdf.set_x(pdf.l_margin + 3)
-        pdf.multi_cell(pdf.epw - 6, 3.5, printable(line), align="L", new_x=XPos.LMARGIN,
+        pdf.multi_cell(pdf.epw - 6, 3.2, printable(line), align="L", new_x=XPos.LMARGIN,
                        new_y=YPos.NEXT)
-        pdf.ln(1)
+        pdf.ln(0.6)
 
