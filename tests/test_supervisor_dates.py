@@ -84,7 +84,7 @@ def test_sexual_harassment_has_no_superiors_strafantrag(shipped: Bundle) -> None
     titles = [o.label for o in talk.question.options]
     assert "Ihr eigener Strafantrag" not in " ".join(titles)
     assert any(t.startswith("Fristen der Person · Do 25.02.2027") for t in titles)
-    assert len(titles) == 13 + 2  # 13 items, "Drucken" and "Liste abschließen"
+    assert len(titles) == 14 + 2  # 14 items (BEM too: unfit), "Drucken", "Liste abschließen"
 
 
 @pytest.mark.parametrize("kinds", ["2", "5", "8"])  # a threat, stalking, damage to property
@@ -94,3 +94,15 @@ def test_no_strafantrag_dates_where_the_brief_gives_none(shipped: Bundle, kinds:
     assert dates(talk)["accident_by"] is None  # not unfit for more than three days
     talk.send("was ist offen")
     assert len(talk.question.options) == 12 + 2
+
+
+def test_bem_is_due_six_weeks_after_the_incident_only_for_someone_unfit(shipped: Bundle) -> None:
+    talk = case(shipped, "20.11.2026", "3")  # bodily harm, unfit for more than three days
+    assert talk.state is not None and talk.state.slots["bem_from"] == "2027-01-01"
+    heading = "Betriebliches Eingliederungsmanagement (BEM)"
+    shown = next(text for text in (screen(talk, n) for n in range(1, 16))
+                 if text.split("\n")[0].endswith(heading))
+    assert "Fällig: Fr 01.01.2027" in shown and "§ 167 Abs. 2 SGB IX" in shown
+    talk = case(shipped, "20.11.2026", "3", unfit="2")  # not (yet) unfit: no BEM item
+    assert talk.state is not None and "bem_from" not in talk.state.slots
+    assert not any(screen(talk, n).split("\n")[0].endswith(heading) for n in range(1, 15))

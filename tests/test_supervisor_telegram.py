@@ -37,17 +37,17 @@ async def test_the_companion_by_buttons_with_reminders_and_the_printout(
                                     "An die offenen Punkte, in einer Woche")
         assert "An die Unfallanzeige, am Tag vor der Frist" in str(offer.keyboard)
         await standin.wait_for(said_after(standin, 0, "ich erinnere Sie"))
-        first = await answer(standin, "Punkt 1 von 14: Erste Betreuung", "Erledigt")
+        first = await answer(standin, "Punkt 1 von 15: Erste Betreuung", "Erledigt")
         labels = [b["text"] for row in first.keyboard or [] for b in row]
         assert labels[:4] == ["1. Erledigt", "2. Später", "3. Trifft nicht zu", "4. Mehr dazu"]
         assert "Fällig: " in first.text  # the date with its weekday
         since = standin.last_id()
-        await answer(standin, "Punkt 2 von 14", "Mehr dazu")
+        await answer(standin, "Punkt 2 von 15", "Mehr dazu")
         await standin.wait_for(said_after(standin, since, "Ruhiger Ort, genug Zeit"))
-        await answer(standin, "Punkt 2 von 14", "Später")
-        await answer(standin, "Punkt 3 von 14", "Trifft nicht zu")
-        await answer(standin, "Punkt 4 von 14", "Was ist offen?")
-        await answer(standin, "Noch offen: 12 von 14", "Drucken")
+        await answer(standin, "Punkt 2 von 15", "Später")
+        await answer(standin, "Punkt 3 von 15", "Trifft nicht zu")
+        await answer(standin, "Punkt 4 von 15", "Was ist offen?")
+        await answer(standin, "Noch offen: 13 von 15", "Drucken")
         documents = await standin.wait_for(
             lambda: len(standin.calls_to("sendDocument")) == 2 and standin.calls_to("sendDocument"))
         kinds = sorted(r.kind for r in service.reminders.of(  # type: ignore[union-attr]
