@@ -398,8 +398,11 @@ def verify(file: Path) -> None:
               help="Write to this file (default: standard output).")
 @click.option("--flows", multiple=True, type=_paths, help="Flow file or folder.")
 @click.option("--content", multiple=True, type=_paths, help="Content folder layered on top.")
+@click.option("--chat", is_flag=True,
+              help="The list as ticked in `lotse chat`, as PDF and text in this folder.")
+@_data_dir
 def checklist(flow_id: str, lang: str, fmt: str, output: Path | None, flows: tuple[Path, ...],
-              content: tuple[Path, ...]) -> None:
+              content: tuple[Path, ...], chat: bool, data_dir: Path | None) -> None:
     """Print a checklist flow as a sheet: tick boxes, deadlines, contacts, an "as of" date."""
     from bot.documents.checklist_sheet import NoChecklist, flow_sheet, render
 
@@ -407,6 +410,9 @@ def checklist(flow_id: str, lang: str, fmt: str, output: Path | None, flows: tup
     if flow_id not in bundle.flows:
         raise click.BadParameter(f"no flow '{flow_id}'; there are: "
                                  f"{', '.join(sorted(bundle.flows))}", param_hint="FLOW_ID")
+    if chat:
+        _ticked(bundle, flow_id, _settings(data_dir), Path("."))
+        return
     try:
         data = render(flow_sheet(bundle, flow_id, lang, dt.date.today()), fmt)
     except NoChecklist as err:
@@ -418,6 +424,27 @@ def checklist(flow_id: str, lang: str, fmt: str, output: Path | None, flows: tup
         raise click.UsageError("a PDF needs -o FILE (or a pipe)")
     else:
         sys.stdout.buffer.write(data)
+
+
+def _ticked(bundle: Bundle, flow_id: str, settings: Settings, out_dir: Path) -> None:
+    """The console conversation's list with its ticks, dates and marks, as "drucken" gives it."""
+    from bot.channels.console import Console, console_key
+    from bot.engine.walk import ticked_sheet
+
+    service, store, reports = _service(bundle, settings, prepared(settings))
+    try:
+        state = service.state_of(console_key())
+        sheet = (ticked_sheet(bundle, state, dt.datetime.now(dt.UTC))
+                 if state is not None and state.frames[0].flow in (flow_id, bundle.default_flow)
+                 else None)
+        if sheet is None:
+            click.echo(f"lotse: no list of '{flow_id}' is kept in `lotse chat` here", err=True)
+            sys.exit(1)
+        for path in Console(service, console_key(), out_dir).save(sheet):
+            click.echo(f"Written: {path}", err=True)
+    finally:
+        store.close()
+        reports.close()
 
 
 _SCAFFOLD = Path(__file__).resolve().parent / "scaffold"

@@ -29,7 +29,7 @@ from bot.engine.conversation import (
 )
 from bot.engine.moves import Go, Move, Show
 from bot.engine.reply import Reply
-from bot.flows.model import WALK_OPEN, Ask, Checklist, ChecklistItem, Choice, Condition
+from bot.flows.model import WALK_OPEN, Ask, Bundle, Checklist, ChecklistItem, Choice, Condition
 from bot.flows.words import normalize
 
 OPEN = WALK_OPEN
@@ -261,6 +261,21 @@ def print_list(reply: Reply, state: State, here: Checklist) -> Show:
                    for item in applicable(state, here))
     hand_over(reply, state, here, fields)
     return Show(state)
+
+
+def ticked_sheet(bundle: Bundle, state: State, now: dt.datetime) -> Document | None:
+    """The document "drucken" gives, for a conversation kept anywhere in a flow with a walked
+    list (`lotse checklist --chat`); None when its flows have none. Changes nothing."""
+    for frame in reversed(state.frames):
+        flow = bundle.flows.get(frame.flow)
+        here = next((n for n in flow.nodes.values() if isinstance(n, Checklist) and n.walk),
+                    None) if flow is not None else None
+        if here is not None:
+            reply = Reply(bundle, now)
+            reply.lang = state.lang
+            print_list(reply, state, here)
+            return next(o for o in reply.out if isinstance(o, Document))
+    return None
 
 
 def hand_over(reply: Reply, state: State, here: Checklist,

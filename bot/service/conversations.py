@@ -338,6 +338,12 @@ class ConversationService:
             return False
         return stored.expires_at >= int(self.clock().timestamp())  # as a turn compares
 
+    def state_of(self, key: ConversationKey) -> State | None:
+        """A running conversation's state, read only: for a command that prints what it holds
+        (`lotse checklist --chat`)."""
+        stored = self._load(self.hasher(key))
+        return stored.state if stored else None
+
     def language(self, key: ConversationKey) -> str | None:
         """The language of a running conversation, for a channel's own words around it."""
         stored = self._load(self.hasher(key))
