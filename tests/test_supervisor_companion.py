@@ -147,7 +147,9 @@ async def test_every_item_one_screen_each_answer_and_the_printout(
     # What is still open, with the dates: the items answered "later".
     question = chat.question
     later = [i for i, a in answered.items() if a == "later"]
-    assert [o.id for o in question.options] == [*(f"go.{i}" for i in later), "print", "finish"]
+    ids = [o.id for o in question.options]  # at most five, the soonest due first
+    assert len(later) <= 5 and ids[-2:] == ["print", "finish"]
+    assert sorted(ids[:-2]) == sorted(f"go.{i}" for i in later)
     printed = await chat.press("print")
     document = next(o for o in printed if isinstance(o, Document))
     marks = [status for _, status in document.fields]

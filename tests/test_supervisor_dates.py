@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from bot.engine.conversation import Question
+from bot.engine.conversation import Document, Question
 from bot.flows.model import Bundle
 
 from .helpers import Talk
@@ -80,11 +80,17 @@ def test_sexual_harassment_has_no_superiors_strafantrag(shipped: Bundle) -> None
     talk = case(shipped, "heute", "4")
     assert dates(talk)["superior_deadline"] is None
     assert dates(talk)["staff_deadline"] == "2027-02-25"  # the person's own, § 184i Abs. 3
+    talk.send("drucken")
+    sheet = next(o for o in talk.outputs if isinstance(o, Document))
+    lines = [line for line, _ in sheet.fields]
+    assert "Ihr eigener Strafantrag" not in " ".join(lines)
+    assert "Fristen der Person · Do 25.02.2027" in lines
     talk.send("was ist offen")
+    # 14 open items (BEM too: unfit): one phone screen offers the five due first, then
+    # "Drucken" and "Liste abschließen"; the others are reached by their number.
     titles = [o.label for o in talk.question.options]
-    assert "Ihr eigener Strafantrag" not in " ".join(titles)
-    assert any(t.startswith("Fristen der Person · Do 25.02.2027") for t in titles)
-    assert len(titles) == 14 + 2  # 14 items (BEM too: unfit), "Drucken", "Liste abschließen"
+    assert len(titles) == 5 + 2 and "Punkt" in talk.question.text
+    assert titles[0] == "Erste Betreuung · Fr 27.11.2026"
 
 
 @pytest.mark.parametrize("kinds", ["2", "5", "8"])  # a threat, stalking, damage to property
@@ -93,7 +99,7 @@ def test_no_strafantrag_dates_where_the_brief_gives_none(shipped: Bundle, kinds:
     assert dates(talk)["superior_deadline"] is None and dates(talk)["staff_deadline"] is None
     assert dates(talk)["accident_by"] is None  # not unfit for more than three days
     talk.send("was ist offen")
-    assert len(talk.question.options) == 12 + 2
+    assert len(talk.question.options) == 5 + 2  # the five due first, print, finish
 
 
 def test_bem_is_due_six_weeks_after_the_incident_only_for_someone_unfit(shipped: Bundle) -> None:

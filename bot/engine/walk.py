@@ -34,6 +34,9 @@ from bot.flows.words import normalize
 
 OPEN = WALK_OPEN
 """The `<slot>_at` value of the screen of open items."""
+OPEN_SHOWN = 5
+"""How many open items the screen of open items offers as answers: with "print" and "finish",
+one phone screen."""
 ANSWERS = ("done", "later", "na", "more", "open")
 """The answers an item's screen offers, in their order (system texts `walk.<answer>`)."""
 
@@ -81,9 +84,14 @@ def day(reply: Reply, iso: str) -> str:
     return f"{weekdays[date.weekday()]} {format_date(date, reply.lang)}"
 
 
-def due_of(reply: Reply, state: State, item: ChecklistItem) -> str | None:
+def _due_iso(state: State, item: ChecklistItem) -> str | None:
     value = state.slots.get(item.due or "")
-    return day(reply, value) if isinstance(value, str) and ISO_DATE.match(value) else None
+    return value if isinstance(value, str) and ISO_DATE.match(value) else None
+
+
+def due_of(reply: Reply, state: State, item: ChecklistItem) -> str | None:
+    iso = _due_iso(state, item)
+    return day(reply, iso) if iso else None
 
 
 # --- the screens ---------------------------------------------------------------------------
@@ -118,7 +126,10 @@ def _open_screen(reply: Reply, state: State, here: Checklist) -> Question:
     title = (reply.system("walk.open_title", open=str(len(still)),
                           total=str(len(applicable(state, here))))
              if still else reply.system("walk.nothing_open"))
-    labels = [(f"go.{i.id}", _with_due(reply, state, i)) for i in still]
+    if len(still) > OPEN_SHOWN:  # one phone screen: the next few, the others by number
+        title += "\n" + reply.system("walk.open_more", n=str(OPEN_SHOWN))
+    soonest = sorted(still, key=lambda i: _due_iso(state, i) or "9999")[:OPEN_SHOWN]
+    labels = [(f"go.{i.id}", _with_due(reply, state, i)) for i in soonest]
     labels += [("print", reply.system("walk.print")), ("finish", reply.system("walk.finish"))]
     options = tuple(Option(n + 1, oid, label) for n, (oid, label) in enumerate(labels))
     return Question(title, state.here.flow, state.here.node, options)

@@ -64,6 +64,7 @@ SYSTEM_TEXTS: dict[str, frozenset[str]] = {
     "walk.due": frozenset({"date"}),
     "walk.why": frozenset({"text"}),
     "walk.open_title": frozenset({"open", "total"}),
+    "walk.open_more": frozenset({"n"}),
     "walk.summary": frozenset({"done", "total", "na"}),
     "walk.summary_na": frozenset({"n"}),
     "walk.next_due": frozenset({"item", "date"}),
