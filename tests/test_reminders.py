@@ -346,7 +346,7 @@ async def test_a_supervisors_reminder_comes_back_to_the_list_where_it_stands(
     assert await scheduler(svc, outbox, clock).tick() == 1
     texts = outbox.texts()[-1]
     assert "Eine Erinnerung, um die Sie gebeten haben." in texts
-    assert "2 von 14 erledigt." in texts  # two lines on where the list stands, not the list
+    assert "2 von 15 erledigt." in texts  # two lines on where the list stands, not the list
     assert "Als Nächstes fällig: Unfallanzeige bis Fr 27.11.2026." in texts
     item = [o for o in outbox.sent[-1][1] if isinstance(o, Question)][-1]
-    assert item.node == "checklist" and "Punkt 3 von 14" in item.text
+    assert item.node == "checklist" and "Punkt 3 von 15" in item.text
