@@ -142,11 +142,17 @@ def check_danger(blocks: Sequence[tuple[str, DangerBlock]], languages: Sequence[
                                 "keep the one of the flow that shows the emergency numbers"))
     for file, block in blocks:
         for key, (line, col, present) in block.lists.items():
-            if not present:
-                continue
-            for lang in languages:
-                if lang not in present:
-                    problems.append(Problem(
-                        file, line, col, f"the {LISTS[key]}s are given in "
-                        f"{', '.join(repr(p) for p in present)} but not in '{lang}'",
-                        f"add '{lang}: [...]': a message in '{lang}' is read for danger too"))
+            language_gaps(file, line, col, f"the {LISTS[key]}s", present, languages, "danger",
+                          problems)
+
+
+def language_gaps(file: str, line: int, col: int, subject: str, present: Sequence[str],
+                  languages: Sequence[str], read_for: str, problems: list[Problem]) -> None:
+    """Words given in some language but not in every one: a message in the missing language
+    would not be read for `read_for`. Nothing for a list with words in no language."""
+    for lang in languages if present else ():
+        if lang not in present:
+            problems.append(Problem(
+                file, line, col, f"{subject} are given in "
+                f"{', '.join(repr(p) for p in present)} but not in '{lang}'",
+                f"add '{lang}: [...]': a message in '{lang}' is read for {read_for} too"))

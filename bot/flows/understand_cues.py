@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from bot.flows.danger_cues import checked_cue
+from bot.flows.danger_cues import checked_cue, language_gaps
 from bot.flows.flow_fields import CHOICE_ID, ID, FieldReader, Ref
 from bot.flows.model import Ask, Cue, Flow, SlotCues
 from bot.flows.problems import Problem
@@ -94,14 +94,8 @@ def check_cue_languages(file: str, lists: Sequence[tuple[int, int, str, tuple[st
     """A cue list with words in one language has words in every language: a message in the
     other language is read for the same answers."""
     for line, col, what, present in lists:
-        if not present:
-            continue
-        for lang in languages:
-            if lang not in present:
-                problems.append(Problem(
-                    file, line, col, f"the cues of {what} are given in "
-                    f"{', '.join(repr(p) for p in present)} but not in '{lang}'",
-                    f"add '{lang}: [...]': a message in '{lang}' is read for them too"))
+        language_gaps(file, line, col, f"the cues of {what}", present, languages, "them",
+                      problems)
 
 
 def slot_cues(flows: Iterable[Flow], blocks: Iterable[CueBlock]) -> tuple[SlotCues, ...]:
