@@ -49,12 +49,7 @@ _BREAK = ","
 
 def reads_danger(danger: Danger | None, text: str) -> bool:
     """Whether `text` reads as danger right now, in any language of the flows."""
-    if danger is None:
-        return False
-    tokens = Tokens(text)
-    cues, safe = _patterns(danger)
-    last_safe = max((end for _, end in safe.spans(tokens)), default=-1)
-    return any(start >= last_safe for start, _ in cues.spans(tokens))
+    return read_danger(danger, text) is True
 
 
 def read_danger(danger: Danger | None, text: str) -> bool | None:
