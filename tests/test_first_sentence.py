@@ -161,3 +161,21 @@ def test_the_report_holds_the_confirmed_kind_and_channel(shipped: Bundle, lang: 
     report = next(o for o in talk.outputs if isinstance(o, Report))
     assert ("kind", "threat") in report.answers and ("channel", "phone") in report.answers
     assert report.incident_month == "2026-11"
+
+
+@pytest.mark.parametrize(("said", "kept"), [("Ja, genau", True), ("ja das stimmt so", True),
+                                            ("nein, stimmt nicht", False),
+                                            ("Das ist nicht richtig", False)])
+def test_the_line_takes_a_yes_or_no_in_a_sentence(shipped: Bundle, said: str,
+                                                   kept: bool) -> None:
+    talk = _first(shipped, "de")
+    talk.send(NO["de"])
+    talk.send(said)
+    assert talk.state is not None and ("kind" in talk.state.slots) is kept, said
+
+
+def test_yes_but_is_no_confirmation(shipped: Bundle) -> None:
+    talk = _first(shipped, "de")
+    talk.send(NO["de"])
+    talk.send("ja, aber es war vorgestern")  # a correction, not a yes: the line again
+    assert talk.question.text == LINE["de"] and "nicht sicher" in talk.said

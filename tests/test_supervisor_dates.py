@@ -112,3 +112,11 @@ def test_bem_is_due_six_weeks_after_the_incident_only_for_someone_unfit(shipped:
     talk = case(shipped, "20.11.2026", "3", unfit="2")  # not (yet) unfit: no BEM item
     assert talk.state is not None and "bem_from" not in talk.state.slots
     assert not any(screen(talk, n).split("\n")[0].endswith(heading) for n in range(1, 15))
+
+
+def test_an_item_is_reached_by_its_number_from_the_open_items_too(shipped: Bundle) -> None:
+    talk = case(shipped, "heute", "1")
+    talk.send("was ist offen")
+    assert "Punkt" in talk.question.text  # the screen says to write "Punkt" and a number
+    talk.send("Punkt 2")
+    assert talk.question.text.startswith("Punkt 2 von ")

@@ -11,11 +11,10 @@ instead ("So habe ich Sie verstanden: Drohung · Am Telefon · 07.12.2026. Stimm
   over along its links, as if answered (`skipped`);
 - "nein" drops the proposal: the questions come as they always do.
 Either answer is one entry of the undo history, so `back` returns to the line. Danger comes
-first: a message that reads as danger goes to the danger node, and nothing else it says is
-proposed (after "I'm safe" the questions come as always). The kind question takes one answer,
-so a reading of several kinds proposes the first in the question's order (the others are not
-kept until the flow takes several). Motive, platform, repeated and the home address are not
-proposed: no question of the flow asks them yet.
+first: a message that reads as danger goes to the danger node, and what else it says waits as a
+proposal until the person is safe. Several kinds are proposed together (the kind question takes
+several answers); so are the motive, whether it keeps happening and whether the home address is
+known, which no question of the employee flow asks. The platform is read but not proposed.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ from bot.flows.model import (
     Link,
     Step,
 )
-from bot.flows.words import normalize
 
 READ = ("role", "injured", "kind", "channel", "motive", "repeated", "address_known")
 """The slots a reading may propose, in the order the line names them: the default flow's own
@@ -64,15 +62,6 @@ YES, NO = "understood_yes", "understood_no"
 def _date_slot(flow: Flow) -> str | None:
     return next((n.slot for n in flow.nodes.values()
                  if isinstance(n, Input) and n.kind == "date"), None)
-
-
-def _read_slots(flow: Flow) -> dict[str, Ask]:
-    """The questions of `flow` a reading may answer, by slot."""
-    asks: dict[str, Ask] = {}
-    for node in flow.nodes.values():
-        if isinstance(node, Ask) and node.slot in READ:
-            asks.setdefault(node.slot, node)
-    return asks
 
 
 def _read(bundle: Bundle, read: Understood) -> dict[str, str | tuple[str, ...]]:
@@ -211,25 +200,24 @@ def _day(reply: Reply, day: dt.date) -> str:
         if ago in (0, 1) else shown
 
 
-def _words(reply: Reply, key: str) -> frozenset[str]:
-    return frozenset(normalize(w) for w in reply.system(key).split(","))
-
-
 def answer(reply: Reply, state: State, text: str) -> Move:
-    """A typed answer to the line: yes, no (by number or in words), or the line again."""
-    said = normalize(text)
-    choice = (NO if said in _words(reply, "understood.no_words")
-              else YES if said in _words(reply, "understood.yes_words")
-              else match_choice(_LINE, text))
+    """A typed answer to the line: yes or no by number or in words, also inside a sentence
+    ("ja, genau", "nein, stimmt nicht"), or the line again."""
+    choice = match_choice(_line(reply), text)
     if choice is None:
-        reply.say(reply.system("reask"))
-        return Show(state)
+        return reply.not_understood(state)
     return pick(reply, state, choice) or Show(state)
 
 
-_LINE = Ask(id="understood", question={}, slot=UNDERSTOOD_SLOT,
-            choices=(Choice(YES, {}, {}), Choice(NO, {}, {})))
-"""The line as a question of two choices, so that "1" and "2" answer it."""
+def _line(reply: Reply) -> Ask:
+    """The line as a question of two choices whose words are `understood.yes_words` and
+    `understood.no_words`, so that it is answered as any question is."""
+    def words(key: str) -> dict[str, tuple[str, ...]]:
+        return {reply.lang: tuple(w.strip() for w in reply.system(key).split(",") if w.strip())}
+
+    return Ask(id="understood", question={}, slot=UNDERSTOOD_SLOT, choices=(
+        Choice(YES, {reply.lang: reply.system("understood.yes")}, words("understood.yes_words")),
+        Choice(NO, {reply.lang: reply.system("understood.no")}, words("understood.no_words"))))
 
 
 def pick(reply: Reply, state: State, choice: str) -> Move | None:

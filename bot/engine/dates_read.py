@@ -14,7 +14,6 @@ when no other day is named; a date without a year that would lie ahead is last y
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import functools
 import re
@@ -22,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.dates import LOCAL
+from bot.engine.deadlines import add_months
 from bot.flows.words import fold
 
 # ── The words, as data ─────────────────────────────────────────────────────────────────────
@@ -259,9 +259,7 @@ def _ago(count: str, unit: str, today: dt.date) -> _Finding | None:
         return _Finding(TODAY, today - dt.timedelta(days=back // 24))
     if measure == "days":
         return _Finding(NAMED, today - dt.timedelta(days=back))
-    year, month = divmod(today.year * 12 + today.month - 1 - back, 12)  # the same day, or the
-    last = calendar.monthrange(year, month + 1)[1]  # month's last where that month is shorter
-    return _Finding(NAMED, dt.date(year, month + 1, min(today.day, last)))
+    return _Finding(NAMED, add_months(today, -back))  # the same day, or that month's last
 
 
 def _weekday(m: re.Match[str], today: dt.date) -> _Finding:

@@ -60,7 +60,8 @@ class Reply:
             self.say(self.render(here.say, state))
 
     def not_understood(self, state: State, instead: Text | None = None) -> Show:
-        """The question again, after the general words or the question's own (`unmatched`)."""
+        """The question again, after the kind re-ask ("I'm not sure which answer fits") or the
+        question's own words (`unmatched`): never a bare "not understood"."""
         self.say(self.render(instead, state) if instead is not None
-                 else self.system("not_understood"))
+                 else self.system("reask"))
         return Show(state)

@@ -170,6 +170,9 @@ def answer(reply: Reply, state: State, here: Checklist, text: str) -> Move:
     ("Punkt 7"), "fertig" for the open items; at the open items a number or "fertig"."""
     if is_print(text):
         return print_list(reply, state, here)
+    jump = _jump(reply, state, here, text)  # "Punkt 7" from any screen, as the open items say
+    if jump is not None:
+        return Show(_at(state, here, jump.id))
     item = _current(state, here)
     if item is None:
         if is_done(text):
@@ -178,9 +181,6 @@ def answer(reply: Reply, state: State, here: Checklist, text: str) -> Move:
         chosen = match_choice(_as_ask(here, [(o.id, o.label, "") for o in options]), text)
         return (pick(reply, state, here, chosen) if chosen else None) \
             or reply.not_understood(state)
-    jump = _jump(reply, state, here, text)
-    if jump is not None:
-        return Show(_at(state, here, jump.id))
     options = view(reply, state, here).options
     words = [(o.id, o.label, reply.system(f"walk.{o.id.partition('.')[0]}_words"))
              for o in options]
