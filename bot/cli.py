@@ -427,11 +427,18 @@ def checklist(flow_id: str, lang: str, fmt: str, output: Path | None, flows: tup
 
 
 def _ticked(bundle: Bundle, flow_id: str, settings: Settings, out_dir: Path) -> None:
-    """The console conversation's list with its ticks, dates and marks, as "drucken" gives it."""
+    """The console conversation's list with its ticks, dates and marks, as "drucken" gives it;
+    only state.db is read (no reports.db, outbox, reminders or purge)."""
     from bot.channels.console import Console, console_key
     from bot.engine.walk import ticked_sheet
+    from bot.service.conversations import ConversationService
+    from bot.service.keys import KeyHasher
+    from storage import StateStore
 
-    service, store, reports = _service(bundle, settings, prepared(settings))
+    secret = prepared(settings)
+    with opening(settings.state_db):
+        store = StateStore(settings.state_db, settings.db_sync)
+    service = ConversationService(bundle, store, KeyHasher(secret))
     try:
         state = service.state_of(console_key())
         sheet = (ticked_sheet(bundle, state, dt.datetime.now(dt.UTC))
@@ -444,7 +451,6 @@ def _ticked(bundle: Bundle, flow_id: str, settings: Settings, out_dir: Path) -> 
             click.echo(f"Written: {path}", err=True)
     finally:
         store.close()
-        reports.close()
 
 
 _SCAFFOLD = Path(__file__).resolve().parent / "scaffold"

@@ -43,11 +43,13 @@ def post(store: StateStore, report: StoredReport) -> None:
         "flow_version": report.flow_version, "answers": report.answers}))
 
 
-def deliver(store: StateStore, reports: ReportStore) -> int:
-    """Add every report the committed outbox holds to reports.db, in one batch in random order,
-    and erase it from the outbox; returns how many were added (a report added before a kill
-    counts, and is not doubled). A failing reports.db raises and leaves them all waiting."""
-    waiting = store.outbox()
+def deliver(store: StateStore, reports: ReportStore,
+            waiting: list[tuple[int, str | None]] | None = None) -> int:
+    """Add every report the committed outbox holds (`waiting`, when the caller read it
+    already) to reports.db, in one batch in random order, and erase it from the outbox;
+    returns how many were added (a report added before a kill counts, and is not doubled). A
+    failing reports.db raises and leaves them all waiting."""
+    waiting = store.outbox() if waiting is None else waiting
     batch = [(row["id"], report) for _, text in waiting
              if (row := _row(text)) is not None and (report := _report(row)) is not None]
     if batch:
@@ -64,10 +66,11 @@ def deliver_batch(store: StateStore, reports: ReportStore, month: str, least: in
                   ) -> int:
     """`deliver`, once at least `least` reports wait, or one of them was filed before `month`
     (YYYY-MM, this month): every month is complete in reports.db soon after it ends."""
-    waiting = [_row(text) for _, text in store.outbox()]
-    ended = any(row is None or str(row.get("report_month", "")) < month for row in waiting)
-    if len(waiting) >= least or ended:
-        return deliver(store, reports)
+    sealed = store.outbox()  # opened once, for the decision and the delivery
+    rows = [_row(text) for _, text in sealed]
+    ended = any(row is None or str(row.get("report_month", "")) < month for row in rows)
+    if len(rows) >= least or ended:
+        return deliver(store, reports, sealed)
     return 0
 
 

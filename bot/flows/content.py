@@ -29,7 +29,7 @@ _SYSTEM_KEYS = (
     "report_incident_month", "report_report_month", "stats_refused",
     "reminders_none", "reminders_stopped", "reminders_unavailable", "reminder_intro",
     "document.fingerprint", "document.keep_safe", "document.contacts", "document.not_done",
-    "document.done",
+    "document.done", "web.documents_busy",
     "telegram.only_private", "telegram.send_selection", "telegram.choose_first",
     "telegram.menu.start", "telegram.menu.help", "telegram.menu.emergency", "telegram.menu.back",
     "telegram.menu.restart", "telegram.menu.language", "telegram.menu.stop",

@@ -18,10 +18,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "gone": "Dieser Link gilt nicht mehr: Ein Dokument kann nur einmal und nur kurz nach "
                 "dem Erstellen heruntergeladen werden. Schreiben Sie „drucken“ an einer "
                 "Checkliste, um sie neu zu erstellen.",
-        "documents_busy": "Gerade wurden hier sehr viele Dokumente erstellt, darum kommt dieses "
-                          "etwas später. Schreiben Sie bitte in ein, zwei Minuten noch einmal "
-                          "„drucken“; bis dahin geht alles andere weiter wie bisher. Im Notfall "
-                          "rufen Sie 110 (Polizei) oder 112 (Rettungsdienst).",
     },
     "en": {
         "refused": "This request did not come from the Lotse page and was refused. "
@@ -31,10 +27,6 @@ MESSAGES: dict[str, dict[str, str]] = {
                   "In an emergency call 110 (police) or 112 (ambulance).",
         "gone": "This link is no longer valid: a document can be downloaded once, and only "
                 "shortly after it was made. At a checklist, write “print” to make it again.",
-        "documents_busy": "Very many documents were made here just now, so this one has to "
-                          "wait a little. Please write “print” again in a minute or two; "
-                          "everything else goes on as before. In an emergency call 110 "
-                          "(police) or 112 (ambulance).",
     },
 }
 """The channel's own words, for answers that do not come from the engine."""

@@ -368,7 +368,8 @@ class WebChannel:
                 raise RenderBusy
             built = await document_files(document, client or session, RENDERS_WAITING)
         except RenderBusy:
-            return {"type": "say", "text": message("documents_busy", document.lang)}
+            return {"type": "say", "text": self.service.bundle.text(
+                "web.documents_busy", self.service.bundle.pick_language(document.lang))}
         tokens = self._downloads.add(session, client or session, (
             PendingFile(file.data, file.filename, file.mime) for file in built))
         files = [{"kind": file.filename.rpartition(".")[2], "url": f"/download/{token}",
