@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.data_folder import opening, usable_data
+from bot.dates import LOCAL
 from bot.flows.model import Bundle
 from bot.reports.period import Period
 from bot.reports.pooled import (
@@ -56,7 +57,7 @@ def export_counts(path: Path, stored: list[StoredReport], settings: Settings, th
                   ) -> Path:
     """Write the CSV at `path` and its description beside it (`.json`); returns the latter.
     The period runs from `since` (else the first report's month) to this month."""
-    today = today or dt.date.today()
+    today = today or dt.datetime.now(LOCAL).date()
     last = f"{today.year:04d}-{today.month:02d}"
     first = since or min((month_of(r) for r in stored), default=last)
     period = Period(first, max(first, last))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from bot.dates import LOCAL
 from bot.reports.period import Period, between, period_of
 
 EXIT_SCHEMA = 2
@@ -69,7 +70,7 @@ def report(first: str | None, last: str | None, period: str | None, lang: str, o
             sys.exit(EXIT_SCHEMA)
     else:
         counts = FromReports(stored_reports(settings), threshold, (settings.municipality,))
-    today = dt.date.today()
+    today = dt.datetime.now(LOCAL).date()
     chosen = chosen or period_of(str(today.year))
     sources = _sources(settings.flows, settings.content)
     bundle = check(sources).bundle

@@ -116,9 +116,6 @@ class Situation:
         difference = int(now) - int(before)
         return difference, (round(100 * difference / int(before)) if int(before) else None)
 
-    def month_values(self, table: Table | None, months: tuple[str, ...]) -> list[str]:
-        return ["" if table is None else table.shown(m, TOTAL) for m in months]
-
 
 class Catalogue:
     """What the flows say about report fields: their order and labels, the categories' order
